@@ -1,0 +1,273 @@
+"""`es-ltrr` command line: one command per stage, each runnable alone.
+
+    es-ltrr index            build the embedded index from a catalog (progress, cached vectors)
+    es-ltrr search QUERY     search and print a table (or --json, the HTTP response)
+    es-ltrr render ARM QUERY print the DSL an arm sends for a query
+    es-ltrr serve            run the HTTP sidecar on a production WSGI server (waitress)
+    es-ltrr bench            latency per stage and QPS of the HTTP endpoint (127.0.0.1 only)
+    es-ltrr mappings         write (or --check) the generated mappings/ files
+    es-ltrr node start|stop|status   a local OpenSearch + LTR node for tests and trials
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .api import BadRequest, parse_search_request
+from .config import MAX_K, Settings
+
+
+class Ctx:
+    """Settings shared by subcommands, built once from flags + env + config file."""
+
+    def __init__(self, **options: Any):
+        self.options = options
+
+    def settings(self, **more: Any) -> Settings:
+        options = {**self.options, **more}
+        return Settings.load(options.pop("config", None), **options)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file (or ES_LTRR_CONFIG).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the index, caches and models live (default .es-ltrr, or ES_LTRR_DATA_DIR).")
+@click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), help="Catalog file: Spotify CSV(.gz) or entity JSONL(.gz) (default: the shipped Spotify catalog).")
+@click.option("--no-embed", is_flag=True, default=False, help="Run without the embedding model (no semantic arm).")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None, data_dir: Path | None, catalog: Path | None, no_embed: bool) -> None:
+    """es-ltrr: learning to rank *and retrieve* for Elasticsearch/OpenSearch."""
+    ctx.obj = Ctx(config=config, data_dir=data_dir, catalog=catalog, embed=False if no_embed else None)
+
+
+@main.command()
+@click.pass_obj
+def index(obj: Ctx) -> None:
+    """Index the catalog into the embedded engine (vectors cached under DATA_DIR/cache)."""
+    from .embedding import Encoder
+    from .indexing import build_index
+
+    settings = obj.settings()
+    if not settings.catalog.exists():
+        _fail(f"catalog not found: {settings.catalog}")
+    engine = build_index(settings, Encoder() if settings.embed else None, _say)
+    click.echo(json.dumps(engine.health()))
+
+
+def _searcher(obj: Ctx):
+    from .app import build_searcher
+
+    settings = obj.settings()
+    if not settings.catalog.exists() and not (settings.data_dir / "gazetteer.pkl").exists():
+        _fail(f"catalog not found: {settings.catalog}")
+    return build_searcher(settings, say=_say)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--k", default=10, show_default=True, help=f"Hits to return (1..{MAX_K}).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON response of POST /search.")
+@click.option("--debug", is_flag=True, help="Include query understanding and per-arm results.")
+@click.option("--context", "context_json", default=None, help="JSON object passed as the request context.")
+@click.pass_obj
+def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_json: str | None) -> None:
+    """Search the catalog and print the ranked hits."""
+    try:
+        context = json.loads(context_json) if context_json else {}
+        request = parse_search_request({"query": query, "k": k, "context": context, "debug": debug})
+    except (BadRequest, json.JSONDecodeError) as exc:
+        _fail(str(exc))
+    response = _searcher(obj).search(request)
+    if as_json:
+        click.echo(json.dumps(response, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_table(response))
+
+
+def format_table(response: dict[str, Any]) -> str:
+    """A readable page: rank, type, name, artist, score and the arms that found each hit."""
+    from tabulate import tabulate
+
+    rows = [
+        [
+            i,
+            hit.get("type"),
+            _clip(hit.get("name"), 40),
+            _clip(hit.get("artist") or "", 24),
+            f"{hit['score']:.4f}",
+            ",".join(f"{a['arm']}#{a['rank']}" for a in hit["arms"]),
+        ]
+        for i, hit in enumerate(response["hits"], start=1)
+    ]
+    arms = ", ".join(f"{a['arm']}({a['returned']}/{a['requested']})" for a in response["arms"])
+    header = (
+        f"query: {response['query']!r}   ranker: {response['ranker']}   "
+        f"candidates: {response['candidates']}   {response['timings_ms']['total']:.1f} ms\narms: {arms}\n"
+    )
+    return header + tabulate(rows, headers=["#", "type", "name", "artist", "score", "found by (arm#rank)"])
+
+
+def _clip(text: Any, width: int) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@main.command()
+@click.argument("arm")
+@click.argument("query")
+@click.option("--size", default=10, show_default=True, help="Candidates the arm draws.")
+@click.option("--flavor", type=click.Choice(["embedded", "opensearch", "elasticsearch"]), default="opensearch", show_default=True)
+@click.option("--short-vectors", is_flag=True, help="Abbreviate query vectors in the output (not what is sent).")
+@click.pass_obj
+def render(obj: Ctx, arm: str, query: str, size: int, flavor: str, short_vectors: bool) -> None:
+    """Print the search body ARM sends for QUERY (exactly what reaches the engine)."""
+    from .arms import ARMS, ArmInput
+    from .understanding import understand
+
+    if arm not in ARMS:
+        _fail(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
+    try:
+        query = parse_search_request({"query": query}).query
+    except BadRequest as exc:
+        _fail(str(exc))
+    searcher = _searcher(obj)
+    vector = searcher.encoder.encode_query(query) if ARMS[arm].needs_vector and searcher.encoder else None
+    inp = ArmInput(query, understand(query, searcher.gazetteer), vector, 0, searcher.catalog)
+    body = ARMS[arm].render(inp, size, flavor)
+    if body is None:
+        _fail(f"arm {arm!r} does not apply to {query!r} (no slots / no vector / empty key)")
+    if short_vectors:
+        body = _shorten_vectors(body)
+    click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+
+
+def _shorten_vectors(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _shorten_vectors(v) for k, v in node.items()}
+    if isinstance(node, list):
+        if len(node) > 16 and all(isinstance(x, float) for x in node):
+            return node[:3] + [f"... {len(node)} floats"]
+        return [_shorten_vectors(v) for v in node]
+    return node
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+@click.option("--threads", default=4, show_default=True, help="WSGI worker threads.")
+@click.pass_obj
+def serve(obj: Ctx, host: str, port: int, threads: int) -> None:
+    """Run the sidecar (POST /search, GET /healthz) on waitress."""
+    import waitress
+
+    from .server import create_app
+
+    app = create_app(_searcher(obj))
+    _say(f"serving on http://{host}:{port}")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="es-ltrr")
+
+
+@main.command()
+@click.option("--requests", "n_requests", default=300, show_default=True, help="Measured requests per scenario.")
+@click.option("--concurrency", default=2, show_default=True, help="Client threads.")
+@click.option("--seed", default=7, show_default=True, help="Seed of the query sample.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results as JSON.")
+@click.pass_obj
+def bench(obj: Ctx, n_requests: int, concurrency: int, seed: int, out: Path | None) -> None:
+    """Latency per stage (p50/p99) and QPS of POST /search on 127.0.0.1, against a baseline."""
+    from .bench import run_bench, sample_queries
+    from .catalog import load_catalog
+
+    if not 1 <= n_requests <= 20000 or not 1 <= concurrency <= 16:
+        _fail("--requests must be in 1..20000 and --concurrency in 1..16")
+    searcher = _searcher(obj)
+    queries = sample_queries(load_catalog(obj.settings().catalog), n_requests, seed)
+    report = run_bench(searcher, queries, concurrency, say=_say)
+    click.echo(report.table())
+    if out:
+        out.write_text(json.dumps(report.to_dict(), indent=2))
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("mappings"), show_default=True)
+@click.option("--check", is_flag=True, help="Exit 1 if the files differ from what the schema generates.")
+def mappings(out: Path, check: bool) -> None:
+    """Write mappings/<flavor>.json generated from the schema."""
+    import tempfile
+
+    from .schema import MUSIC, write_mappings
+
+    if not check:
+        for path in write_mappings(MUSIC, out):
+            click.echo(str(path))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        stale = [p.name for p in write_mappings(MUSIC, Path(tmp)) if not (out / p.name).exists() or (out / p.name).read_text() != p.read_text()]
+    if stale:
+        _fail(f"stale mappings: {', '.join(stale)} (run `es-ltrr mappings`)")
+    click.echo("mappings are up to date")
+
+
+@main.group()
+def node() -> None:
+    """A local single-node OpenSearch with the LTR plugin, assembled from Maven Central."""
+
+
+def _node_config(home: Path | None, port: int | None):
+    from .node import NodeConfig
+
+    config = NodeConfig()
+    overrides = {k: v for k, v in {"home": home, "port": port}.items() if v is not None}
+    return replace(config, **overrides)
+
+
+@node.command("start")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="Node home (downloads, distribution, data, logs).")
+@click.option("--port", type=int, help="HTTP port on 127.0.0.1.")
+def node_start(home: Path | None, port: int | None) -> None:
+    """Assemble (cached) and start the node; prints its URL as the last line."""
+    from .node import NodeError, start
+
+    try:
+        url = start(_node_config(home, port), progress=_say)
+    except NodeError as exc:
+        _fail(str(exc))
+    click.echo(url)
+
+
+@node.command("stop")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--port", type=int)
+def node_stop(home: Path | None, port: int | None) -> None:
+    """Stop the node started by `es-ltrr node start`."""
+    from .node import stop
+
+    click.echo("stopped" if stop(_node_config(home, port)) else "no node was running")
+
+
+@node.command("status")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--port", type=int)
+def node_status(home: Path | None, port: int | None) -> None:
+    """Print the node's status as JSON."""
+    from .node import status
+
+    click.echo(json.dumps(status(_node_config(home, port)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

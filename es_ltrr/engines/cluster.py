@@ -1,0 +1,239 @@
+"""Engines backed by a real cluster: OpenSearch (opensearch-py) and Elasticsearch
+(elasticsearch-py), sharing one implementation of everything but the client.
+
+Both speak the same REST API for what es-ltrr needs (`_msearch`, `_bulk`, `_mget`,
+aliases, `_reindex`, search templates, and the LTR plugin's `_ltr` endpoints), so
+`ClusterEngine` writes each operation once against a small `_request`/`_client` surface.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .base import EngineError, error_item
+
+BULK_CHUNK = 500
+
+
+class ClusterError(EngineError):
+    """A cluster answered with an error (or could not be reached); message says which call."""
+
+    error_type = "cluster_exception"
+
+    def __init__(self, message: str, status: int = 502):
+        super().__init__(message)
+        self.status = status
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return [float(x) for x in value.astype(np.float32)]
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    return value
+
+
+class ClusterEngine:
+    """Common behaviour; subclasses set `flavor` and build `client`."""
+
+    flavor = "cluster"
+
+    def __init__(self, client: Any, index: str, timeout_s: float = 10.0):
+        self.client = client
+        self.index_name = index
+        self.timeout_s = timeout_s
+
+    # -- transport ------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
+        """Raw REST call; raises ClusterError with the path and the server's reason."""
+        try:
+            return self._perform(method, path, body, params or {})
+        except Exception as exc:  # client libraries raise many types; surface one
+            status = getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", None)
+            raise ClusterError(f"{method} {path} failed: {_reason(exc)}", status if isinstance(status, int) else 502) from exc
+
+    def _perform(self, method: str, path: str, body: Any, params: dict) -> Any:
+        raise NotImplementedError
+
+    # -- Engine protocol ------------------------------------------------------------------
+
+    def msearch(self, bodies: list[dict]) -> list[dict]:
+        """One `_msearch` round trip for all bodies; a failing body is an error item."""
+        if not bodies:
+            return []
+        lines = []
+        for body in bodies:
+            lines.append(json.dumps({"index": self.index_name}))
+            lines.append(json.dumps(body, default=_jsonable))
+        payload = "\n".join(lines) + "\n"
+        try:
+            return self.request("POST", "/_msearch", payload)["responses"]
+        except ClusterError as exc:
+            if exc.status != 400 or len(bodies) == 1:
+                return [error_item(exc)] * len(bodies)
+            # The REST layer parses every body before running any: one malformed body fails
+            # the whole _msearch. Retry one by one so the healthy arms still answer.
+            return [self.msearch([body])[0] for body in bodies]
+
+    def index(self, docs: Iterable[dict], progress: Callable[[int], None] | None = None) -> int:
+        """Bulk-index `docs` into the index (alias) by id, then refresh."""
+        count = 0
+        chunk: list[str] = []
+        for doc in docs:
+            source = {k: _jsonable(v) for k, v in doc.items()}
+            chunk.append(json.dumps({"index": {"_index": self.index_name, "_id": doc["id"]}}))
+            chunk.append(json.dumps(source, default=_jsonable))
+            if len(chunk) >= 2 * BULK_CHUNK:
+                count += self._bulk(chunk, progress)
+                chunk = []
+        if chunk:
+            count += self._bulk(chunk, progress)
+        self.request("POST", f"/{self.index_name}/_refresh")
+        return count
+
+    def _bulk(self, lines: list[str], progress: Callable[[int], None] | None) -> int:
+        result = self.request("POST", "/_bulk", "\n".join(lines) + "\n")
+        if result.get("errors"):
+            failed = [i for i in result["items"] if i["index"].get("error")]
+            first = failed[0]["index"]
+            raise ClusterError(f"bulk indexing failed for {len(failed)} docs; first: {first['_id']}: {first['error']}")
+        n = len(lines) // 2
+        if progress:
+            progress(n)
+        return n
+
+    def get(self, ids: list[str]) -> dict[str, dict]:
+        if not ids:
+            return {}
+        result = self.request("POST", f"/{self.index_name}/_mget", {"ids": list(ids)})
+        return {d["_id"]: d["_source"] for d in result["docs"] if d.get("found")}
+
+    def health(self) -> dict:
+        try:
+            health = self.request("GET", "/_cluster/health")
+            count = self.request("GET", f"/{self.index_name}/_count")["count"]
+        except ClusterError as exc:
+            return {"status": "red", "flavor": self.flavor, "error": str(exc)}
+        return {"status": health["status"], "docs": count, "flavor": self.flavor, "index": self.index_name}
+
+    def update_partial(self, updates: dict[str, dict]) -> int:
+        """Partial updates by id (e.g. Q2E scores), in one bulk request."""
+        lines = []
+        for doc_id, fields in updates.items():
+            lines.append(json.dumps({"update": {"_index": self.index_name, "_id": doc_id}}))
+            lines.append(json.dumps({"doc": fields}, default=_jsonable))
+        return self._bulk(lines, None) if lines else 0
+
+    # -- LTR plugin -------------------------------------------------------------------------
+
+    ltr_prefix = "/_ltr"
+
+    def rescore(self, ids: Sequence[str], model: str, params: dict[str, Any]) -> dict[str, float]:
+        """Model scores of `ids` from the plugin's `sltr` query (id → score)."""
+        body = {
+            "size": len(ids),
+            "_source": False,
+            "query": {"ids": {"values": list(ids)}},
+            "rescore": {
+                "window_size": len(ids),
+                "query": {
+                    "rescore_query": {"sltr": {"params": params, "model": model}},
+                    "query_weight": 0.0,
+                    "rescore_query_weight": 1.0,
+                },
+            },
+        }
+        result = self.request("POST", f"/{self.index_name}/_search", body)
+        return {h["_id"]: float(h["_score"]) for h in result["hits"]["hits"]}
+
+    def log_features(self, ids: Sequence[str], featureset: str, params: dict[str, Any]) -> dict[str, dict[str, float]]:
+        """Feature values of `ids` logged by the plugin (`ltr_log`): id → {feature: value}."""
+        body = {
+            "size": len(ids),
+            "_source": False,
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"ids": {"values": list(ids)}},
+                        {"sltr": {"_name": "logged_featureset", "featureset": featureset, "params": params}},
+                    ]
+                }
+            },
+            "ext": {"ltr_log": {"log_specs": {"name": "features", "named_query": "logged_featureset", "missing_as_zero": True}}},
+        }
+        result = self.request("POST", f"/{self.index_name}/_search", body)
+        logged: dict[str, dict[str, float]] = {}
+        for hit in result["hits"]["hits"]:
+            entries = hit.get("fields", {}).get("_ltrlog", [{}])[0].get("features", [])
+            logged[hit["_id"]] = {e["name"]: float(e.get("value", 0.0)) for e in entries}
+        return logged
+
+
+def _reason(exc: Exception) -> str:
+    info = getattr(exc, "info", None) or getattr(exc, "body", None)
+    if isinstance(info, dict):
+        err = info.get("error", info)
+        if isinstance(err, dict):
+            return f"{err.get('type', '')}: {err.get('reason', err)}"
+        return str(err)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class OpenSearchEngine(ClusterEngine):
+    flavor = "opensearch"
+
+    def __init__(self, url: str, index: str, username: str | None = None, password: str | None = None,
+                 verify_certs: bool = True, ca_certs: str | None = None, timeout_s: float = 10.0):
+        from opensearchpy import OpenSearch
+
+        auth = (username, password) if username else None
+        client = OpenSearch(hosts=[url], http_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs,
+                            timeout=timeout_s, ssl_show_warn=False)
+        super().__init__(client, index, timeout_s)
+
+    def _perform(self, method: str, path: str, body: Any, params: dict) -> Any:
+        # opensearch-py sets Content-Type itself; NDJSON bodies go as a string
+        return self.client.transport.perform_request(method, path, body=body, params=params or None)
+
+
+class ElasticsearchEngine(ClusterEngine):
+    flavor = "elasticsearch"
+
+    def __init__(self, url: str, index: str, username: str | None = None, password: str | None = None,
+                 verify_certs: bool = True, ca_certs: str | None = None, timeout_s: float = 10.0):
+        from elasticsearch import Elasticsearch
+
+        auth = (username, password) if username else None
+        client = Elasticsearch(url, basic_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs, request_timeout=timeout_s)
+        super().__init__(client, index, timeout_s)
+
+    def _perform(self, method: str, path: str, body: Any, params: dict) -> Any:
+        ndjson = isinstance(body, str)
+        headers = {"accept": "application/json",
+                   "content-type": "application/x-ndjson" if ndjson else "application/json"}
+        if params:
+            from urllib.parse import urlencode
+
+            path = f"{path}?{urlencode(params)}"
+        response = self.client.perform_request(method, path, headers=headers, body=body)
+        return response.body
+
+
+def detect_flavor(url: str, username: str | None = None, password: str | None = None,
+                  verify_certs: bool = True, ca_certs: str | None = None) -> str:
+    """'opensearch' or 'elasticsearch' from the root endpoint's `version.distribution`."""
+    import requests
+
+    auth = (username, password) if username else None
+    verify: bool | str = ca_certs or verify_certs
+    try:
+        info = requests.get(url.rstrip("/") + "/", auth=auth, verify=verify, timeout=10).json()
+    except Exception as exc:
+        raise ClusterError(f"cannot reach cluster at {url}: {exc}") from exc
+    return "opensearch" if info.get("version", {}).get("distribution") == "opensearch" else "elasticsearch"

@@ -1,0 +1,75 @@
+"""Build everything a search needs from a catalog file: entities, vectors, the embedded
+index, the gazetteer and catalog statistics — each step with progress, vectors cached."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import pickle
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from .arms import CatalogStats
+from .catalog import load_catalog
+from .config import Settings
+from .embedding import Encoder, embed_catalog
+from .engines.embedded import EmbeddedEngine
+from .understanding import Gazetteer
+
+Say = Callable[[str], None]
+
+
+def catalog_stats(entities: list[dict]) -> CatalogStats:
+    """Fresh = released in the catalog's last year; long tail = the least popular quarter."""
+    dates = sorted(e["release_date"] for e in entities if e.get("release_date"))
+    latest = dt.date.fromisoformat(dates[-1]) if dates else dt.date.today()
+    popularity = [e["popularity"] for e in entities if e.get("type") == "track" and e.get("popularity") is not None]
+    long_tail = float(np.percentile(popularity, 25)) if popularity else 30.0
+    return CatalogStats(fresh_since=(latest - dt.timedelta(days=365)).isoformat(), long_tail_max=long_tail)
+
+
+def build_index(settings: Settings, encoder: Encoder | None, say: Say = print) -> EmbeddedEngine:
+    """Load the catalog, embed it (cached), index it and persist index + gazetteer + stats."""
+    say(f"loading catalog {settings.catalog}")
+    entities = load_catalog(settings.catalog)
+    say(f"{len(entities):,} entities")
+    if encoder is not None:
+        texts = [e.get("description") or e["name"] for e in entities]
+        with tqdm(total=len(texts), desc="embedding", unit="entity", mininterval=2.0) as bar:
+            vectors = embed_catalog(encoder, texts, settings.cache_dir, progress=bar.update)
+        for entity, vector in zip(entities, vectors):
+            entity["embedding"] = vector
+    engine = EmbeddedEngine()
+    with tqdm(total=len(entities), desc="indexing", unit="doc", mininterval=2.0) as bar:
+        engine.index(entities, progress=bar.update)
+    say("building gazetteer")
+    gazetteer = Gazetteer.from_entities(entities)
+    save_artifacts(settings.data_dir, engine, gazetteer, catalog_stats(entities))
+    say(f"index written to {settings.data_dir}")
+    return engine
+
+
+def save_artifacts(data_dir: Path, engine: EmbeddedEngine, gazetteer: Gazetteer, stats: CatalogStats) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine.save(data_dir / "embedded-index")
+    with open(data_dir / "gazetteer.pkl", "wb") as fh:
+        pickle.dump(gazetteer, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    (data_dir / "catalog_stats.json").write_text(json.dumps(asdict(stats), indent=2))
+
+
+def load_gazetteer(data_dir: Path) -> Gazetteer:
+    with open(data_dir / "gazetteer.pkl", "rb") as fh:
+        return pickle.load(fh)
+
+
+def load_stats(data_dir: Path) -> CatalogStats:
+    path = data_dir / "catalog_stats.json"
+    return CatalogStats(**json.loads(path.read_text())) if path.exists() else CatalogStats()
+
+
+def index_exists(data_dir: Path) -> bool:
+    return (data_dir / "gazetteer.pkl").exists() and (data_dir / "embedded-index").exists()

@@ -1,0 +1,66 @@
+"""The sidecar's HTTP API (Flask application factory): parse, validate, search, serialize.
+
+No global state: `create_app(searcher)` builds an app around one Searcher, so tests build
+their own. Every error leaves as JSON — bad input as 4xx with a message, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from .api import BadRequest, parse_search_request
+from .pipeline import Searcher
+
+log = logging.getLogger(__name__)
+
+#: Largest accepted request body; a search request is a few hundred bytes.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json")
+
+
+def _error(status: int, message: str) -> Response:
+    return _json({"error": {"status": status, "message": message}}, status)
+
+
+def create_app(searcher: Searcher) -> Flask:
+    app = Flask("es_ltrr")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    @app.post("/search")
+    def search() -> Response:
+        raw = request.get_data(cache=False)
+        try:
+            payload = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return _error(400, f"request body is not valid UTF-8 JSON: {exc}")
+        try:
+            search_request = parse_search_request(payload)
+        except BadRequest as exc:
+            return _error(400, str(exc))
+        return _json(searcher.search(search_request))
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        health = searcher.engine.health()
+        ok = health.get("status") in ("green", "yellow")
+        body = {"status": "ok" if ok else "degraded", "engine": health, "ranker": searcher.ranker.name if searcher.ranker else "rrf"}
+        return _json(body, 200 if ok else 503)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        return _error(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return _error(500, f"internal error: {type(exc).__name__}")
+
+    return app

@@ -1,0 +1,60 @@
+"""Shared fixtures: a small real-data searcher (fast) and the full-catalog searcher (slow).
+
+The small one indexes the first rows of the shipped Spotify CSV without the embedding
+model; the full one indexes all 28k tracks with MiniLM vectors (cached under
+~/.cache/es-ltrr, so only the first run on a machine pays the ~3 minutes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+from es_ltrr.config import DEFAULT_CATALOG, Settings
+
+SMALL_ROWS = 400
+
+
+@pytest.fixture(scope="session")
+def small_catalog(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("catalog") / "small.csv.gz"
+    with gzip.open(DEFAULT_CATALOG, "rt", encoding="utf-8") as src, gzip.open(path, "wt", encoding="utf-8") as dst:
+        for i, line in enumerate(src):
+            if i > SMALL_ROWS:
+                break
+            dst.write(line)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_searcher(small_catalog, tmp_path_factory):
+    from es_ltrr.app import build_searcher
+
+    settings = Settings.load(env={}, catalog=small_catalog, data_dir=tmp_path_factory.mktemp("small"), embed=False)
+    return build_searcher(settings, say=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def music_settings(tmp_path_factory) -> Settings:
+    data_dir = os.environ.get("ES_LTRR_TEST_DATA_DIR")
+    return Settings.load(env={}, data_dir=Path(data_dir) if data_dir else tmp_path_factory.mktemp("music"))
+
+
+@pytest.fixture(scope="session")
+def music_searcher(music_settings):
+    from es_ltrr.app import build_searcher
+
+    return build_searcher(music_settings, say=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def cluster_url() -> str:
+    url = os.environ.get("ES_LTRR_TEST_CLUSTER")
+    if not url:
+        if os.environ.get("ES_LTRR_REQUIRE_CLUSTER"):
+            pytest.fail("ES_LTRR_REQUIRE_CLUSTER is set but ES_LTRR_TEST_CLUSTER is not")
+        pytest.skip("no test cluster: run `es-ltrr node start` and set ES_LTRR_TEST_CLUSTER")
+    return url
