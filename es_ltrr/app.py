@@ -11,32 +11,47 @@ from typing import Callable
 from .bandit import StaticPolicy
 from .config import Settings
 from .embedding import Encoder
-from .engines.embedded import EmbeddedEngine
+from .engines.factory import make_engine
 from .indexing import build_index, index_exists, load_gazetteer, load_stats
 from .pipeline import Searcher
-from .ranking import XGBoostRanker, default_featureset
+from .ranking import PluginRanker, XGBoostRanker, default_featureset
 
 
 def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_index: bool = True) -> Searcher:
-    """A ready Searcher; indexes the catalog first when no index exists and `auto_index`."""
+    """A ready Searcher.
+
+    On the embedded engine a missing index is built first (when `auto_index`); a cluster is
+    never indexed implicitly — `es-ltrr apply` and `es-ltrr index` do that explicitly.
+    """
     encoder = Encoder() if settings.embed else None
-    if not index_exists(settings.data_dir):
-        if not auto_index:
-            raise FileNotFoundError(f"no index in {settings.data_dir}: run `es-ltrr index` first")
+    if not index_exists(settings):
+        if settings.cluster_url or not auto_index:
+            raise FileNotFoundError(
+                f"no index/gazetteer in {settings.data_dir}: run `es-ltrr "
+                + ("--cluster URL apply` and `es-ltrr --cluster URL " if settings.cluster_url else "")
+                + "index` first"
+            )
         say(f"no index in {settings.data_dir}; indexing {settings.catalog} first")
         engine = build_index(settings, encoder, say)
     else:
-        engine = EmbeddedEngine.load(settings.engine_dir)
-    ranker = None
-    if settings.model_path.exists():
-        ranker = XGBoostRanker.load(settings.model_path, default_featureset())
+        engine = make_engine(settings)
     return Searcher(
         engine=engine,
         gazetteer=load_gazetteer(settings.data_dir),
         policy=StaticPolicy(settings.allocation or None),
         encoder=encoder,
-        ranker=ranker,
+        ranker=_ranker(settings),
         catalog=load_stats(settings.data_dir),
         rrf_weights=settings.rrf_weights,
         flavor=engine.flavor,
     )
+
+
+def _ranker(settings: Settings) -> XGBoostRanker | PluginRanker | None:
+    if settings.ltr_model:
+        if not settings.cluster_url:
+            raise ValueError("ltr_model names a model in a cluster's LTR plugin: it needs --cluster URL")
+        return PluginRanker(settings.ltr_model)
+    if settings.model_path.exists():
+        return XGBoostRanker.load(settings.model_path, default_featureset())
+    return None

@@ -1,10 +1,12 @@
 """`es-ltrr` command line: one command per stage, each runnable alone.
 
-    es-ltrr index            build the embedded index from a catalog (progress, cached vectors)
+    es-ltrr apply            mappings, templates and LTR featuresets to a cluster (idempotent)
+    es-ltrr index            index a catalog (embedded engine, or --cluster) with progress
     es-ltrr search QUERY     search and print a table (or --json, the HTTP response)
     es-ltrr render ARM QUERY print the DSL an arm sends for a query
     es-ltrr serve            run the HTTP sidecar on a production WSGI server (waitress)
     es-ltrr bench            latency per stage and QPS of the HTTP endpoint (127.0.0.1 only)
+    es-ltrr parity           per-arm top-k overlap, embedded engine vs a cluster
     es-ltrr mappings         write (or --check) the generated mappings/ files
     es-ltrr node start|stop|status   a local OpenSearch + LTR node for tests and trials
 """
@@ -48,33 +50,78 @@ def _say(message: str) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the index, caches and models live (default .es-ltrr, or ES_LTRR_DATA_DIR).")
 @click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), help="Catalog file: Spotify CSV(.gz) or entity JSONL(.gz) (default: the shipped Spotify catalog).")
 @click.option("--no-embed", is_flag=True, default=False, help="Run without the embedding model (no semantic arm).")
+@click.option("--cluster", "cluster_url", metavar="URL", help="Elasticsearch/OpenSearch URL (or ES_LTRR_CLUSTER_URL); default: the embedded engine.")
+@click.option("--flavor", type=click.Choice(["opensearch", "elasticsearch"]), help="Cluster flavor (detected from the root endpoint if omitted).")
+@click.option("--index", "index_name", metavar="ALIAS", help="Index alias on the cluster (default es-ltrr-entities).")
+@click.option("--username", help="Basic-auth user (password from ES_LTRR_PASSWORD).")
+@click.option("--ca-certs", type=click.Path(dir_okay=False), help="CA bundle for TLS.")
+@click.option("--insecure", is_flag=True, default=False, help="Do not verify TLS certificates.")
+@click.option("--ltr-model", metavar="NAME", help="Rank with this model stored in the cluster's LTR plugin (sltr).")
 @click.pass_context
-def main(ctx: click.Context, config: Path | None, data_dir: Path | None, catalog: Path | None, no_embed: bool) -> None:
+def main(ctx: click.Context, config: Path | None, data_dir: Path | None, catalog: Path | None, no_embed: bool,
+         cluster_url: str | None, flavor: str | None, index_name: str | None, username: str | None,
+         ca_certs: str | None, insecure: bool, ltr_model: str | None) -> None:
     """es-ltrr: learning to rank *and retrieve* for Elasticsearch/OpenSearch."""
-    ctx.obj = Ctx(config=config, data_dir=data_dir, catalog=catalog, embed=False if no_embed else None)
+    ctx.obj = Ctx(
+        config=config, data_dir=data_dir, catalog=catalog, embed=False if no_embed else None,
+        cluster_url=cluster_url, flavor=flavor, index=index_name, username=username, ca_certs=ca_certs,
+        verify_certs=False if insecure else None, ltr_model=ltr_model,
+    )
 
 
 @main.command()
 @click.pass_obj
 def index(obj: Ctx) -> None:
-    """Index the catalog into the embedded engine (vectors cached under DATA_DIR/cache)."""
+    """Index the catalog: into the embedded engine, or with --cluster into the cluster's alias.
+
+    Catalog vectors are cached (~/.cache/es-ltrr), so re-indexing the same catalog is fast.
+    """
     from .embedding import Encoder
     from .indexing import build_index
+
+    from .engines import EngineError
 
     settings = obj.settings()
     if not settings.catalog.exists():
         _fail(f"catalog not found: {settings.catalog}")
-    engine = build_index(settings, Encoder() if settings.embed else None, _say)
+    try:
+        engine = build_index(settings, Encoder() if settings.embed else None, _say)
+    except (EngineError, ValueError) as exc:
+        _fail(str(exc))
     click.echo(json.dumps(engine.health()))
 
 
 def _searcher(obj: Ctx):
     from .app import build_searcher
+    from .engines import EngineError
 
     settings = obj.settings()
     if not settings.catalog.exists() and not (settings.data_dir / "gazetteer.pkl").exists():
         _fail(f"catalog not found: {settings.catalog}")
-    return build_searcher(settings, say=_say)
+    try:
+        return build_searcher(settings, say=_say)
+    except (FileNotFoundError, ValueError, EngineError) as exc:
+        _fail(str(exc))
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@click.option("--no-ltr", is_flag=True, help="Skip the LTR feature store (rank in the sidecar instead).")
+@click.pass_obj
+def apply(obj: Ctx, dry_run: bool, no_ltr: bool) -> None:
+    """Create/upgrade the versioned index behind the alias, store arm templates and LTR featuresets."""
+    from .apply import ApplyError, apply as apply_changes
+    from .engines import EngineError
+    from .engines.factory import cluster_engine
+    from .ranking import default_featureset
+    from .schema import MUSIC
+
+    settings = obj.settings()
+    try:
+        engine = cluster_engine(settings)
+        apply_changes(engine, MUSIC, [default_featureset()], ltr=not no_ltr, dry_run=dry_run, say=click.echo)
+    except (ApplyError, EngineError, ValueError) as exc:
+        _fail(str(exc))
 
 
 @main.command()
@@ -203,6 +250,32 @@ def bench(obj: Ctx, n_requests: int, concurrency: int, seed: int, out: Path | No
 
 
 @main.command()
+@click.option("--queries", "n_queries", default=200, show_default=True, help="Sampled catalog queries.")
+@click.option("--k", default=10, show_default=True, help="Depth compared per arm.")
+@click.option("--seed", default=11, show_default=True)
+@click.pass_obj
+def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:
+    """Per-arm top-k overlap: embedded engine (DATA_DIR) vs the --cluster, same corpus."""
+    from tqdm import tqdm
+
+    from .bench import sample_queries
+    from .catalog import load_catalog
+    from .engines.factory import cluster_engine
+    from .parity import measure, table
+
+    settings = obj.settings()
+    if not settings.cluster_url:
+        _fail("parity compares the embedded index with a cluster: pass --cluster URL")
+    other = cluster_engine(settings)
+    obj.options["cluster_url"] = None  # the searcher side runs on the embedded index
+    searcher = _searcher(obj)
+    queries = sample_queries(load_catalog(settings.catalog), n_queries, seed)
+    with tqdm(total=len(queries), desc="parity", unit="query", mininterval=2.0, file=sys.stderr) as bar:
+        results = measure(searcher, other, queries, k, progress=bar.update)
+    click.echo(table(results, k, "embedded", f"{other.flavor} {settings.cluster_url}"))
+
+
+@main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("mappings"), show_default=True)
 @click.option("--check", is_flag=True, help="Exit 1 if the files differ from what the schema generates.")
 def mappings(out: Path, check: bool) -> None:
@@ -224,7 +297,7 @@ def mappings(out: Path, check: bool) -> None:
 
 @main.group()
 def node() -> None:
-    """A local single-node OpenSearch with the LTR plugin, assembled from Maven Central."""
+    """A local single-node OpenSearch (k-NN; LTR if ES_LTRR_LTR_ZIP) assembled from Maven Central."""
 
 
 def _node_config(home: Path | None, port: int | None):

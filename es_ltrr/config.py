@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The shipped catalog, beside the repository (../shared); every command takes another path.
 DEFAULT_CATALOG = REPO_ROOT.parent / "shared" / "data" / "spotify_songs" / "spotify_songs.csv.gz"
 
 #: Longest accepted query, in characters. Longer text is a client bug or an attack, not a query.
@@ -34,6 +35,10 @@ class Settings:
     verify_certs: bool = True
     ca_certs: str | None = None
     model: Path | None = None
+    #: Name of a model stored in the cluster's LTR plugin; when set, ranking is `sltr` rescoring.
+    ltr_model: str | None = None
+    featureset: str = "music"
+    timeout_s: float = 10.0
     allocation: dict[str, int] = field(default_factory=dict)
     rrf_weights: dict[str, float] = field(default_factory=dict)
     embed: bool = True
@@ -80,6 +85,8 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     for key in ("catalog", "data_dir", "model", "cache_dir"):
         if out.get(key) is not None:
             out[key] = Path(out[key]).expanduser()
+    if isinstance(out.get("timeout_s"), str):
+        out["timeout_s"] = float(out["timeout_s"])
     for key in ("verify_certs", "embed"):
         if isinstance(out.get(key), str):
             out[key] = out[key].lower() not in ("0", "false", "no", "off")

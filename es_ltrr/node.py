@@ -3,7 +3,7 @@
 Why this exists: the project's tests must run against a real cluster, machines reach no site
 but the package registries, and the only OpenSearch distribution on Maven Central is the
 stripped integ-test zip. This module downloads that zip, rebuilds the standard modules it
-lacks (mapper-extras, lang-painless, lang-mustache, analysis-common) from their published
+lacks (mapper-extras, lang-painless, lang-mustache, analysis-common, reindex) from their published
 jars and POMs, installs the plugin zips, and runs the node as an unprivileged user. Every
 download is sha1-checked and cached under ``NodeConfig.home``, so later starts are offline.
 
@@ -192,6 +192,12 @@ MUSTACHE_POLICY = """grant {
 };
 """
 
+REINDEX_POLICY = """grant {
+  // reindex-from-remote opens connections through the REST client
+  permission java.net.SocketPermission "*", "connect";
+};
+"""
+
 
 @dataclass(frozen=True)
 class Module:
@@ -214,6 +220,9 @@ MODULES = (
            "Mustache scripting integration for OpenSearch", policy=MUSTACHE_POLICY),
     Module("analysis-common", "analysis-common", "org.opensearch.analysis.common.CommonAnalysisPlugin",
            "Adds common analysis filters, tokenizers and analyzers", extends=("lang-painless",)),
+    Module("reindex", "reindex-client", "org.opensearch.index.reindex.ReindexPlugin",
+           "_reindex, _update_by_query, _delete_by_query (es-ltrr apply reindexes behind aliases)",
+           policy=REINDEX_POLICY),
 )
 
 

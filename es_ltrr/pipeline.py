@@ -9,6 +9,7 @@ is the largest per-query cost, and a decision without the semantic arm skips it.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 import zlib
@@ -19,10 +20,12 @@ from .api import SearchRequest
 from .arms import ARMS, Arm, ArmInput, CatalogStats
 from .bandit import Decision, Policy, PolicyContext
 from .embedding import Encoder
-from .engines.base import Engine
-from .ranking import XGBoostRanker, feature_params, fusion_weights, rrf_scores
+from .engines.base import Engine, EngineError
+from .ranking import PluginRanker, XGBoostRanker, feature_params, fusion_weights, rrf_scores
 from .understanding import Gazetteer, Understanding, understand
 from .union import ArmResult, Candidate, union
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,7 +53,7 @@ class Searcher:
     gazetteer: Gazetteer
     policy: Policy
     encoder: Encoder | None = None
-    ranker: XGBoostRanker | None = None
+    ranker: XGBoostRanker | PluginRanker | None = None
     arms: Mapping[str, Arm] = field(default_factory=lambda: dict(ARMS))
     catalog: CatalogStats = field(default_factory=CatalogStats)
     rrf_weights: Mapping[str, float] = field(default_factory=dict)
@@ -111,7 +114,13 @@ class Searcher:
             return [], "none"
         if self.ranker is not None:
             params = feature_params(text, u, candidates)
-            return self.ranker.score(self.engine, params, candidates), f"xgboost:{self.ranker.name}"
+            kind = "sltr" if isinstance(self.ranker, PluginRanker) else "xgboost"
+            try:
+                return self.ranker.score(self.engine, params, candidates), f"{kind}:{self.ranker.name}"
+            except (EngineError, RuntimeError) as exc:
+                # a ranking fault degrades to fusion; the response names it
+                log.warning("ranker %s failed, falling back to RRF: %s", self.ranker.name, exc)
+                return rrf_scores(candidates, fusion_weights(u, self.rrf_weights)), f"rrf (fallback: {kind} failed)"
         return rrf_scores(candidates, fusion_weights(u, self.rrf_weights)), "rrf"
 
     # -- response -------------------------------------------------------------------------

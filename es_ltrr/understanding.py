@@ -86,6 +86,11 @@ FUZZY_CUTOFF = 80.0
 _FUZZY_SHORTLIST = 12
 _FUZZY_CACHE_SIZE = 50_000
 
+#: A single word within an edit or two of *some* name among ~60k is weak evidence; it
+#: should not outvote a whole query that fuzzily matches one title ("bohemian rhapsdy" is
+#: Queen's song, not the artists "Bohemia" + "Rapsody").
+FUZZY_SINGLE_TOKEN_WEIGHT = 0.6
+
 KIND_WEIGHT: dict[str, float] = {
     "entity_type": 1.0,
     "era": 1.0,
@@ -651,6 +656,7 @@ def _candidates(tokens: tuple[str, ...], gaz: Gazetteer) -> list[_Candidate]:
             gram = tokens[i:j]
             text = " ".join(gram)
             slot: Slot | None = None
+            fuzzy_single = False
             era = era_of(gram) if j - i <= 2 else None
             entries = gaz.lookup(text)
             if era is not None:
@@ -664,11 +670,14 @@ def _candidates(tokens: tuple[str, ...], gaz: Gazetteer) -> list[_Candidate]:
                     e, score, key = hit
                     conf = round(score * e.prior, 3)
                     slot = Slot(e.kind, e.value, (i, j), conf, key, e.entity_id)
+                    fuzzy_single = j - i == 1 and e.kind not in _VOCAB_KINDS
             if slot is not None:
                 # a fuzzy hit counts for no more tokens than the key it matched, so
                 # "billie eilish bad" ≈ "billie eilish" cannot outweigh the exact name
                 length = min(j - i, slot.matched.count(" ") + 1)
                 weight = slot.confidence * length * KIND_WEIGHT[slot.kind]
+                if fuzzy_single:
+                    weight *= FUZZY_SINGLE_TOKEN_WEIGHT
                 out.append(_Candidate(slot, weight))
     return out
 

@@ -46,11 +46,7 @@ from es_ltrr.catalog.queries import attach_predicted_queries, core_title
 logger = logging.getLogger(__name__)
 
 #: The repository root (the directory holding `es_ltrr/`).
-REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Where the shared catalog lives relative to the repository root; pass a path to override.
-DEFAULT_CATALOG = (
-    REPO_ROOT.parent / "shared" / "data" / "spotify_songs" / "spotify_songs.csv.gz"
-)
+from es_ltrr.config import DEFAULT_CATALOG  # noqa: E402  (one definition of the default path)
 
 #: Columns a CSV must have to be read as a Spotify catalog.
 SPOTIFY_COLUMNS: frozenset[str] = frozenset(

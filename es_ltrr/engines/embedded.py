@@ -25,12 +25,13 @@ min_score), `rank_feature` (saturation, log, sigmoid, linear), `knn` (OpenSearch
 
 Scoring follows Lucene as used by Elasticsearch/OpenSearch with one shard:
 
-* BM25 (k1 1.2, b 0.75): `idf · tf / (tf + k1·(1 − b + b·dl/avgdl))`, idf =
-  `ln(1 + (N − df + 0.5)/(df + 0.5))` with N = documents that have the field; Lucene ≥ 8
-  drops the constant `(k1 + 1)` factor, and so do we. Field lengths are quantized to one byte
+* BM25 (k1 1.2, b 0.75): `(k1 + 1) · idf · tf / (tf + k1·(1 − b + b·dl/avgdl))`, idf =
+  `ln(1 + (N − df + 0.5)/(df + 0.5))` with N = documents that have the field. Lucene ≥ 8
+  dropped the `(k1 + 1)` factor, but Elasticsearch and OpenSearch use LegacyBM25Similarity,
+  which keeps it (measured against the real node: scores agree within 1 %). Field lengths are quantized to one byte
   like Lucene's norms (`SmallFloat.intToByte4`; exact up to 40 tokens), avgdl is exact.
   Array-valued text is concatenated with a position gap of 100 (no phrase across values).
-* Keyword fields have no norms and no frequencies: a term scores `idf / (1 + k1·(1 − b +
+* Keyword fields have no norms and no frequencies: a term scores `(k1 + 1) · idf / (1 + k1·(1 − b +
   b/avgdl))` (avgdl = values per document), as in Lucene. Numeric/date/`terms`/`range`/
   `exists`/`ids`/`constant_score` score a constant 1 × boost.
 * Fuzzy terms use Lucene's blended rewrite: each expansion is weighted by `1 − d /
@@ -100,6 +101,8 @@ from es_ltrr.schema import MUSIC, Schema
 log = logging.getLogger(__name__)
 
 K1, B = 1.2, 0.75
+#: Elasticsearch/OpenSearch score with LegacyBM25Similarity, which keeps the (k1 + 1) factor
+LEGACY_BM25_GAIN = K1 + 1
 POSITION_GAP = 100  # Lucene's position_increment_gap between values of an array
 MAX_RESULT_WINDOW = 10_000  # ES index.max_result_window
 FORMAT_VERSION = 1
@@ -571,7 +574,7 @@ def _build_text(values: list, analyze: Callable[[str], list[str]], n: int,
     norm = K1 * (1 - B + B * _lucene_lengths(lengths) / avgdl)
     df = np.bincount(p_term, minlength=n_terms)
     idf = _idf(df, doc_count)
-    weights = (idf[p_term] * tf / (tf + norm[p_doc])).astype(np.float32)
+    weights = (LEGACY_BM25_GAIN * idf[p_term] * tf / (tf + norm[p_doc])).astype(np.float32)
     indptr = np.zeros(n_terms + 1, np.int64)
     np.cumsum(df, out=indptr[1:])
     matrix = sparse.csc_array((weights, p_doc, indptr), shape=(n, n_terms))
@@ -599,7 +602,7 @@ def _build_keyword(values: list, normalize: Callable[[str], str], n: int,
     df = np.bincount(p_term, minlength=n_terms)
     idf = _idf(df, doc_count)
     avg_values = len(pairs) / doc_count if doc_count else 1.0
-    tf_norm = 1.0 / (1.0 + K1 * (1 - B + B / avg_values))  # tf = 1, no norms → length 1
+    tf_norm = LEGACY_BM25_GAIN / (1.0 + K1 * (1 - B + B / avg_values))  # tf = 1, no norms
     indptr = np.zeros(n_terms + 1, np.int64)
     np.cumsum(df, out=indptr[1:])
     matrix = sparse.csc_array(((idf[p_term] * tf_norm).astype(np.float32), p_doc, indptr),
@@ -1042,7 +1045,7 @@ class _Eval:
             return scores, matched
         docs, freq = part.phrase(tids)
         idf = float(sum(part.idf[t] for t in tids))
-        scores[docs] = idf * freq / (freq + part.norm[docs])
+        scores[docs] = LEGACY_BM25_GAIN * idf * freq / (freq + part.norm[docs])
         matched[docs] = True
         return scores, matched
 

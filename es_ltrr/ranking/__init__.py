@@ -3,5 +3,6 @@
 from .featureset import FeatureSet, default_featureset, feature_params
 from .fusion import fusion_weights, rrf_scores
 from .local import XGBoostRanker, log_features
+from .plugin import PluginRanker
 
-__all__ = ["FeatureSet", "XGBoostRanker", "default_featureset", "feature_params", "log_features", "rrf_scores", "fusion_weights"]
+__all__ = ["PluginRanker", "FeatureSet", "XGBoostRanker", "default_featureset", "feature_params", "log_features", "rrf_scores", "fusion_weights"]

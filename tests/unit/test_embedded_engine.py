@@ -52,8 +52,9 @@ def _scores(response: dict) -> dict[str, float]:
 
 
 def _bm25(tf: float, dl: float, avgdl: float, df: int, n: int) -> float:
+    """ES/OpenSearch LegacyBM25Similarity: keeps the (k1 + 1) factor Lucene 8 dropped."""
     idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-    return idf * tf / (tf + K1 * (1 - B + B * dl / avgdl))
+    return (K1 + 1) * idf * tf / (tf + K1 * (1 - B + B * dl / avgdl))
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def test_bm25_score_equals_lucene_formula():
     assert scores["d1"] == pytest.approx(_bm25(1, 2, avgdl, 2, 4), rel=1e-6)
     # idf = ln(1 + (N - df + 0.5) / (df + 0.5)); "red": df 1 of N 4, tf-norm 1 / (1 + k1·norm)
     red = _scores(search(e, {"match": {"name": "red"}}))["d3"]
-    assert red == pytest.approx(math.log(1 + 3.5 / 1.5) / (1 + K1 * (1 - B + B / avgdl)), rel=1e-6)
+    assert red == pytest.approx((K1 + 1) * math.log(1 + 3.5 / 1.5) / (1 + K1 * (1 - B + B / avgdl)), rel=1e-6)
 
 
 def test_idf_counts_only_documents_that_have_the_field():
@@ -200,7 +201,7 @@ def test_keyword_term_is_normalized_and_scored_like_lucene(engine):
     assert list(res) == ["a2"]
     # keyword: no norms, tf = 1 → idf / (1 + k1·(1 − b + b/avgdl)), avgdl = values per doc
     n, df, avg = len(DOCS), 1, 1.0
-    expected = math.log(1 + (n - df + 0.5) / (df + 0.5)) / (1 + K1 * (1 - B + B / avg))
+    expected = (K1 + 1) * math.log(1 + (n - df + 0.5) / (df + 0.5)) / (1 + K1 * (1 - B + B / avg))
     assert res["a2"] == pytest.approx(expected, rel=1e-6)
     assert _ids(search(engine, {"term": {"genres": "Pop"}})) == []  # no normalizer on genres
     assert _ids(search(engine, {"match": {"name.exact": "taylor SWIFT"}})) == ["a1"]

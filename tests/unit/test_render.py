@@ -43,37 +43,66 @@ def _shape(node):
     return "S" if isinstance(node, str) else type(node).__name__
 
 
-TEMPLATE = '{"q": {"match": {"name": {{#toJson}}text{{/toJson}}}}, "size": {{#toJson}}size{{/toJson}}}'
+TEMPLATE = '{"q": {"match": {"name": "{{text}}"}}, "size": {{#toJson}}size{{/toJson}}, "l": {{#toJson}}lst{{/toJson}}}'
 
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_text_is_one_escaped_string(text):
-    body = render(TEMPLATE, {"text": text, "size": 5})
-    assert body == {"q": {"match": {"name": text}}, "size": 5}
+    body = render(TEMPLATE, {"text": text, "size": 5, "lst": [text]})
+    assert body == {"q": {"match": {"name": text}}, "size": 5, "l": [text]}
 
 
 @given(st.text(max_size=300))
 @settings(max_examples=300, deadline=None)
 def test_any_text_keeps_structure(text):
-    body = render(TEMPLATE, {"text": text, "size": 5})
-    assert _shape(body) == _shape(render(TEMPLATE, {"text": "x", "size": 5}))
-    assert body["q"]["match"]["name"] == text
+    body = render(TEMPLATE, {"text": text, "size": 5, "lst": [text, 1]})
+    assert _shape(body) == _shape(render(TEMPLATE, {"text": "x", "size": 5, "lst": ["x", 1]}))
+    assert body["q"]["match"]["name"] == text and body["l"] == [text, 1]
 
 
-@pytest.mark.parametrize("template", ["{{text}}", "{{{text}}}", "{{&text}}", '{"a": "{{ text }}"}'])
-def test_unsafe_tags_are_rejected(template):
+@pytest.mark.parametrize("template", ['{"a": {{{text}}}}', '{"a": "{{&text}}"}'])
+def test_unescaped_tags_are_rejected(template):
     with pytest.raises(TemplateError, match="unsafe tag"):
         check_template(template)
 
 
+@pytest.mark.parametrize("template", ['{"a": {{text}}}', '{"{{text}}": 1}', '{"a": 1{{#f}},{{/f}}}'])
+def test_var_outside_a_string_or_broken_json_is_rejected(template):
+    with pytest.raises(TemplateError):
+        check_template(template)
+
+
+def test_tojson_of_a_string_is_refused():
+    """The cluster's toJson writes strings raw (unquoted): never allow it."""
+    with pytest.raises(TemplateError, match="toJson of the string"):
+        render('{"a": {{#toJson}}x{{/toJson}}}', {"x": "evil"})
+
+
+def test_flags_and_inverted_sections():
+    t = '{"a": [{{#f}}1,{{/f}}{{^f}}2,{{/f}}0]}'
+    assert render(t, {"f": True}) == {"a": [1, 0]}
+    assert render(t, {"f": False}) == {"a": [2, 0]}
+
+
+def test_unbalanced_sections_are_errors():
+    with pytest.raises(TemplateError):
+        render('{"a": 1{{#f}}}', {"f": True})
+    with pytest.raises(TemplateError):
+        render('{"a": 1{{/f}}}', {"f": True})
+
+
 def test_missing_param_is_a_clear_error():
     with pytest.raises(TemplateError, match="'text' is missing"):
-        render(TEMPLATE, {"size": 1})
+        render(TEMPLATE, {"size": 1, "lst": []})
 
 
 def test_invalid_json_output_is_reported():
     with pytest.raises(TemplateError, match="invalid JSON"):
         render('{"a": {{#toJson}}x{{/toJson}}', {"x": 1})
+
+
+def test_tag_followed_by_json_brace_is_not_a_triple_mustache():
+    assert render('{"a": {"b": {{#toJson}}x{{/toJson}}}}', {"x": [1]}) == {"a": {"b": [1]}}
 
 
 @pytest.mark.parametrize("name", list(ARMS))
