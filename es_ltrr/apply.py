@@ -5,7 +5,7 @@
 2. a versioned index `<alias>-v<hash of settings+mappings>` behind the alias: unchanged if
    the alias already points at it; otherwise create it, `_reindex` from the old version and
    swap the alias atomically (no downtime; the old index is kept for rollback);
-3. the arm templates as stored mustache scripts `es-ltrr-<arm>` (when lang-mustache exists);
+3. the arm templates as stored mustache scripts `<alias>-<arm>` (when lang-mustache exists);
 4. the LTR feature store and the featuresets of `ltr_features/`.
 
 `plan` computes the changes without making them (`--dry-run` prints it).
@@ -109,7 +109,7 @@ def plan_templates(engine: ClusterEngine, components: set[str]) -> list[Change]:
         return [Change("skip", "search templates", "lang-mustache is not installed; the sidecar renders templates")]
     changes = []
     for name, arm in ARMS.items():
-        script_id = f"es-ltrr-{name}"
+        script_id = f"{engine.index_name}-{name}"  # per alias: deployments stay independent
         source = arm.template(engine.flavor)
         try:
             stored = engine.request("GET", f"/_scripts/{script_id}").get("script", {}).get("source")
@@ -187,7 +187,7 @@ def _apply_templates(engine: ClusterEngine, changes: list[Change]) -> None:
     for change in changes:
         if change.action == "store" and change.target.startswith("script "):
             script_id = change.target.split(" ", 1)[1]
-            arm = ARMS[script_id.removeprefix("es-ltrr-")]
+            arm = ARMS[script_id.removeprefix(f"{engine.index_name}-")]
             engine.request("PUT", f"/_scripts/{script_id}",
                            {"script": {"lang": "mustache", "source": arm.template(engine.flavor)}})
 

@@ -3,8 +3,14 @@
 from .base import Arm, ArmInput, vector_param
 
 
+#: HNSW candidates per query. A cluster's Lucene HNSW search with k = size (10) finds ~70 % of
+#: the exact top 10 (measured with `es-ltrr parity`); exploring 200 and keeping `size` is
+#: near-exact, for a few ms.
+NUM_CANDIDATES = 200
+
+
 def semantic_params(inp: ArmInput) -> dict:
-    return {"vector": vector_param(inp.vector), "num_candidates": 200}
+    return {"vector": vector_param(inp.vector), "num_candidates": NUM_CANDIDATES}
 
 
 ARM = Arm(

@@ -48,6 +48,11 @@ def engine(settings):
     engine = cluster_engine(settings)
     yield engine
     engine.request("DELETE", f"/{settings.index}-v*")
+    for name in ARMS:
+        try:
+            engine.request("DELETE", f"/_scripts/{settings.index}-{name}")
+        except Exception:  # never stored (e.g. a test failed before apply)
+            pass
 
 
 def _has_alias(engine, alias) -> bool:
@@ -105,7 +110,7 @@ def test_apply_creates_versioned_index_and_is_idempotent(engine, applied, alias)
     assert {c.action for c in again} <= {"unchanged", "skip"}
 
 
-def test_templates_are_stored_and_render_like_the_sidecar(engine, applied):
+def test_templates_are_stored_and_render_like_the_sidecar(engine, applied, alias):
     """The node's own lang-mustache renders our stored templates exactly as we do."""
     hostile = 'ta"yl}}er \\ {{size}} ☃'
     u = understand("happy songs", _tiny_gazetteer())
@@ -113,7 +118,7 @@ def test_templates_are_stored_and_render_like_the_sidecar(engine, applied):
         params = ARMS[name].params(ArmInput(hostile, u, seed=3), 7)
         if params is None:
             continue
-        rendered = engine.request("POST", "/_render/template", {"id": f"es-ltrr-{name}", "params": params})
+        rendered = engine.request("POST", "/_render/template", {"id": f"{alias}-{name}", "params": params})
         assert rendered["template_output"] == render(ARMS[name].template("opensearch"), params)
 
 
