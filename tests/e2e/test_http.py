@@ -95,3 +95,23 @@ def test_healthz(client):
     resp = client.get("/healthz")
     assert resp.status_code == 200
     assert resp.get_json()["status"] == "ok"
+
+
+def test_over_a_real_wsgi_server(small_searcher):
+    """The production path: waitress on 127.0.0.1, real HTTP requests."""
+    import threading
+
+    import requests
+    from waitress.server import create_server
+
+    server = create_server(create_app(small_searcher), host="127.0.0.1", port=0, threads=2)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        ok = requests.post(f"{base}/search", json={"query": "memories", "k": 2}, timeout=10)
+        assert ok.status_code == 200 and len(ok.json()["hits"]) == 2
+        bad = requests.post(f"{base}/search", data=b"{oops", headers={"Content-Type": "application/json"}, timeout=10)
+        assert bad.status_code == 400 and bad.headers["Content-Type"] == "application/json"
+        assert requests.get(f"{base}/healthz", timeout=10).json()["status"] == "ok"
+    finally:
+        server.close()

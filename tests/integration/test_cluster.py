@@ -236,3 +236,29 @@ def test_arm_parity(embedded_searcher, cluster_searcher):
             assert r.mean >= 0.8, (arm, r.mean)
     assert results["explore"].errors == 0
     assert results["explore"].same_total >= 0.9  # random order differs by design; the matched set must not
+
+
+def test_local_xgboost_ranker_on_the_cluster(cluster_searcher, tmp_path):
+    """Without the LTR plugin the model scores in the sidecar, features logged by the node."""
+    import xgboost as xgb
+
+    from es_ltrr.ranking import XGBoostRanker, feature_params
+    from es_ltrr.union import Candidate, Provenance
+
+    fs = default_featureset()
+    xs, ys, groups = [], [], []
+    for q in ("ed sheeran", "maroon 5", "the chainsmokers", "remix"):
+        hits = cluster_searcher.search(parse_search_request({"query": q, "k": 50}))["hits"]
+        cands = [Candidate(h["id"], h, [Provenance(a["arm"], a["rank"], a["score"]) for a in h["arms"]]) for h in hits]
+        feats = log_features(cluster_searcher.engine, fs, feature_params(q, understand(q, cluster_searcher.gazetteer), cands), [c.id for c in cands])
+        xs.append(feats)
+        ys.append((feats[:, fs.names.index("name_exact")] > 0).astype(float))
+        groups.append(len(feats))
+    dtrain = xgb.DMatrix(np.vstack(xs), label=np.concatenate(ys), feature_names=fs.names)
+    dtrain.set_group(groups)
+    booster = xgb.train({"objective": "rank:pairwise", "base_score": 0.0, "max_depth": 3}, dtrain, 10)
+    XGBoostRanker(booster, fs, "it").save(tmp_path / "m.json")
+    searcher = replace(cluster_searcher, ranker=XGBoostRanker.load(tmp_path / "m.json", fs))
+    result = searcher.search(parse_search_request({"query": "maroon 5", "k": 5}))
+    assert result["ranker"] == "xgboost:it"
+    assert result["hits"][0]["type"] == "artist" and result["hits"][0]["name"] == "Maroon 5"

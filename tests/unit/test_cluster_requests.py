@@ -1,0 +1,53 @@
+"""Request shapes of the LTR-plugin calls (sltr rescore, ltr_log), checked on a recording
+engine. The plugin is not obtainable for the test node (see docs/cluster.md), so these are
+the only checks those two calls get here."""
+
+from es_ltrr.apply import featureset_body
+from es_ltrr.engines.cluster import ClusterEngine
+from es_ltrr.ranking import PluginRanker, default_featureset
+from es_ltrr.union import Candidate
+
+
+class Recording(ClusterEngine):
+    flavor = "opensearch"
+
+    def __init__(self, reply):
+        super().__init__(client=None, index="music")
+        self.calls, self.reply = [], reply
+
+    def _perform(self, method, path, body, params):
+        self.calls.append((method, path, body))
+        return self.reply
+
+
+def test_sltr_rescore_body_and_scores():
+    engine = Recording({"hits": {"hits": [{"_id": "b", "_score": 2.5}, {"_id": "a", "_score": 1.0}]}})
+    scores = PluginRanker("music-v1").score(engine, {"keywords": "x"}, [Candidate("a", {}), Candidate("b", {}), Candidate("c", {})])
+    assert scores == [1.0, 2.5, 0.0]
+    method, path, body = engine.calls[0]
+    assert (method, path) == ("POST", "/music/_search")
+    assert body["query"] == {"ids": {"values": ["a", "b", "c"]}}
+    rescore = body["rescore"]
+    assert rescore["window_size"] == 3
+    assert rescore["query"]["rescore_query"] == {"sltr": {"params": {"keywords": "x"}, "model": "music-v1"}}
+    assert rescore["query"]["query_weight"] == 0.0
+
+
+def test_ltr_log_request_and_parsing():
+    reply = {"hits": {"hits": [{"_id": "a", "fields": {"_ltrlog": [{"features": [
+        {"name": "name_bm25", "value": 3.0}, {"name": "popularity"}]}]}}]}}
+    engine = Recording(reply)
+    logged = engine.log_features(["a"], "music", {"keywords": "x"})
+    assert logged == {"a": {"name_bm25": 3.0, "popularity": 0.0}}
+    body = engine.calls[0][2]
+    sltr = body["query"]["bool"]["filter"][1]["sltr"]
+    assert sltr["_name"] == body["ext"]["ltr_log"]["log_specs"]["named_query"]
+    assert sltr["featureset"] == "music"
+
+
+def test_featureset_upload_body_is_the_plugin_format():
+    fs = default_featureset()
+    body = featureset_body(fs)
+    features = body["featureset"]["features"]
+    assert [f["name"] for f in features] == fs.names
+    assert all(f["template_language"] == "mustache" and isinstance(f["template"], str) for f in features)
