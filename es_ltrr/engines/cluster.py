@@ -9,6 +9,7 @@ aliases, `_reindex`, search templates, and the LTR plugin's `_ltr` endpoints), s
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -38,25 +39,60 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+class CircuitBreaker:
+    """Fail fast while a cluster is unreachable.
+
+    After `threshold` consecutive connection failures (not 4xx answers: those mean the
+    cluster is up) the circuit opens for `cooldown_s`: calls fail at once instead of each
+    search waiting for a timeout. Then one call is let through to probe.
+    """
+
+    def __init__(self, threshold: int = 5, cooldown_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self.threshold, self.cooldown_s, self.clock = threshold, cooldown_s, clock
+        self.failures = 0
+        self.opened_at: float | None = None
+
+    def allow(self) -> bool:
+        if self.opened_at is None:
+            return True
+        if self.clock() - self.opened_at >= self.cooldown_s:
+            self.opened_at = None  # half-open: let one call probe
+            self.failures = self.threshold - 1
+            return True
+        return False
+
+    def record(self, ok: bool) -> None:
+        self.failures = 0 if ok else self.failures + 1
+        if self.failures >= self.threshold:
+            self.opened_at = self.clock()
+
+
 class ClusterEngine:
     """Common behaviour; subclasses set `flavor` and build `client`."""
 
     flavor = "cluster"
 
-    def __init__(self, client: Any, index: str, timeout_s: float = 10.0):
+    def __init__(self, client: Any, index: str, timeout_s: float = 10.0, breaker: CircuitBreaker | None = None):
         self.client = client
         self.index_name = index
         self.timeout_s = timeout_s
+        self.breaker = breaker or CircuitBreaker()
 
     # -- transport ------------------------------------------------------------------------
 
     def request(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
         """Raw REST call; raises ClusterError with the path and the server's reason."""
+        if not self.breaker.allow():
+            raise ClusterError(f"{method} {path} not sent: circuit open after repeated connection failures", 503)
         try:
-            return self._perform(method, path, body, params or {})
+            result = self._perform(method, path, body, params or {})
         except Exception as exc:  # client libraries raise many types; surface one
             status = getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", None)
+            answered = isinstance(status, int) and status < 500
+            self.breaker.record(answered)
             raise ClusterError(f"{method} {path} failed: {_reason(exc)}", status if isinstance(status, int) else 502) from exc
+        self.breaker.record(True)
+        return result
 
     def _perform(self, method: str, path: str, body: Any, params: dict) -> Any:
         raise NotImplementedError

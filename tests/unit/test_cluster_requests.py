@@ -51,3 +51,53 @@ def test_featureset_upload_body_is_the_plugin_format():
     features = body["featureset"]["features"]
     assert [f["name"] for f in features] == fs.names
     assert all(f["template_language"] == "mustache" and isinstance(f["template"], str) for f in features)
+
+
+def test_circuit_breaker_fails_fast_then_probes():
+    from es_ltrr.engines.cluster import CircuitBreaker, ClusterError
+
+    now = [0.0]
+
+    class Down(Recording):
+        def _perform(self, method, path, body, params):
+            self.calls.append(path)
+            raise ConnectionError("refused")
+
+    engine = Down(None)
+    engine.breaker = CircuitBreaker(threshold=3, cooldown_s=10, clock=lambda: now[0])
+    for _ in range(3):
+        try:
+            engine.request("GET", "/x")
+        except ClusterError:
+            pass
+    assert len(engine.calls) == 3
+    try:
+        engine.request("GET", "/x")
+    except ClusterError as exc:
+        assert "circuit open" in str(exc) and exc.status == 503
+    assert len(engine.calls) == 3  # not sent
+    now[0] = 11.0
+    try:
+        engine.request("GET", "/x")
+    except ClusterError:
+        pass
+    assert len(engine.calls) == 4  # one probe after the cool-down
+
+
+def test_http_4xx_answers_do_not_open_the_circuit():
+    from es_ltrr.engines.cluster import ClusterError
+
+    class BadRequest(Exception):
+        status_code = 400
+
+    class Rejecting(Recording):
+        def _perform(self, method, path, body, params):
+            raise BadRequest("parsing_exception")
+
+    engine = Rejecting(None)
+    for _ in range(10):
+        try:
+            engine.request("POST", "/_search")
+        except ClusterError as exc:
+            assert exc.status == 400
+    assert engine.breaker.opened_at is None
