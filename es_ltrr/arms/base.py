@@ -89,6 +89,11 @@ def _template_text(name: str, flavor: str) -> str:
     return text
 
 
+def text_params(inp: ArmInput) -> dict[str, Any]:
+    """Params of the arms that only need the query text (lexical, popular)."""
+    return {"text": inp.text}
+
+
 def vector_param(vector: np.ndarray) -> list[float]:
     """A vector as a JSON-ready list, rounded to float32 precision to keep bodies small."""
     return [round(float(x), 6) for x in np.asarray(vector, dtype=np.float32)]

@@ -1,15 +1,10 @@
 """Lexical BM25 over names, artist, album and description, fuzzy for misspellings."""
 
-from .base import Arm, ArmInput
-
-
-def lexical_params(inp: ArmInput) -> dict:
-    return {"text": inp.text}
-
+from .base import Arm, text_params
 
 ARM = Arm(
     "lexical",
     "lexical",
-    lexical_params,
+    text_params,
     description="BM25 best_fields over name/artist/album/description, fuzzy + trigram + exact name",
 )

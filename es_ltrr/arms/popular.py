@@ -1,15 +1,10 @@
 """Popularity-biased lexical: BM25 multiplied by log1p(popularity), for head queries."""
 
-from .base import Arm, ArmInput
-
-
-def popular_params(inp: ArmInput) -> dict:
-    return {"text": inp.text}
-
+from .base import Arm, text_params
 
 ARM = Arm(
     "popular",
     "lexical",
-    popular_params,
+    text_params,
     description="BM25 over name/artist/album × log1p(popularity)",
 )
