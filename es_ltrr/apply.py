@@ -73,7 +73,7 @@ def _alias_target(engine: ClusterEngine, alias: str) -> str | None:
     try:
         found = engine.request("GET", f"/_alias/{alias}")
     except ClusterError as exc:
-        if "404" in str(exc) or "not_found" in str(exc) or "missing" in str(exc):
+        if exc.status == 404 or "not_found" in str(exc) or "missing" in str(exc):
             found = {}
         else:
             raise

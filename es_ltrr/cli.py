@@ -8,14 +8,13 @@
     es-ltrr bench            latency per stage and QPS of the HTTP endpoint (127.0.0.1 only)
     es-ltrr parity           per-arm top-k overlap, embedded engine vs a cluster
     es-ltrr mappings         write (or --check) the generated mappings/ files
-    es-ltrr node start|stop|status   a local OpenSearch + LTR node for tests and trials
+    es-ltrr node start|stop|status   a local OpenSearch (or --distribution elasticsearch) node for tests
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -297,26 +296,31 @@ def mappings(out: Path, check: bool) -> None:
 
 @main.group()
 def node() -> None:
-    """A local single-node OpenSearch (k-NN; LTR if ES_LTRR_LTR_ZIP) assembled from Maven Central."""
+    """A local single-node OpenSearch (k-NN; LTR if ES_LTRR_LTR_ZIP) or Elasticsearch assembled from Maven Central."""
 
 
-def _node_config(home: Path | None, port: int | None):
+def _node_config(home: Path | None, port: int | None, distribution: str = "opensearch"):
     from .node import NodeConfig
 
-    config = NodeConfig()
-    overrides = {k: v for k, v in {"home": home, "port": port}.items() if v is not None}
-    return replace(config, **overrides)
+    return NodeConfig(distribution=distribution, home=home, port=port)
+
+
+_distribution_option = click.option(
+    "--distribution", type=click.Choice(["opensearch", "elasticsearch"]), default="opensearch", show_default=True,
+    help="elasticsearch: the integ-test zip on port 9201 with its own home (no mapper-extras/lang-mustache/"
+         "analysis-common/reindex: none is on Maven Central for 8.x).")
 
 
 @node.command("start")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="Node home (downloads, distribution, data, logs).")
 @click.option("--port", type=int, help="HTTP port on 127.0.0.1.")
-def node_start(home: Path | None, port: int | None) -> None:
+@_distribution_option
+def node_start(home: Path | None, port: int | None, distribution: str) -> None:
     """Assemble (cached) and start the node; prints its URL as the last line."""
     from .node import NodeError, start
 
     try:
-        url = start(_node_config(home, port), progress=_say)
+        url = start(_node_config(home, port, distribution), progress=_say)
     except NodeError as exc:
         _fail(str(exc))
     click.echo(url)
@@ -325,21 +329,27 @@ def node_start(home: Path | None, port: int | None) -> None:
 @node.command("stop")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--port", type=int)
-def node_stop(home: Path | None, port: int | None) -> None:
+@_distribution_option
+def node_stop(home: Path | None, port: int | None, distribution: str) -> None:
     """Stop the node started by `es-ltrr node start`."""
-    from .node import stop
+    from .node import NodeError, stop
 
-    click.echo("stopped" if stop(_node_config(home, port)) else "no node was running")
+    try:
+        stopped = stop(_node_config(home, port, distribution))
+    except NodeError as exc:
+        _fail(str(exc))
+    click.echo("stopped" if stopped else "no node was running")
 
 
 @node.command("status")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--port", type=int)
-def node_status(home: Path | None, port: int | None) -> None:
+@_distribution_option
+def node_status(home: Path | None, port: int | None, distribution: str) -> None:
     """Print the node's status as JSON."""
     from .node import status
 
-    click.echo(json.dumps(status(_node_config(home, port)), indent=2))
+    click.echo(json.dumps(status(_node_config(home, port, distribution)), indent=2))
 
 
 if __name__ == "__main__":

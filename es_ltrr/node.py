@@ -1,4 +1,5 @@
-"""A real single-node OpenSearch (k-NN, LTR when obtainable) assembled from Maven Central.
+"""A real single-node OpenSearch (k-NN, LTR when obtainable) or Elasticsearch assembled from
+Maven Central.
 
 Why this exists: the project's tests must run against a real cluster, machines reach no site
 but the package registries, and the only OpenSearch distribution on Maven Central is the
@@ -6,6 +7,13 @@ stripped integ-test zip. This module downloads that zip, rebuilds the standard m
 lacks (mapper-extras, lang-painless, lang-mustache, analysis-common, reindex) from their published
 jars and POMs, installs the plugin zips, and runs the node as an unprivileged user. Every
 download is sha1-checked and cached under ``NodeConfig.home``, so later starts are offline.
+
+``NodeConfig(distribution="elasticsearch")`` runs Elasticsearch's integ-test zip instead (its
+own home and port 9201). That zip has only transport-netty4, apm and x-pack core/security, and
+Elastic publishes no 8.x module artifacts (``org.elasticsearch.plugin:<module>-client`` ends at
+7.17): the node has no mapper-extras, lang-mustache, analysis-common or reindex, so it serves
+the engine-level tests (transport, _msearch/_bulk/_mget, aliases, dense_vector kNN), not
+``es-ltrr apply`` of the music schema.
 
 ``python -m es_ltrr.node start|stop|status`` drives it; ``start`` prints the URL last.
 """
@@ -26,14 +34,13 @@ import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 CENTRAL = "https://repo1.maven.org/maven2"
 NODE_USER = "es-ltrr-node"
 MARKER = ".es-ltrr-assembled.json"
-JAVA_MIN, JAVA_MAX = 11, 23  # 2.19 needs the security manager, gone from Java 24 on
 LOG_TAIL_LINES = 30
 
 # Central serves some artifacts without checksum files; these hashes were taken from a
@@ -53,29 +60,74 @@ class ArtifactMissing(NodeError):
     """Maven Central answered 404 for an artifact (it is not published there)."""
 
 
-def _default_home() -> Path:
-    return Path(os.environ.get("ES_LTRR_NODE_HOME", "~/.cache/es-ltrr/node")).expanduser()
+@dataclass(frozen=True)
+class Distribution:
+    """What differs between the two products: defaults, artifact, script and env names."""
+
+    name: str  # also the integ-test zip's artifact, its top dir and bin/ script names
+    title: str
+    version: str
+    port: int
+    home: str  # default home, overridden by the env variable ``home_env``
+    home_env: str
+    ltr_env: str  # env variable naming a local LTR plugin zip
+    group: str  # Maven group of the integ-test zip
+    env: str  # prefix of the launcher's variables: <env>_JAVA_HOME, _JAVA_OPTS, _TMPDIR, _PATH_CONF
+    java: tuple[int, int]  # supported Java majors (both need the security manager: < 24)
 
 
-def _default_ltr_zip() -> Path | None:
-    value = os.environ.get("ES_LTRR_LTR_ZIP")
-    return Path(value).expanduser() if value else None
+DISTRIBUTIONS = {
+    "opensearch": Distribution(
+        "opensearch", "OpenSearch", "2.19.6", 9200, "~/.cache/es-ltrr/node", "ES_LTRR_NODE_HOME",
+        "ES_LTRR_LTR_ZIP", "org.opensearch.distribution.integ-test-zip", "OPENSEARCH", (11, 23)),
+    "elasticsearch": Distribution(
+        "elasticsearch", "Elasticsearch", "8.19.21", 9201, "~/.cache/es-ltrr/node-elasticsearch",
+        "ES_LTRR_ES_NODE_HOME", "ES_LTRR_ES_LTR_ZIP", "org.elasticsearch.distribution.integ-test-zip",
+        "ES", (17, 23)),
+}
+
+# What es-ltrr needs beyond the Elasticsearch integ-test zip; none of it is on Maven Central for 8.x.
+ES_MISSING_MODULES = ("mapper-extras", "lang-mustache", "analysis-common", "reindex")
 
 
 @dataclass(frozen=True)
 class NodeConfig:
-    """Where and how the node runs.
+    """Where and how the node runs; ``None`` fields take the distribution's defaults.
 
-    ``ltr_zip`` is a local ``opensearch-ltr-<version>.0.zip`` to install when Maven Central
-    does not serve the LTR plugin (env ``ES_LTRR_LTR_ZIP``).
+    ``distribution`` is ``"opensearch"`` (default: 2.19.6, port 9200, ``~/.cache/es-ltrr/node``
+    or env ``ES_LTRR_NODE_HOME``) or ``"elasticsearch"`` (8.19.21, port 9201,
+    ``~/.cache/es-ltrr/node-elasticsearch`` or env ``ES_LTRR_ES_NODE_HOME``). Build an
+    Elasticsearch config with ``NodeConfig(distribution=...)``, not ``replace()`` of an
+    OpenSearch one (that would keep its version, home and port).
+
+    ``ltr_zip`` is a local LTR plugin zip to install when Maven Central does not serve it
+    (env ``ES_LTRR_LTR_ZIP`` for OpenSearch, ``ES_LTRR_ES_LTR_ZIP`` for Elasticsearch).
+    ``knn`` installs the OpenSearch k-NN plugin (Elasticsearch has dense_vector kNN built in).
     """
 
-    version: str = "2.19.6"
-    home: Path = field(default_factory=_default_home)
-    port: int = 9200
+    version: str | None = None
+    home: Path | None = None
+    port: int | None = None
     heap: str = "1g"
     knn: bool = True
-    ltr_zip: Path | None = field(default_factory=_default_ltr_zip)
+    ltr_zip: Path | None = None
+    distribution: str = "opensearch"
+
+    def __post_init__(self) -> None:
+        if self.distribution not in DISTRIBUTIONS:
+            raise NodeError(f"unknown distribution {self.distribution!r}: use {' or '.join(DISTRIBUTIONS)}")
+        d = self.distro
+        ltr = os.environ.get(d.ltr_env)
+        defaults = {"version": d.version, "port": d.port,
+                    "home": Path(os.environ.get(d.home_env, d.home)).expanduser(),
+                    "ltr_zip": Path(ltr).expanduser() if ltr else None}
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+
+    @property
+    def distro(self) -> Distribution:
+        return DISTRIBUTIONS[self.distribution]
 
     @property
     def url(self) -> str:
@@ -83,7 +135,7 @@ class NodeConfig:
 
     @property
     def dist(self) -> Path:
-        return self.home / f"opensearch-{self.version}"
+        return self.home / f"{self.distribution}-{self.version}"
 
 
 # --------------------------------------------------------------------------- Maven artifacts
@@ -289,17 +341,20 @@ def _java_major(java_home: Path) -> int | None:
     return int(head[1] if head[0] == "1" else head[0].split("-")[0])
 
 
-def java_home() -> Path:
-    """A Java 11-23 home: OpenSearch 2.19 does not run on Java 24+ (no security manager)."""
+def java_home(distribution: str = "opensearch") -> Path:
+    """A Java home in the distribution's range (OpenSearch 2.19: 11-23, Elasticsearch 8: 17-23;
+    both need the security manager, gone from Java 24 on)."""
+    d = DISTRIBUTIONS[distribution]
+    low, high = d.java
     found = shutil.which("java")
-    candidates = [os.environ.get("OPENSEARCH_JAVA_HOME"), os.environ.get("JAVA_HOME"),
+    candidates = [os.environ.get(f"{d.env}_JAVA_HOME"), os.environ.get("JAVA_HOME"),
                   str(Path(found).resolve().parent.parent) if found else None]
     for cand in filter(None, candidates):
         major = _java_major(Path(cand))
-        if major and JAVA_MIN <= major <= JAVA_MAX:
+        if major and low <= major <= high:
             return Path(cand)
-    raise NodeError(f"no Java {JAVA_MIN}-{JAVA_MAX} found (tried {candidates}); "
-                    "install openjdk-17-jdk-headless or set OPENSEARCH_JAVA_HOME")
+    raise NodeError(f"no Java {low}-{high} found (tried {candidates}); "
+                    f"install openjdk-17-jdk-headless or set {d.env}_JAVA_HOME")
 
 
 def _unzip(archive: Path, into: Path) -> None:
@@ -312,22 +367,32 @@ def _unzip(archive: Path, into: Path) -> None:
                 path.chmod(mode)
 
 
+def _is_opensearch(config: NodeConfig) -> bool:
+    return config.distribution == "opensearch"
+
+
 def _spec(config: NodeConfig) -> dict:
     """What the assembled distro must contain; a change means re-assembling."""
-    return {"version": config.version, "modules": [m.name for m in MODULES],
-            "knn": config.knn, "ltr_zip": str(config.ltr_zip) if config.ltr_zip else None}
+    opensearch = _is_opensearch(config)
+    return {"distribution": config.distribution, "version": config.version,
+            "modules": [m.name for m in MODULES] if opensearch else [],
+            "knn": config.knn and opensearch, "ltr_zip": str(config.ltr_zip) if config.ltr_zip else None}
 
 
 def _read_marker(dist: Path) -> dict:
     try:
-        return json.loads((dist / MARKER).read_text())
+        marker = json.loads((dist / MARKER).read_text())
     except (OSError, ValueError):
         return {}
+    return {"distribution": "opensearch", **marker}  # markers written before Elasticsearch support
 
 
 def _plugin_zips(config: NodeConfig, cache: Path, progress: Progress) -> list[tuple[str, Path]]:
-    """Plugin zips to install: k-NN (required) and LTR (from ``ltr_zip`` or Central, if there)."""
+    """Plugin zips to install: k-NN (required) and LTR (from ``ltr_zip`` or Central, if there);
+    for Elasticsearch only ``ltr_zip`` (the o19s plugin is not on Central)."""
     zips = []
+    if not _is_opensearch(config):
+        return [(str(config.ltr_zip), config.ltr_zip)] if config.ltr_zip else []
     if config.knn:
         knn = Coord("org.opensearch.plugin", "opensearch-knn", f"{config.version}.0", "zip")
         zips.append((str(knn), fetch(knn, cache, progress)))
@@ -344,13 +409,16 @@ def _plugin_zips(config: NodeConfig, cache: Path, progress: Progress) -> list[tu
     return zips
 
 
-def _install_plugin(dist: Path, source: str, archive: Path, java: Path) -> None:
-    cmd = [str(dist / "bin" / "opensearch-plugin"), "install", "--batch", archive.resolve().as_uri()]
-    env = {**os.environ, "OPENSEARCH_JAVA_HOME": str(java), "OPENSEARCH_PATH_CONF": str(dist / "config")}
+def _install_plugin(config: NodeConfig, dist: Path, source: str, archive: Path, java: Path) -> None:
+    d = config.distro
+    if not archive.is_file():
+        raise NodeError(f"{source}: {archive} is not a file")
+    cmd = [str(dist / "bin" / f"{d.name}-plugin"), "install", "--batch", archive.resolve().as_uri()]
+    env = {**os.environ, f"{d.env}_JAVA_HOME": str(java), f"{d.env}_PATH_CONF": str(dist / "config")}
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     if run.returncode != 0:
         tail = "\n".join((run.stdout + run.stderr).splitlines()[-LOG_TAIL_LINES:])
-        raise NodeError(f"{source}: `opensearch-plugin install` exited {run.returncode}:\n{tail}")
+        raise NodeError(f"{source}: `{d.name}-plugin install` exited {run.returncode}:\n{tail}")
 
 
 def assemble(config: NodeConfig, progress: Progress = print) -> Path:
@@ -360,20 +428,27 @@ def assemble(config: NodeConfig, progress: Progress = print) -> Path:
         return dist
     if _node_pid(config):
         raise NodeError(f"a node is running from {dist}; stop it before re-assembling")
-    progress(f"assembling OpenSearch {config.version} in {dist}")
-    cache, java = config.home / "downloads", java_home()
-    core = Coord("org.opensearch.distribution.integ-test-zip", "opensearch", config.version, "zip")
+    d = config.distro
+    progress(f"assembling {d.title} {config.version} in {dist}")
+    cache, java = config.home / "downloads", java_home(config.distribution)
+    core = Coord(d.group, d.name, config.version, "zip")
     stage = config.home / ".stage"
     shutil.rmtree(stage, ignore_errors=True)
     _unzip(fetch(core, cache, progress), stage)
-    built = stage / f"opensearch-{config.version}"
-    jars = {m.name: _build_module(m, built, config.version, cache, progress) for m in MODULES}
+    built = stage / f"{d.name}-{config.version}"
+    modules = MODULES if _is_opensearch(config) else ()
+    jars = {m.name: _build_module(m, built, config.version, cache, progress) for m in modules}
     for name, module_jars in jars.items():
         progress(f"module {name}: {', '.join(module_jars)}")
+    if not _is_opensearch(config):
+        progress(f"WARNING: no {', '.join(ES_MISSING_MODULES)} module: the integ-test zip lacks them "
+                 f"and Maven Central has no {config.version} artifacts for them (e.g. "
+                 f"org.elasticsearch.plugin:mapper-extras-client ends at 7.17). `es-ltrr apply` "
+                 "needs them: use a full distribution (docker compose --profile elasticsearch).")
     plugins = []
     for source, archive in _plugin_zips(config, cache, progress):
         progress(f"installing plugin {source}")
-        _install_plugin(built, source, archive, java)
+        _install_plugin(config, built, source, archive, java)
         plugins.append(source)
     (built / MARKER).write_text(json.dumps({**spec, "module_jars": jars, "plugins": plugins}, indent=1))
     shutil.rmtree(dist, ignore_errors=True)
@@ -407,8 +482,9 @@ def _log_file(config: NodeConfig) -> Path:
     return config.home / "node.log"
 
 
-def _alive(pid: int) -> bool:
-    """True for a live (non-zombie) OpenSearch process; reaps it if it is our own child."""
+def _alive(pid: int, name: str = "opensearch") -> bool:
+    """True for a live (non-zombie) process with ``name`` (the distribution) in its command
+    line; reaps it if it is our own child."""
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
@@ -418,20 +494,20 @@ def _alive(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z" and b"opensearch" in cmdline
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and name.encode() in cmdline
 
 
 def _node_pid(config: NodeConfig) -> int | None:
-    """The pid from the pid file if that process is still an OpenSearch node."""
+    """The pid from the pid file if that process is still a node of the distribution."""
     try:
         pid = int(_pid_file(config).read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if _alive(pid, config.distribution) else None
 
 
 def _node_owner() -> tuple[int, int] | None:
-    """(uid, gid) to run as: OpenSearch refuses root, so root hands the node to a system user."""
+    """(uid, gid) to run as: both products refuse root, so root hands the node to a system user."""
     if os.geteuid() != 0:
         return None
     try:
@@ -461,7 +537,7 @@ def _chown_tree(root: Path, owner: tuple[int, int]) -> None:
 
 def _runtime_dirs(config: NodeConfig) -> list[Path]:
     """Dirs the node writes: data, logs, tmp; the distro's config (keystore) and logs (gc.log,
-    as jvm.options names it relative to the distro dir that bin/opensearch-env cd's into)."""
+    as jvm.options names it relative to the distro dir that bin/<distribution>-env cd's into)."""
     return [config.home / "data", config.home / "logs", config.home / "tmp",
             config.dist / "config", config.dist / "logs"]
 
@@ -476,7 +552,8 @@ def _prepare(config: NodeConfig, owner: tuple[int, int] | None, progress: Progre
 
 
 def _write_settings(config: NodeConfig) -> None:
-    """opensearch.yml for a loopback single node that never blocks writes on a full disk."""
+    """<distribution>.yml for a loopback single node that never blocks writes on a full disk
+    (and, where x-pack security is bundled, serves plain HTTP without auth)."""
     settings = {
         "cluster.name": "es-ltrr", "node.name": "es-ltrr-node",
         "discovery.type": "single-node", "network.host": "127.0.0.1",
@@ -484,22 +561,25 @@ def _write_settings(config: NodeConfig) -> None:
         "path.logs": str(config.home / "logs"),
         "cluster.routing.allocation.disk.threshold_enabled": False,
     }
+    if (config.dist / "modules" / "x-pack-security").is_dir():
+        settings["xpack.security.enabled"] = False
     text = "".join(f"{k}: {json.dumps(v)}\n" for k, v in settings.items())
-    (config.dist / "config" / "opensearch.yml").write_text(text)
+    (config.dist / "config" / f"{config.distribution}.yml").write_text(text)
 
 
 def _launch(config: NodeConfig, java: Path, owner: tuple[int, int] | None) -> subprocess.Popen:
-    """Start bin/opensearch detached (own session), output to node.log, as ``owner``."""
-    env = {**os.environ, "OPENSEARCH_JAVA_HOME": str(java),
-           "OPENSEARCH_JAVA_OPTS": f"-Xms{config.heap} -Xmx{config.heap} "
-                                   f"-XX:HeapDumpPath={config.home / 'data'}",
-           "OPENSEARCH_TMPDIR": str(config.home / "tmp"),
-           "OPENSEARCH_PATH_CONF": str(config.dist / "config")}
+    """Start bin/<distribution> detached (own session), output to node.log, as ``owner``."""
+    prefix = config.distro.env
+    env = {**os.environ, f"{prefix}_JAVA_HOME": str(java),
+           f"{prefix}_JAVA_OPTS": f"-Xms{config.heap} -Xmx{config.heap} "
+                                  f"-XX:HeapDumpPath={config.home / 'data'}",
+           f"{prefix}_TMPDIR": str(config.home / "tmp"),
+           f"{prefix}_PATH_CONF": str(config.dist / "config")}
     if owner:
         env["HOME"] = str(config.home / "tmp")
     with _log_file(config).open("w") as log:
         return subprocess.Popen(
-            [str(config.dist / "bin" / "opensearch")], cwd=config.home, env=env,
+            [str(config.dist / "bin" / config.distribution)], cwd=config.home, env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, user=owner[0] if owner else None,
             group=owner[1] if owner else None, extra_groups=[] if owner else None)
@@ -516,9 +596,9 @@ def _wait_healthy(config: NodeConfig, pid: int, timeout_s: float, progress: Prog
     """Poll cluster health until green/yellow; a dead or stuck node raises with its log tail."""
     start, next_note = time.monotonic(), 10.0
     while (waited := time.monotonic() - start) < timeout_s:
-        if not _alive(pid):
+        if not _alive(pid, config.distribution):
             _pid_file(config).unlink(missing_ok=True)
-            raise NodeError(f"OpenSearch (pid {pid}) exited during start-up; "
+            raise NodeError(f"{config.distro.title} (pid {pid}) exited during start-up; "
                             f"last lines of {_log_file(config)}:\n{_log_tail(config)}")
         if _health(config) in ("green", "yellow"):
             return
@@ -527,17 +607,17 @@ def _wait_healthy(config: NodeConfig, pid: int, timeout_s: float, progress: Prog
             next_note += 10
         time.sleep(0.5)
     stop(config, timeout_s=20)
-    raise NodeError(f"OpenSearch not healthy after {timeout_s:.0f} s (stopped it); "
+    raise NodeError(f"{config.distro.title} not healthy after {timeout_s:.0f} s (stopped it); "
                     f"last lines of {_log_file(config)}:\n{_log_tail(config)}")
 
 
 def _launch_new(config: NodeConfig, progress: Progress) -> int:
     """Write settings, hand the runtime dirs to the node user, launch; returns the pid."""
-    java, owner = java_home(), _node_owner()
+    java, owner = java_home(config.distribution), _node_owner()
     _write_settings(config)
     _prepare(config, owner, progress)
     user = NODE_USER if owner else pwd.getpwuid(os.getuid()).pw_name
-    progress(f"starting OpenSearch {config.version} (heap {config.heap}, java {java}, user {user})")
+    progress(f"starting {config.distro.title} {config.version} (heap {config.heap}, java {java}, user {user})")
     pid = _launch(config, java, owner).pid
     _pid_file(config).write_text(f"{pid}\n")
     return pid
@@ -575,13 +655,13 @@ def _signal_group(pid: int, sig: int) -> None:
             pass
 
 
-def _wait_gone(pid: int, timeout_s: float) -> bool:
+def _wait_gone(pid: int, timeout_s: float, name: str) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not _alive(pid, name):
             return True
         time.sleep(0.25)
-    return not _alive(pid)
+    return not _alive(pid, name)
 
 
 def stop(config: NodeConfig, timeout_s: float = 60) -> bool:
@@ -591,10 +671,10 @@ def stop(config: NodeConfig, timeout_s: float = 60) -> bool:
         _pid_file(config).unlink(missing_ok=True)
         return False
     _signal_group(pid, signal.SIGTERM)
-    if not _wait_gone(pid, timeout_s):
+    if not _wait_gone(pid, timeout_s, config.distribution):
         _signal_group(pid, signal.SIGKILL)
-        if not _wait_gone(pid, 10):
-            raise NodeError(f"OpenSearch pid {pid} survived SIGKILL")
+        if not _wait_gone(pid, 10, config.distribution):
+            raise NodeError(f"{config.distro.title} pid {pid} survived SIGKILL")
     _pid_file(config).unlink(missing_ok=True)
     return True
 
@@ -606,6 +686,7 @@ def status(config: NodeConfig) -> dict:
     nodes = _http_json(f"{config.url}/_nodes/plugins") if pid else None
     modules = [m["name"] for n in (nodes or {}).get("nodes", {}).values() for m in n.get("modules", [])]
     return {
+        "distribution": config.distribution, "version": config.version,
         "running": pid is not None, "url": config.url, "pid": pid,
         "health": _health(config) if pid else None,
         "plugins": sorted({p["component"] for p in cat or []}),
@@ -619,7 +700,7 @@ def status(config: NodeConfig) -> dict:
 def _config_from_args(args: argparse.Namespace) -> NodeConfig:
     overrides = {k: v for k, v in (("home", args.home), ("port", args.port),
                                    ("version", args.version), ("heap", args.heap)) if v is not None}
-    return NodeConfig(**overrides)
+    return NodeConfig(distribution=args.distribution, **overrides)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -630,6 +711,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int)
     parser.add_argument("--version")
     parser.add_argument("--heap")
+    parser.add_argument("--distribution", choices=tuple(DISTRIBUTIONS), default="opensearch")
     parser.add_argument("--timeout", type=float, default=180)
     args = parser.parse_args(argv)
     config = _config_from_args(args)

@@ -216,7 +216,11 @@ def _reason(exc: Exception) -> str:
     if isinstance(info, dict):
         err = info.get("error", info)
         if isinstance(err, dict):
-            return f"{err.get('type', '')}: {err.get('reason', err)}"
+            reason = f"{err.get('type', '')}: {err.get('reason', err)}"
+            # e.g. "[bool] failed to parse field [should]" hides "unknown query [rank_feature]"
+            roots = [c.get("reason") for c in err.get("root_cause") or () if isinstance(c, dict)]
+            roots = [r for r in dict.fromkeys(roots) if r and r != err.get("reason")]
+            return reason + (f" (root cause: {'; '.join(roots)})" if roots else "")
         return str(err)
     return f"{type(exc).__name__}: {exc}"
 
