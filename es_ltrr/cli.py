@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,11 @@ def index(obj: Ctx) -> None:
     click.echo(json.dumps(engine.health()))
 
 
-def _searcher(obj: Ctx):
+def _searcher(obj: Ctx, settings: Settings | None = None):
     from .app import build_searcher
     from .engines import EngineError
 
-    settings = obj.settings()
+    settings = settings or obj.settings()
     if not settings.catalog.exists() and not (settings.data_dir / "gazetteer.pkl").exists():
         _fail(f"catalog not found: {settings.catalog}")
     try:
@@ -266,8 +267,8 @@ def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:
     if not settings.cluster_url:
         _fail("parity compares the embedded index with a cluster: pass --cluster URL")
     other = cluster_engine(settings)
-    obj.options["cluster_url"] = None  # the searcher side runs on the embedded index
-    searcher = _searcher(obj)
+    # the searcher side runs on the embedded index in DATA_DIR
+    searcher = _searcher(obj, replace(settings, cluster_url=None, flavor=None, ltr_model=None))
     queries = sample_queries(load_catalog(settings.catalog), n_queries, seed)
     with tqdm(total=len(queries), desc="parity", unit="query", mininterval=2.0, file=sys.stderr) as bar:
         results = measure(searcher, other, queries, k, progress=bar.update)

@@ -262,3 +262,17 @@ def test_local_xgboost_ranker_on_the_cluster(cluster_searcher, tmp_path):
     result = searcher.search(parse_search_request({"query": "maroon 5", "k": 5}))
     assert result["ranker"] == "xgboost:it"
     assert result["hits"][0]["type"] == "artist" and result["hits"][0]["name"] == "Maroon 5"
+
+
+def test_parity_command(cluster_url, alias, small_catalog, indexed, tmp_path):
+    from click.testing import CliRunner
+
+    from es_ltrr.cli import main
+
+    result = CliRunner().invoke(main, [
+        "--catalog", str(small_catalog), "--data-dir", str(tmp_path), "--cluster", cluster_url,
+        "--flavor", "opensearch", "--index", alias, "parity", "--queries", "15"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[3:]}
+    assert set(rows) == set(ARMS)
+    assert float(rows["lexical"][3]) >= 0.8

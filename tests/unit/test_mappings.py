@@ -1,6 +1,5 @@
 """The checked-in mappings are exactly what the schema generates."""
 
-import json
 from pathlib import Path
 
 import pytest

@@ -1,6 +1,5 @@
 """Template rendering: hostile user text stays a JSON string and cannot change structure."""
 
-import json
 
 import pytest
 from hypothesis import given, settings, strategies as st
