@@ -39,6 +39,8 @@ class Settings:
     ltr_model: str | None = None
     featureset: str = "music"
     timeout_s: float = 10.0
+    #: Per-arm search budget sent with each msearch body; a slow arm answers partially.
+    arm_timeout_ms: int = 1000
     allocation: dict[str, int] = field(default_factory=dict)
     rrf_weights: dict[str, float] = field(default_factory=dict)
     embed: bool = True
@@ -87,6 +89,8 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
             out[key] = Path(out[key]).expanduser()
     if isinstance(out.get("timeout_s"), str):
         out["timeout_s"] = float(out["timeout_s"])
+    if isinstance(out.get("arm_timeout_ms"), str):
+        out["arm_timeout_ms"] = int(out["arm_timeout_ms"])
     for key in ("verify_certs", "embed"):
         if isinstance(out.get(key), str):
             out[key] = out[key].lower() not in ("0", "false", "no", "off")

@@ -150,6 +150,8 @@ class Searcher:
             }
             if result and result.error:
                 entry["error"] = result.error
+            if result and result.timed_out:
+                entry["timed_out"] = True
             arms.append(entry)
         hits = []
         for cand, score in ranked:
@@ -164,7 +166,7 @@ class Searcher:
             "arms": arms,
             "ranker": ranker_name,
             "candidates": n_candidates,
-            "partial": any(a["status"] == "error" for a in arms),
+            "partial": any(a["status"] == "error" or a.get("timed_out") for a in arms),
             "hits": hits,
             "timings_ms": timer.total(),
         }

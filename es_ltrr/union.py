@@ -38,6 +38,7 @@ class ArmResult:
     ids: tuple[str, ...] = ()
     took_ms: float = 0.0
     error: str | None = None
+    timed_out: bool = False  # the engine stopped this arm at its time budget: hits are partial
 
 
 def union(responses: Mapping[str, Mapping[str, Any]], requested: Mapping[str, int]) -> tuple[list[Candidate], list[ArmResult]]:
@@ -61,6 +62,7 @@ def union(responses: Mapping[str, Mapping[str, Any]], requested: Mapping[str, in
                 cand = by_id[hit["_id"]] = Candidate(hit["_id"], dict(hit.get("_source") or {}))
             cand.provenance.append(Provenance(arm, rank, float(hit.get("_score") or 0.0)))
         results.append(
-            ArmResult(arm, requested.get(arm, 0), tuple(h["_id"] for h in hits), float(response.get("took", 0)))
+            ArmResult(arm, requested.get(arm, 0), tuple(h["_id"] for h in hits), float(response.get("took", 0)),
+                      timed_out=bool(response.get("timed_out")))
         )
     return list(by_id.values()), results

@@ -71,6 +71,8 @@ class ClusterEngine:
     """Common behaviour; subclasses set `flavor` and build `client`."""
 
     flavor = "cluster"
+    #: Search-side time budget per msearch body (ms); None sends no `timeout`.
+    search_timeout_ms: int | None = 1000
 
     def __init__(self, client: Any, index: str, timeout_s: float = 10.0, breaker: CircuitBreaker | None = None):
         self.client = client
@@ -105,6 +107,10 @@ class ClusterEngine:
             return []
         lines = []
         for body in bodies:
+            if self.search_timeout_ms and "timeout" not in body:
+                # per-arm budget: a slow arm returns what it has (timed_out) instead of
+                # holding the whole page back
+                body = {**body, "timeout": f"{int(self.search_timeout_ms)}ms"}
             lines.append(json.dumps({"index": self.index_name}))
             lines.append(json.dumps(body, default=_jsonable))
         payload = "\n".join(lines) + "\n"

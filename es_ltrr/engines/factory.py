@@ -18,7 +18,9 @@ def cluster_engine(settings: Settings) -> ClusterEngine:
     if flavor not in ("opensearch", "elasticsearch"):
         raise ValueError(f"unknown flavor {flavor!r}: use opensearch or elasticsearch")
     cls = OpenSearchEngine if flavor == "opensearch" else ElasticsearchEngine
-    return cls(settings.cluster_url, settings.index, timeout_s=settings.timeout_s, **auth)
+    engine = cls(settings.cluster_url, settings.index, timeout_s=settings.timeout_s, **auth)
+    engine.search_timeout_ms = settings.arm_timeout_ms
+    return engine
 
 
 def make_engine(settings: Settings) -> Engine:

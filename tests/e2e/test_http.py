@@ -115,3 +115,23 @@ def test_over_a_real_wsgi_server(small_searcher):
         assert requests.get(f"{base}/healthz", timeout=10).json()["status"] == "ok"
     finally:
         server.close()
+
+
+def test_timed_out_arm_flags_the_page_partial(small_searcher):
+    from dataclasses import replace
+
+    from es_ltrr.api import parse_search_request
+
+    class SlowFirstArm:
+        flavor = small_searcher.engine.flavor
+
+        def msearch(self, bodies):
+            responses = small_searcher.engine.msearch(bodies)
+            return [{**responses[0], "timed_out": True}, *responses[1:]]
+
+        def health(self):
+            return small_searcher.engine.health()
+
+    result = replace(small_searcher, engine=SlowFirstArm()).search(parse_search_request({"query": "memories"}))
+    assert result["partial"] is True
+    assert result["arms"][0]["timed_out"] is True and result["hits"]

@@ -101,3 +101,14 @@ def test_http_4xx_answers_do_not_open_the_circuit():
         except ClusterError as exc:
             assert exc.status == 400
     assert engine.breaker.opened_at is None
+
+
+def test_msearch_sends_the_per_arm_time_budget():
+    engine = Recording({"responses": [{"hits": {"hits": []}}, {"hits": {"hits": []}}]})
+    engine.search_timeout_ms = 250
+    engine.msearch([{"query": {"match_all": {}}}, {"query": {"match_all": {}}, "timeout": "5s"}])
+    lines = [l for l in engine.calls[0][2].splitlines() if l]
+    import json as _json
+
+    assert _json.loads(lines[1])["timeout"] == "250ms"
+    assert _json.loads(lines[3])["timeout"] == "5s"

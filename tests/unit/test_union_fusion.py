@@ -27,3 +27,9 @@ def test_rrf_rewards_agreement_and_rank():
     assert abs(scores["x"] - 1 / 61) < 1e-12
     weighted = dict(zip([c.id for c in cands], rrf_scores(cands, {"a": 5.0})))
     assert weighted["x"] > weighted["y"] - 1 / 61
+
+
+def test_timed_out_arm_keeps_its_partial_hits():
+    partial = {**_resp("x"), "timed_out": True}
+    cands, results = union({"a": partial}, {"a": 5})
+    assert [c.id for c in cands] == ["x"] and results[0].timed_out
