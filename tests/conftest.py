@@ -50,11 +50,21 @@ def music_searcher(music_settings):
     return build_searcher(music_settings, say=lambda _: None)
 
 
-@pytest.fixture(scope="session")
-def cluster_url() -> str:
-    url = os.environ.get("ES_LTRR_TEST_CLUSTER")
+def _url_from_env(var: str, how: str) -> str:
+    """The test node's URL from `var`; skip without it, fail if CI requires clusters."""
+    url = os.environ.get(var)
     if not url:
         if os.environ.get("ES_LTRR_REQUIRE_CLUSTER"):
-            pytest.fail("ES_LTRR_REQUIRE_CLUSTER is set but ES_LTRR_TEST_CLUSTER is not")
-        pytest.skip("no test cluster: run `es-ltrr node start` and set ES_LTRR_TEST_CLUSTER")
+            pytest.fail(f"ES_LTRR_REQUIRE_CLUSTER is set but {var} is not")
+        pytest.skip(f"no test node: run `{how}` and set {var}")
     return url
+
+
+@pytest.fixture(scope="session")
+def cluster_url() -> str:
+    return _url_from_env("ES_LTRR_TEST_CLUSTER", "es-ltrr node start")
+
+
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    return _url_from_env("ES_LTRR_TEST_ES_CLUSTER", "es-ltrr node start --distribution elasticsearch")

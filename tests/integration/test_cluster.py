@@ -23,13 +23,9 @@ from es_ltrr.schema import MUSIC, Field, Schema
 from es_ltrr.server import create_app
 from es_ltrr.understanding import understand
 
-pytestmark = pytest.mark.cluster
+from .conftest import QUERIES
 
-QUERIES = [
-    "memories maroon 5", "ed sheeran", "dance pop", "happy songs", "remix", "i dont care",
-    "pop remix", "loud luxury", "love", "summer", "electro house", "the chainsmokers",
-    "sad songs", "tropical", "dance", "justin bieber", "party", "edm", "bad", "night",
-]
+pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +39,6 @@ def settings(cluster_url, alias, small_catalog, tmp_path_factory) -> Settings:
                          catalog=small_catalog, data_dir=tmp_path_factory.mktemp("cluster"))
 
 
-@pytest.fixture(scope="module")
-def engine(settings):
-    engine = cluster_engine(settings)
-    yield engine
-    engine.request("DELETE", f"/{settings.index}-v*")
-    for name in ARMS:
-        try:
-            engine.request("DELETE", f"/_scripts/{settings.index}-{name}")
-        except Exception:  # never stored (e.g. a test failed before apply)
-            pass
-
-
 def _has_alias(engine, alias) -> bool:
     return engine.request("HEAD", f"/_alias/{alias}") is True
 
@@ -62,29 +46,6 @@ def _has_alias(engine, alias) -> bool:
 @pytest.fixture(scope="module")
 def applied(engine):
     return apply(engine, MUSIC, [default_featureset()], ltr=False, say=lambda _: None)
-
-
-@pytest.fixture(scope="module")
-def indexed(settings, applied):
-    from es_ltrr.embedding import Encoder
-    from es_ltrr.indexing import build_index
-
-    return build_index(settings, Encoder(), say=lambda _: None)
-
-
-@pytest.fixture(scope="module")
-def cluster_searcher(settings, indexed):
-    from es_ltrr.app import build_searcher
-
-    return build_searcher(settings, say=lambda _: None)
-
-
-@pytest.fixture(scope="module")
-def embedded_searcher(settings, small_catalog, tmp_path_factory):
-    from es_ltrr.app import build_searcher
-
-    local = replace(settings, cluster_url=None, data_dir=tmp_path_factory.mktemp("embedded"))
-    return build_searcher(local, say=lambda _: None)
 
 
 # -- apply -----------------------------------------------------------------------------------

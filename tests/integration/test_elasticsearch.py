@@ -19,7 +19,6 @@ created one of two ways:
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import replace
 
@@ -38,27 +37,12 @@ from es_ltrr.schema import MUSIC, Field, Schema
 from es_ltrr.server import create_app
 from es_ltrr.understanding import understand
 
+from .conftest import QUERIES
+
 pytestmark = pytest.mark.cluster
 
 #: Modules es-ltrr's schema and `apply` need besides the Elasticsearch server itself.
 MODULES = {"mapper-extras", "lang-mustache", "analysis-common", "reindex"}
-
-QUERIES = [
-    "memories maroon 5", "ed sheeran", "dance pop", "happy songs", "remix", "i dont care",
-    "pop remix", "loud luxury", "love", "summer", "electro house", "the chainsmokers",
-    "sad songs", "tropical", "dance", "justin bieber", "party", "edm", "bad", "night",
-]
-
-
-@pytest.fixture(scope="module")
-def es_url() -> str:
-    url = os.environ.get("ES_LTRR_TEST_ES_CLUSTER")
-    if not url:
-        if os.environ.get("ES_LTRR_REQUIRE_CLUSTER"):
-            pytest.fail("ES_LTRR_REQUIRE_CLUSTER is set but ES_LTRR_TEST_ES_CLUSTER is not")
-        pytest.skip("no Elasticsearch test node: run `es-ltrr node start --distribution elasticsearch` "
-                    "and set ES_LTRR_TEST_ES_CLUSTER")
-    return url
 
 
 @pytest.fixture(scope="module")
@@ -70,27 +54,6 @@ def alias() -> str:
 def settings(es_url, alias, small_catalog, tmp_path_factory) -> Settings:
     return Settings.load(env={}, cluster_url=es_url, flavor="elasticsearch", index=alias,
                          catalog=small_catalog, data_dir=tmp_path_factory.mktemp("es"))
-
-
-def _delete_indices(engine, pattern: str) -> None:
-    """Elasticsearch 8 refuses wildcard deletes (action.destructive_requires_name): name them."""
-    rows = engine.request("GET", f"/_cat/indices/{pattern}", params={"format": "json", "h": "index",
-                                                                      "expand_wildcards": "all"})
-    names = [row["index"] for row in rows]
-    if names:
-        engine.request("DELETE", "/" + ",".join(names))
-
-
-@pytest.fixture(scope="module")
-def engine(settings):
-    engine = cluster_engine(settings)
-    yield engine
-    _delete_indices(engine, f"{settings.index}-*")
-    for name in ARMS:
-        try:
-            engine.request("DELETE", f"/_scripts/{settings.index}-{name}")
-        except ClusterError:  # never stored (a node without lang-mustache, or a failed apply)
-            pass
 
 
 @pytest.fixture(scope="module")
@@ -131,29 +94,6 @@ def applied(engine, full, alias):
     engine.request("PUT", f"/{alias}-core", core_index_body())
     engine.request("POST", "/_aliases", {"actions": [{"add": {"index": f"{alias}-core", "alias": alias}}]})
     return None
-
-
-@pytest.fixture(scope="module")
-def indexed(settings, applied):
-    from es_ltrr.embedding import Encoder
-    from es_ltrr.indexing import build_index
-
-    return build_index(settings, Encoder(), say=lambda _: None)
-
-
-@pytest.fixture(scope="module")
-def cluster_searcher(settings, indexed):
-    from es_ltrr.app import build_searcher
-
-    return build_searcher(settings, say=lambda _: None)
-
-
-@pytest.fixture(scope="module")
-def embedded_searcher(settings, tmp_path_factory):
-    from es_ltrr.app import build_searcher
-
-    local = replace(settings, cluster_url=None, data_dir=tmp_path_factory.mktemp("es-embedded"))
-    return build_searcher(local, say=lambda _: None)
 
 
 # -- the node and apply ----------------------------------------------------------------------
