@@ -124,11 +124,10 @@ def plan_ltr(engine: ClusterEngine, featuresets: list[FeatureSet], ltr: bool) ->
         return [Change("skip", "LTR feature store", "--no-ltr: features are logged and scored in the sidecar")]
     changes = []
     try:
-        store_ok = engine.request("GET", "/_ltr").get("stores", {}) is not None
         store_exists = bool(engine.request("GET", "/_ltr").get("stores"))
     except ClusterError:
-        store_ok, store_exists = False, False
-    changes.append(Change("unchanged" if store_ok and store_exists else "create", "LTR feature store _ltr"))
+        store_exists = False
+    changes.append(Change("unchanged" if store_exists else "create", "LTR feature store _ltr"))
     for fs in featuresets:
         try:
             found = engine.request("GET", f"/_ltr/_featureset/{fs.name}")
