@@ -1,0 +1,396 @@
+"""The gazetteer: the catalog's names and the vocabulary as folded keys → entries, with a
+bucketed fuzzy index for misspellings and per-artist title maps (see the package docstring).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from rapidfuzz import fuzz, process
+
+from es_ltrr.analysis import normalize_query, words
+from es_ltrr.catalog.moods import MOODS
+from es_ltrr.catalog.queries import core_title, without_apostrophes
+from es_ltrr.understanding.vocabulary import (
+    DECADE_WORDS,
+    ENTITY_TYPE_WORDS,
+    GENRE_SYNONYMS,
+    KIND_RANK,
+    KIND_WEIGHT,
+    MOOD_SYNONYMS,
+    STOPWORDS,
+    TITLE_KINDS,
+)
+
+FUZZY_MIN_CHARS = 4
+FUZZY_CUTOFF = 80.0
+_FUZZY_SHORTLIST = 12
+_FUZZY_CACHE_SIZE = 50_000
+
+# Entry priors (the confidence of an exact hit).
+FULL = 1.0
+VARIANT = 0.9
+ALIAS = 0.7
+AMBIGUOUS_ARTIST = 0.8  # one-word artist names that are common title words ("future")
+TITLE_PRIOR = {"track": 0.85, "album": 0.8, "playlist": 0.8}
+ONE_WORD_TITLE = 0.5
+GENERIC_TITLE_FACTOR = 0.7  # titles containing an entity-type word ("Love Songs")
+SCOPED_EXACT = 0.95
+SCOPED_FUZZY = 0.9
+
+#: Artists at least this popular (max track popularity) get single-token aliases.
+ALIAS_MIN_POPULARITY = 60.0
+#: A token appearing in this many (core) track titles is too common to be an alias.
+ALIAS_MAX_TITLE_DF = 15
+#: Artists at least this popular take part in fuzzy lookup (a misspelling is likelier to
+#: aim at a known artist than an ordinary word is to be an obscure artist's name).
+FUZZY_ARTIST_MIN_POPULARITY = 50.0
+#: Tracks/albums at least this popular with multi-word titles take part in fuzzy lookup.
+FUZZY_TITLE_MIN_POPULARITY = 65.0
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One gazetteer value under a key: its kind, value, prior confidence, popularity."""
+
+    kind: str
+    value: Any
+    prior: float
+    popularity: float = 0.0
+    entity_id: str | None = None
+
+    def rank(self) -> tuple[float, int, float]:
+        """Sort key (larger is better) among entries of one key."""
+        return (self.prior * KIND_WEIGHT[self.kind], -KIND_RANK[self.kind], self.popularity)
+
+
+# --- phonetic skeleton --------------------------------------------------------------
+
+_SKELETON_RULES = (
+    (re.compile(r"ph"), "f"),
+    (re.compile(r"ck"), "k"),
+    (re.compile(r"qu"), "kw"),
+    (re.compile(r"c(?=[eiy])"), "s"),
+    (re.compile(r"c"), "k"),
+    (re.compile(r"z"), "s"),
+    (re.compile(r"x"), "ks"),
+    (re.compile(r"[aeiouy]"), "*"),
+    (re.compile(r"([^*\s])\1+"), r"\1"),
+)
+
+
+def skeleton(text: str) -> str:
+    """A rough phonetic key: vowels → "*", c/k/s and ph/f merged, doubled letters once.
+
+    >>> skeleton("tayler") == skeleton("taylor"), skeleton("beyonse") == skeleton("beyonce")
+    (True, True)
+    >>> skeleton("metalica") == skeleton("metallica")
+    True
+    """
+    for pattern, repl in _SKELETON_RULES:
+        text = pattern.sub(repl, text)
+    return text
+
+
+
+# --- gazetteer ----------------------------------------------------------------------
+
+
+def _key(text: str) -> str:
+    return normalize_query(text)
+
+
+class Gazetteer:
+    """Folded keys → entries, a bucketed fuzzy index and per-artist title maps.
+
+    Build it with :meth:`from_entities`; it is read-only afterwards (apart from the fuzzy
+    result cache) and safe to share between threads.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Entry]] = {}
+        self.exact: dict[str, tuple[Entry, ...]] = {}
+        self._fuzzy_entry: dict[str, Entry] = {}
+        self._skeletons: dict[str, str] = {}
+        self._by_first: dict[str, dict[int, list[str]]] = {}
+        self._buckets: dict[tuple[str, int], list[str]] = {}
+        self._fuzzy_cache: dict[str, tuple[Entry, float, str] | None] = {}
+        #: normalized artist name → {normalized title → track entry}; albums apart
+        self.artist_titles: dict[str, dict[str, Entry]] = {}
+        self.artist_albums: dict[str, dict[str, Entry]] = {}
+        self._scoped_keys: dict[tuple[str, str], list[str]] = {}
+
+    # building -----------------------------------------------------------------------
+
+    def add(self, key: str, entry: Entry, fuzzy: bool = False) -> None:
+        """Add `entry` under the normalized `key`; per key and kind the best entry stays."""
+        if not key:
+            return
+        kinds = self._entries.setdefault(key, {})
+        old = kinds.get(entry.kind)
+        if old is None or (entry.prior, entry.popularity) > (old.prior, old.popularity):
+            kinds[entry.kind] = entry
+        if fuzzy and len(key) >= FUZZY_MIN_CHARS:
+            old = self._fuzzy_entry.get(key)
+            if old is None or old.rank() < entry.rank():
+                self._fuzzy_entry[key] = entry
+
+    def _add_title(self, artist_key: str, key: str, entry: Entry) -> None:
+        table = self.artist_albums if entry.kind == "album" else self.artist_titles
+        titles = table.setdefault(artist_key, {})
+        old = titles.get(key)
+        if old is None or old.popularity < entry.popularity:
+            titles[key] = entry
+
+    def _finish(self) -> None:
+        self.exact = {
+            key: tuple(sorted(kinds.values(), key=Entry.rank, reverse=True))
+            for key, kinds in self._entries.items()
+        }
+        ordered = sorted(self._fuzzy_entry, key=lambda k: -self._fuzzy_entry[k].popularity)
+        for key in ordered:
+            self._by_first.setdefault(key[0], {}).setdefault(len(key), []).append(key)
+
+    @classmethod
+    def from_entities(cls, entities: Iterable[Mapping[str, Any]]) -> "Gazetteer":
+        """A gazetteer of the catalog's names plus the built-in vocabulary."""
+        gaz = cls()
+        entities = list(entities)
+        artists: dict[str, list[Any]] = {}  # key → [name, popularity, entity_id]
+        title_df: Counter[str] = Counter()
+        genres: dict[str, Entry] = {}
+        subgenres: dict[str, Entry] = {}
+
+        def note_artist(name: str, popularity: float, entity_id: str | None) -> None:
+            key = _key(name)
+            if not key:
+                return
+            slot = artists.setdefault(key, [name, popularity, entity_id])
+            slot[1] = max(slot[1], popularity)
+            if entity_id and not slot[2]:
+                slot[0], slot[2] = name, entity_id
+
+        for e in entities:
+            kind, name = e.get("type"), e.get("name") or ""
+            pop = float(e.get("popularity") or 0.0)
+            if kind == "artist":
+                note_artist(name, pop, e.get("id"))
+            elif e.get("artist"):
+                note_artist(str(e["artist"]), pop, None)
+            if kind == "track":
+                title_df.update(set(words(core_title(name))))
+            if kind == "genre":
+                for g in e.get("genres") or [name]:
+                    genres[g] = Entry("genre", g, FULL, pop, e.get("id"))
+            elif kind == "subgenre":
+                for s in e.get("subgenres") or [name]:
+                    subgenres[s] = Entry("subgenre", s, FULL, pop, e.get("id"))
+
+        gaz._add_vocabulary(genres, subgenres)
+        vocab_keys = set(gaz._entries)
+        gaz._add_artists(artists, title_df, vocab_keys)
+        type_words = {w for ws in ENTITY_TYPE_WORDS.values() for w in ws}
+        for e in entities:
+            kind = e.get("type")
+            if kind in TITLE_KINDS:
+                gaz._add_entity_title(e, type_words)
+        gaz._finish()
+        return gaz
+
+    def _add_vocabulary(self, genres: dict[str, Entry], subgenres: dict[str, Entry]) -> None:
+        for mood, synonyms in MOOD_SYNONYMS.items():
+            if mood not in MOODS:
+                continue
+            for i, word in enumerate(synonyms):
+                self.add(_key(word), Entry("mood", mood, FULL if i == 0 else VARIANT, 100.0), True)
+        for etype, type_words in ENTITY_TYPE_WORDS.items():
+            for word in type_words:
+                self.add(_key(word), Entry("entity_type", etype, FULL, 100.0), True)
+        for word, start in DECADE_WORDS.items():
+            self.add(word, Entry("era", {"gte": start, "lt": start + 10}, FULL, 100.0), True)
+        for table in (genres, subgenres):
+            for value, entry in table.items():
+                self.add(_key(value), entry, True)
+                self.add(_key(without_apostrophes(value).replace("-", "")), entry, True)
+                for synonym in GENRE_SYNONYMS.get(value, ()):
+                    variant = Entry(
+                        entry.kind, entry.value, VARIANT, entry.popularity, entry.entity_id
+                    )
+                    self.add(_key(synonym), variant, True)
+
+    def _add_artists(
+        self, artists: dict[str, list[Any]], title_df: Counter[str], vocab_keys: set[str]
+    ) -> None:
+        aliases: dict[str, Entry] = {}
+        for key, (name, pop, eid) in artists.items():
+            tokens = key.split(" ")
+            prior = FULL
+            if len(tokens) == 1 and title_df[key] >= ALIAS_MAX_TITLE_DF:
+                prior = AMBIGUOUS_ARTIST
+            fuzzy = pop >= FUZZY_ARTIST_MIN_POPULARITY
+            self.add(key, Entry("artist", name, prior, pop, eid), fuzzy)
+            for variant in _name_variants(name):
+                if variant != key:
+                    self.add(variant, Entry("artist", name, VARIANT, pop, eid), fuzzy)
+            if len(tokens) < 2 or pop < ALIAS_MIN_POPULARITY:
+                continue
+            for token in tokens:
+                if (
+                    len(token) < 4
+                    or not token.isalpha()
+                    or token in STOPWORDS
+                    or token in vocab_keys
+                    or token in artists
+                    or title_df[token] >= ALIAS_MAX_TITLE_DF
+                ):
+                    continue
+                old = aliases.get(token)
+                if old is None or old.popularity < pop:
+                    aliases[token] = Entry("artist", name, ALIAS, pop, eid)
+        for token, entry in aliases.items():
+            self.add(token, entry, True)
+
+    def _add_entity_title(self, e: Mapping[str, Any], type_words: set[str]) -> None:
+        kind, name = e["type"], e.get("name") or ""
+        pop = float(e.get("popularity") or 0.0)
+        core = core_title(name)
+        keys = dict.fromkeys(
+            k for k in (_key(core), _key(name), _key(without_apostrophes(core))) if k
+        )
+        artist_key = _key(str(e.get("artist") or ""))
+        for key in keys:
+            tokens = key.split(" ")
+            if artist_key and kind in ("track", "album"):
+                self._add_title(artist_key, key, Entry(kind, name, SCOPED_EXACT, pop, e.get("id")))
+            if len(key) < 3 or all(t in STOPWORDS for t in tokens):
+                continue
+            prior = TITLE_PRIOR[kind] if len(tokens) > 1 else ONE_WORD_TITLE
+            if any(t in type_words for t in tokens):
+                prior *= GENERIC_TITLE_FACTOR
+            fuzzy = (
+                kind in ("track", "album")
+                and len(tokens) > 1
+                and pop >= FUZZY_TITLE_MIN_POPULARITY
+            )
+            self.add(key, Entry(kind, name, prior, pop, e.get("id")), fuzzy)
+
+    # lookup -------------------------------------------------------------------------
+
+    def lookup(self, key: str) -> tuple[Entry, ...]:
+        """Exact entries of a normalized key, best first (empty when unknown)."""
+        return self.exact.get(key, ())
+
+    def _bucket(self, first: str, length: int) -> list[str]:
+        bucket = self._buckets.get((first, length))
+        if bucket is None:
+            by_len = self._by_first.get(first, {})
+            delta = max(2, length // 3)
+            lengths = range(length - delta, length + delta + 1)
+            bucket = [k for n in lengths for k in by_len.get(n, ())]
+            bucket.sort(key=lambda k: -self._fuzzy_entry[k].popularity)
+            self._buckets[first, length] = bucket
+        return bucket
+
+    def fuzzy(self, text: str) -> tuple[Entry, float, str] | None:
+        """Best fuzzy entry for a normalized n-gram: (entry, score 0..1, matched key)."""
+        if text in self._fuzzy_cache:
+            return self._fuzzy_cache[text]
+        bucket = self._bucket(text[0], len(text))
+        result = _best_fuzzy(text, bucket, self._skeleton, self._fuzzy_entry)
+        if len(self._fuzzy_cache) >= _FUZZY_CACHE_SIZE:
+            self._fuzzy_cache.clear()
+        self._fuzzy_cache[text] = result
+        return result
+
+    def artist_title(
+        self, artist_key: str, text: str, prefer: str | None = None, fuzzy: bool = True
+    ) -> tuple[Entry, float, str] | None:
+        """A track (or album) title of one artist matching `text` exactly or fuzzily.
+
+        Tracks are tried before albums unless `prefer` is "album".
+        """
+        tables = (("album", self.artist_albums), ("track", self.artist_titles))
+        if prefer != "album":
+            tables = tables[::-1]
+        for _, table in tables:
+            titles = table.get(artist_key)
+            if titles and text in titles:
+                return titles[text], 1.0, text
+        if not fuzzy or len(text) < FUZZY_MIN_CHARS:
+            return None
+        for name, table in tables:
+            titles = table.get(artist_key)
+            if not titles:
+                continue
+            keys = self._scoped_keys.get((name, artist_key))
+            if keys is None:
+                keys = self._scoped_keys[name, artist_key] = list(titles)
+            hit = _best_fuzzy(text, keys, self._skeleton, titles)
+            if hit is not None:
+                return hit
+        return None
+
+    def _skeleton(self, key: str) -> str:
+        sk = self._skeletons.get(key)
+        if sk is None:
+            sk = self._skeletons[key] = skeleton(key)
+        return sk
+
+    def __len__(self) -> int:
+        return len(self.exact)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # caches are rebuilt on demand; pickles (the persisted index) stay small
+        state = dict(self.__dict__)
+        state["_entries"] = {}
+        state["_buckets"] = {}
+        state["_fuzzy_cache"] = {}
+        state["_scoped_keys"] = {}
+        return state
+
+
+def _name_variants(name: str) -> list[str]:
+    """Other typed forms of an artist name: without "the", "and" for "&", "$" → "s"."""
+    out = [_key(without_apostrophes(name))]
+    tokens = _key(name).split(" ")
+    rest = " ".join(tokens[1:])
+    if len(tokens) > 1 and tokens[0] == "the" and len(rest) >= 4 and rest not in STOPWORDS:
+        out.append(rest)
+    if "&" in name:
+        out.append(_key(name.replace("&", " and ")))
+    if "$" in name or "!" in name:
+        out.append(_key(name.replace("$", "s").replace("!", "i")))
+    return [v for v in out if v]
+
+
+def _best_fuzzy(
+    text: str,
+    choices: list[str],
+    skeleton_of: Callable[[str], str],
+    entries: Mapping[str, Entry],
+) -> tuple[Entry, float, str] | None:
+    """Shortlist by `fuzz.ratio`, rescore with the skeleton ratio, ties → popular."""
+    if not choices:
+        return None
+    # the skeleton ratio is at most 100, so the raw ratio must reach 2·cutoff − 100
+    floor = 2 * FUZZY_CUTOFF - 100
+    shortlist = process.extract(
+        text, choices, scorer=fuzz.ratio, limit=_FUZZY_SHORTLIST, score_cutoff=floor
+    )
+    if not shortlist:
+        return None
+    sk = skeleton(text)
+    best: tuple[float, float] | None = None
+    found: tuple[Entry, float, str] | None = None
+    for key, raw, _ in shortlist:
+        # the skeleton may only help: max(raw, mean(raw, skeleton ratio))
+        score = max(raw, 0.5 * raw + 0.5 * fuzz.ratio(sk, skeleton_of(key)))
+        entry = entries[key]
+        rank = (round(score, 6), entry.popularity)
+        if score >= FUZZY_CUTOFF and (best is None or rank > best):
+            best, found = rank, (entry, score / 100.0, key)
+    return found
+
