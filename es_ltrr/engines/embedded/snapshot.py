@@ -1,0 +1,154 @@
+"""The index snapshot: ids, sources and every field's storage, built, saved and loaded as one
+immutable value (so a search keeps its snapshot while a writer swaps in the next)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from es_ltrr import analysis
+from es_ltrr.engines.base import EngineError
+from es_ltrr.schema import Schema
+
+from .builders import build_features, build_keyword, build_numeric, build_text, build_vectors
+from .fields import Features, KeywordField, Numeric, TextField, Vectors
+from .lucene import hash64
+
+FORMAT_VERSION = 1
+NUMERIC_KINDS = ("float", "integer", "date", "boolean")
+
+def schema_paths(schema: Schema) -> Iterator[tuple[str, Any, str]]:
+    """(path, Field, source field name) for every indexed field and sub-field."""
+    for f in schema.fields:
+        yield f.name, f, f.name
+        for sub in f.subfields:
+            yield f"{f.name}.{sub.name}", sub, f.name
+
+
+def keyword_normalizer(name: str | None) -> Callable[[str], str]:
+    if name is None:
+        return lambda s: s
+    if name == "ltrr_norm":
+        return analysis.normalize_keyword
+    raise ValueError(f"normalizer {name!r} is not supported by the embedded engine")
+
+
+def schema_signature(schema: Schema) -> list:
+    return [[p, f.kind, f.analyzer, f.normalizer, f.dims] for p, f, _ in schema_paths(schema)]
+
+
+class Snapshot:
+    """One immutable snapshot of the corpus: ids, sources and every field's arrays."""
+
+    def __init__(self, schema: Schema, ids: list[str], sources: list[dict],
+                 fields: dict[str, Any], id_hash: np.ndarray):
+        self.schema, self.ids, self.sources, self.fields = schema, ids, sources, fields
+        self.n = len(ids)
+        self.id_to_idx = {d: i for i, d in enumerate(ids)}
+        self.id_hash = id_hash
+
+    @classmethod
+    def build(cls, schema: Schema, docs: Iterable[dict],
+              progress: Callable[[int], None] | None = None) -> "Snapshot":
+        known = [f.name for f in schema.fields]
+        known_set = set(known)
+        cols: dict[str, list] = {name: [] for name in known}
+        col_items = list(cols.items())
+        ids: list[str] = []
+        sources: list[dict] = []
+        positions: dict[str, int] = {}
+        seen = 0
+        for seen, doc in enumerate(docs, 1):
+            if not isinstance(doc, Mapping) or doc.get("id") is None:
+                raise EngineError(f"document #{seen} must be an object with an 'id'")
+            unknown = doc.keys() - known_set
+            if unknown:
+                raise EngineError(f"document {doc['id']!r}: fields not in the schema "
+                                  f"(mapping is strict): {sorted(unknown)}")
+            doc_id = str(doc["id"])
+            source = {k: v for k, v in doc.items() if k != schema.vector_field}
+            pos = positions.get(doc_id)
+            if pos is None:  # a repeated id replaces the earlier document, like ES
+                positions[doc_id] = len(ids)
+                ids.append(doc_id)
+                sources.append(source)
+                for name, col in col_items:
+                    col.append(doc.get(name))
+            else:
+                sources[pos] = source
+                for name, col in col_items:
+                    col[pos] = doc.get(name)
+            if progress and seen % 5000 == 0:
+                progress(5000)  # increments, like every engine's index(progress=...)
+        if progress and seen % 5000:
+            progress(seen % 5000)
+        n = len(ids)
+        fields: dict[str, Any] = {}
+        for path, f, source_name in schema_paths(schema):
+            col, what = cols[source_name], f"field {path!r}"
+            if f.kind == "text":
+                analyze = analysis.analyzer(f.analyzer or "standard")
+                fields[path] = build_text(col, analyze, n, what)
+            elif f.kind == "keyword":
+                fields[path] = build_keyword(col, keyword_normalizer(f.normalizer), n, what)
+            elif f.kind in NUMERIC_KINDS:
+                fields[path] = build_numeric(col, f.kind, n, what)
+            elif f.kind == "rank_features":
+                fields[path] = build_features(col, n, what)
+            elif f.kind == "vector":
+                fields[path] = build_vectors(col, f.dims or 0, n, what)
+        id_hash = np.array([hash64(i) for i in ids], np.uint64)
+        return cls(schema, ids, sources, fields, id_hash)
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        arrays = {"id_hash": self.id_hash}
+        meta: dict[str, Any] = {"format": FORMAT_VERSION, "schema": schema_signature(self.schema),
+                                "ids": self.ids, "fields": {}}
+        for name, part in self.fields.items():
+            meta["fields"][name] = part.meta()
+            arrays.update({f"{name}/{k}": v for k, v in part.arrays().items()})
+        np.savez(path / "arrays.npz", **arrays)
+        (path / "meta.json").write_text(json.dumps(meta))
+        (path / "sources.json").write_text(json.dumps(self.sources, default=_json_default))
+
+    @classmethod
+    def load(cls, schema: Schema, path: Path) -> "Snapshot":
+        meta = json.loads((path / "meta.json").read_text())
+        if meta.get("format") != FORMAT_VERSION or meta.get("schema") != schema_signature(schema):
+            raise EngineError(f"{path}: index was built with another format or schema; "
+                              "re-index")
+        with np.load(path / "arrays.npz") as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        n = len(meta["ids"])
+        fields: dict[str, Any] = {}
+        for name, f, _ in schema_paths(schema):
+            part = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(name + "/")}
+            fmeta = meta["fields"][name]
+            if f.kind == "text":
+                analyze = analysis.analyzer(f.analyzer or "standard")
+                fields[name] = TextField.restore(fmeta, part, n, analyze)
+            elif f.kind == "keyword":
+                fields[name] = KeywordField.restore(fmeta, part, n, keyword_normalizer(f.normalizer))
+            elif f.kind in NUMERIC_KINDS:
+                fields[name] = Numeric.restore(f.kind, part)
+            elif f.kind == "rank_features":
+                fields[name] = Features.restore(fmeta, part)
+            elif f.kind == "vector":
+                fields[name] = Vectors(part["unit"], part["norms"], part["present"])
+        sources = json.loads((path / "sources.json").read_text())
+        return cls(schema, meta["ids"], sources, fields, arrays["id_hash"])
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in _source")
