@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .bandit import StaticPolicy
+from .policy import StaticPolicy
 from .config import Settings
 from .embedding import Encoder
 from .engines.factory import make_engine

@@ -22,7 +22,7 @@ import numpy as np
 import requests
 from tabulate import tabulate
 
-from .bandit import StaticPolicy
+from .policy import StaticPolicy
 from .pipeline import Searcher
 from .server import create_app
 

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from .api import SearchRequest
 from .arms import ARMS, Arm, ArmInput, CatalogStats
-from .bandit import Decision, Policy, PolicyContext
+from .policy import Decision, Policy, PolicyContext
 from .embedding import Encoder
 from .engines.base import Engine, EngineError
 from .ranking import PluginRanker, XGBoostRanker, feature_params, fusion_weights, rrf_scores
