@@ -7,7 +7,8 @@ with a predicted score in (0, 1]:
 
 * **names** — a track's title (also its *core* title without "(feat. …)" / "- Remix"
   decorations, and the title with apostrophes dropped, "dont" for "don't"); artist, album,
-  playlist, genre and subgenre names;
+  playlist, genre and subgenre names, and the artist name variants ("beatles") — these
+  rules live in :mod:`es_ltrr.catalog.names`, shared with the gazetteer;
 * **combinations** — "artist title", "title artist", "album artist", "artist songs",
   "genre songs", "mood genre", "playlist name playlist";
 * **weak links** — a track is weakly found by its artist's and album's names and by a mood
@@ -26,10 +27,10 @@ shares with an obscure one. Scores are rounded to 4 digits and never below 1e-4.
 from __future__ import annotations
 
 import random
-import re
 from typing import Any, Callable, Iterable
 
 from es_ltrr.analysis import normalize_query, q2e_key, words
+from es_ltrr.catalog.names import core_title, name_variants, without_apostrophes
 
 #: Upper bound on predicted queries per entity (keeps the rank_features field small).
 MAX_QUERIES = 16
@@ -53,33 +54,6 @@ BASE: dict[str, float] = {
 MIN_SCORE = 1e-4
 #: Words shorter than this are never misspelt.
 MIN_MISSPELL_LEN = 4
-
-_BRACKETS = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
-_DASH_SUFFIX = re.compile(r"\s+[-–—]\s+.*$")
-_FEAT = re.compile(r"\s+(feat\.?|ft\.?|featuring)\s+.*$", re.IGNORECASE)
-_APOSTROPHES = re.compile(r"[’'`´]")
-
-
-def core_title(name: str) -> str:
-    """A title without decorations: "(feat. X)", "[Remix]", " - Radio Edit", "feat. X".
-
-    Falls back to the whole name when stripping would leave nothing.
-
-    >>> core_title("I Don't Care (with Justin Bieber) - Loud Luxury Remix")
-    "I Don't Care"
-    >>> core_title("(I Can't Get No) Satisfaction")
-    'Satisfaction'
-    >>> core_title("[Untitled]")
-    '[Untitled]'
-    """
-    stripped = _FEAT.sub("", _DASH_SUFFIX.sub("", _BRACKETS.sub("", name))).strip()
-    return stripped if words(stripped) else name.strip()
-
-
-def without_apostrophes(text: str) -> str:
-    """The text as people type it without apostrophes ("Don't" → "Dont")."""
-    return _APOSTROPHES.sub("", text)
-
 
 def popularity_prior(popularity: float | None) -> float:
     """0.5 + 0.5 · popularity/100, popularity clipped to 0..100 (missing → 0)."""
@@ -250,19 +224,6 @@ class _Queries:
             self.add(text, kind)
 
 
-def _name_variants(name: str) -> list[str]:
-    """How people type a name: without "the", "and" for "&", "s" for "$", "i" for "!"."""
-    variants = [without_apostrophes(name)]
-    tokens = words(name)
-    if len(tokens) > 1 and tokens[0] == "the":
-        variants.append(" ".join(tokens[1:]))
-    if "&" in name:
-        variants.append(name.replace("&", " and "))
-    if "$" in name or "!" in name:
-        variants.append(name.replace("$", "s").replace("!", "i"))
-    return variants
-
-
 def _first(values: Any) -> str | None:
     if isinstance(values, (list, tuple)) and values:
         return str(values[0])
@@ -297,7 +258,7 @@ def _track(e: dict[str, Any], q: _Queries, rng: random.Random) -> None:
 def _artist(e: dict[str, Any], q: _Queries, rng: random.Random) -> None:
     name = e["name"]
     q.add(name, "name")
-    q.add_all(_name_variants(name), "name_variant")
+    q.add_all(name_variants(name), "name_variant")
     q.add(f"{name} songs", "name_suffix")
     q.add(f"{name} music", "name_suffix")
     q.add_all(misspellings(name, rng, 3), "misspelt_name")

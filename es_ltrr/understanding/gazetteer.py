@@ -13,7 +13,7 @@ from rapidfuzz import fuzz, process
 
 from es_ltrr.analysis import normalize_query, words
 from es_ltrr.catalog.moods import MOODS
-from es_ltrr.catalog.queries import core_title, without_apostrophes
+from es_ltrr.catalog.names import core_title, name_variants, without_apostrophes
 from es_ltrr.understanding.vocabulary import (
     DECADE_WORDS,
     ENTITY_TYPE_WORDS,
@@ -232,9 +232,8 @@ class Gazetteer:
                 prior = AMBIGUOUS_ARTIST
             fuzzy = pop >= FUZZY_ARTIST_MIN_POPULARITY
             self.add(key, Entry("artist", name, prior, pop, eid), fuzzy)
-            for variant in _name_variants(name):
-                if variant != key:
-                    self.add(variant, Entry("artist", name, VARIANT, pop, eid), fuzzy)
+            for variant in name_variants(name):
+                self.add(variant, Entry("artist", name, VARIANT, pop, eid), fuzzy)
             if len(tokens) < 2 or pop < ALIAS_MIN_POPULARITY:
                 continue
             for token in tokens:
@@ -350,20 +349,6 @@ class Gazetteer:
         state["_fuzzy_cache"] = {}
         state["_scoped_keys"] = {}
         return state
-
-
-def _name_variants(name: str) -> list[str]:
-    """Other typed forms of an artist name: without "the", "and" for "&", "$" → "s"."""
-    out = [_key(without_apostrophes(name))]
-    tokens = _key(name).split(" ")
-    rest = " ".join(tokens[1:])
-    if len(tokens) > 1 and tokens[0] == "the" and len(rest) >= 4 and rest not in STOPWORDS:
-        out.append(rest)
-    if "&" in name:
-        out.append(_key(name.replace("&", " and ")))
-    if "$" in name or "!" in name:
-        out.append(_key(name.replace("$", "s").replace("!", "i")))
-    return [v for v in out if v]
 
 
 def _best_fuzzy(

@@ -2,12 +2,15 @@
 entity-type words, genre synonyms, decades and eras, stopwords.
 
 These are facts about how people phrase music queries, independent of any catalog; the
-gazetteer adds them beside the catalog's names.
+gazetteer adds them beside the catalog's names. The stopwords live with the name rules in
+:mod:`es_ltrr.catalog.names` (the Q2E generator needs them too) and are re-exported here.
 """
 
 from __future__ import annotations
 
 import re
+
+from es_ltrr.catalog.names import STOPWORDS as STOPWORDS
 
 #: Slot kinds, in tie-break order (earlier wins when two kinds tie for the same span).
 KINDS: tuple[str, ...] = (
@@ -37,13 +40,6 @@ KIND_WEIGHT: dict[str, float] = {
 KIND_RANK = {k: i for i, k in enumerate(KINDS)}
 VOCAB_KINDS = frozenset({"entity_type", "era", "mood", "subgenre", "genre"})
 TITLE_KINDS = frozenset({"track", "album", "playlist"})
-
-STOPWORDS = frozenset(
-    """a an and the of by in on at for to from with my me you your i it is be we us
-    feat ft featuring vs lil dj mc big young little boys girls band crew brothers
-    sisters official best top new old hits music remix mix live version edit original
-    la el los las de del le les y""".split()
-)
 
 #: Mood vocabulary (the catalog's moods) and the words people use for them.
 MOOD_SYNONYMS: dict[str, tuple[str, ...]] = {
