@@ -1,10 +1,10 @@
 """Search backends behind one small protocol (`base.Engine`)."""
 
-from es_ltrr.engines.base import Engine, EngineError, QueryError, UnsupportedQuery
+from es_ltrr.engines.base import DocumentMissing, Engine, EngineError, QueryError, UnsupportedQuery
 from es_ltrr.engines.cluster import ClusterEngine, ClusterError, ElasticsearchEngine, OpenSearchEngine
 from es_ltrr.engines.embedded import EmbeddedEngine
 
 __all__ = [
-    "ClusterEngine", "ClusterError", "ElasticsearchEngine", "EmbeddedEngine", "Engine", "EngineError",
+    "ClusterEngine", "ClusterError", "DocumentMissing", "ElasticsearchEngine", "EmbeddedEngine", "Engine", "EngineError",
     "OpenSearchEngine", "QueryError", "UnsupportedQuery",
 ]

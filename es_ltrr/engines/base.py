@@ -7,7 +7,7 @@ cluster or in process.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
 
 class EngineError(Exception):
@@ -35,6 +35,13 @@ class UnsupportedQuery(QueryError):
     status = 400
 
 
+class DocumentMissing(EngineError):
+    """An update names ids that are not indexed (ES `document_missing_exception`)."""
+
+    error_type = "document_missing_exception"
+    status = 404
+
+
 def error_item(exc: EngineError) -> dict[str, Any]:
     """The `_msearch` response item for a body that failed with `exc`."""
     cause = {"type": exc.error_type, "reason": str(exc)}
@@ -51,6 +58,14 @@ class Engine(Protocol):
         self, docs: Iterable[dict], progress: Callable[[int], None] | None = None
     ) -> int:
         """Replace the corpus with `docs`; returns how many are indexed. `progress(n)` gets increments."""
+        ...
+
+    def update(self, updates: Mapping[str, Mapping[str, Any]]) -> int:
+        """Partial updates by id, like ES `_update` with `doc`: each document's given top-level
+        fields replace its stored ones (objects such as rank_features are replaced whole, not
+        merged); returns how many documents were updated. Ids that are not indexed raise
+        `DocumentMissing` and fields outside the (strict) mapping raise `EngineError`, both
+        before anything is written. Updated documents are visible to the next search."""
         ...
 
     def msearch(self, bodies: list[dict]) -> list[dict]:

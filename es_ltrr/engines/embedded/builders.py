@@ -178,3 +178,11 @@ def build_vectors(values: list, dims: int, n: int, what: str) -> Vectors:
         raise EngineError(f"{what}: vectors must be finite and non-zero for cosine similarity")
     unit[present] /= norms[present, None]
     return Vectors(unit, norms, present)
+
+
+def replace_vectors(old: Vectors, rows: list[int], values: list, what: str) -> Vectors:
+    """A copy of `old` with `rows` set to `values` (None removes a vector)."""
+    new = build_vectors(values, old.unit.shape[1], len(values), what)
+    unit, norms, present = old.unit.copy(), old.norms.copy(), old.present.copy()
+    unit[rows], norms[rows], present[rows] = new.unit, new.norms, new.present
+    return Vectors(unit, norms, present)

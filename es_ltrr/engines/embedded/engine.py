@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -51,13 +53,28 @@ class EmbeddedEngine:
                 analysis.analyzer(f.analyzer or "standard")
             keyword_normalizer(f.normalizer if f.kind == "keyword" else None)
         self._ix = Snapshot.build(schema, [])
+        self._writer = threading.Lock()  # writers build the next snapshot one at a time
 
     # -- Engine protocol ------------------------------------------------------------
 
     def index(self, docs: Iterable[dict], progress: Callable[[int], None] | None = None) -> int:
         """Replace the corpus with `docs` (a full rebuild); returns the number indexed."""
-        self._ix = Snapshot.build(self.schema, docs, progress)
-        return self._ix.n
+        with self._writer:
+            self._ix = Snapshot.build(self.schema, docs, progress)
+            return self._ix.n
+
+    def update(self, updates: Mapping[str, Mapping[str, Any]]) -> int:
+        """Partial updates by id (top-level fields replaced, see `Engine.update`).
+
+        Copy-on-write: the next snapshot shares every untouched field and rebuilds only the
+        touched ones, then replaces the current one in a single assignment; searches in
+        flight keep the snapshot they started with.
+        """
+        if not updates:
+            return 0
+        with self._writer:
+            self._ix = self._ix.update(updates)
+        return len(updates)
 
     def msearch(self, bodies: list[dict]) -> list[dict]:
         """One response per body, like `_msearch`; a failing body yields an error item."""

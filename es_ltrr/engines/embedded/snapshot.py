@@ -3,6 +3,7 @@ immutable value (so a search keeps its snapshot while a writer swaps in the next
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,15 +12,17 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from es_ltrr import analysis
-from es_ltrr.engines.base import EngineError
+from es_ltrr.engines.base import DocumentMissing, EngineError
 from es_ltrr.schema import Schema
 
-from .builders import build_features, build_keyword, build_numeric, build_text, build_vectors
+from .builders import (build_features, build_keyword, build_numeric, build_text, build_vectors,
+                       replace_vectors)
 from .fields import Features, KeywordField, Numeric, TextField, Vectors
 from .lucene import hash64
 
 FORMAT_VERSION = 1
 NUMERIC_KINDS = ("float", "integer", "date", "boolean")
+
 
 def schema_paths(schema: Schema) -> Iterator[tuple[str, Any, str]]:
     """(path, Field, source field name) for every indexed field and sub-field."""
@@ -41,8 +44,34 @@ def schema_signature(schema: Schema) -> list:
     return [[p, f.kind, f.analyzer, f.normalizer, f.dims] for p, f, _ in schema_paths(schema)]
 
 
+def _build_field(f: Any, col: list, n: int, what: str) -> Any:
+    """One field's storage from its column of document values."""
+    if f.kind == "text":
+        return build_text(col, analysis.analyzer(f.analyzer or "standard"), n, what)
+    if f.kind == "keyword":
+        return build_keyword(col, keyword_normalizer(f.normalizer), n, what)
+    if f.kind in NUMERIC_KINDS:
+        return build_numeric(col, f.kind, n, what)
+    if f.kind == "rank_features":
+        return build_features(col, n, what)
+    if f.kind == "vector":
+        return build_vectors(col, f.dims or 0, n, what)
+    raise EngineError(f"{what}: field kind {f.kind!r} is not supported by the embedded engine")
+
+
+def _check_fields(schema: Schema, doc_id: Any, fields: Mapping) -> None:
+    unknown = fields.keys() - {f.name for f in schema.fields}
+    if unknown:
+        raise EngineError(f"document {doc_id!r}: fields not in the schema "
+                          f"(mapping is strict): {sorted(unknown)}")
+
+
 class Snapshot:
-    """One immutable snapshot of the corpus: ids, sources and every field's arrays."""
+    """One immutable snapshot of the corpus: ids, sources and every field's arrays.
+
+    Writers never mutate a snapshot: `build` makes a new one and `update` a copy that shares
+    every untouched field, so a search holding a snapshot reads consistent arrays.
+    """
 
     def __init__(self, schema: Schema, ids: list[str], sources: list[dict],
                  fields: dict[str, Any], id_hash: np.ndarray):
@@ -55,7 +84,6 @@ class Snapshot:
     def build(cls, schema: Schema, docs: Iterable[dict],
               progress: Callable[[int], None] | None = None) -> "Snapshot":
         known = [f.name for f in schema.fields]
-        known_set = set(known)
         cols: dict[str, list] = {name: [] for name in known}
         col_items = list(cols.items())
         ids: list[str] = []
@@ -65,10 +93,7 @@ class Snapshot:
         for seen, doc in enumerate(docs, 1):
             if not isinstance(doc, Mapping) or doc.get("id") is None:
                 raise EngineError(f"document #{seen} must be an object with an 'id'")
-            unknown = doc.keys() - known_set
-            if unknown:
-                raise EngineError(f"document {doc['id']!r}: fields not in the schema "
-                                  f"(mapping is strict): {sorted(unknown)}")
+            _check_fields(schema, doc["id"], doc)
             doc_id = str(doc["id"])
             source = {k: v for k, v in doc.items() if k != schema.vector_field}
             pos = positions.get(doc_id)
@@ -87,22 +112,52 @@ class Snapshot:
         if progress and seen % 5000:
             progress(seen % 5000)
         n = len(ids)
-        fields: dict[str, Any] = {}
-        for path, f, source_name in schema_paths(schema):
-            col, what = cols[source_name], f"field {path!r}"
-            if f.kind == "text":
-                analyze = analysis.analyzer(f.analyzer or "standard")
-                fields[path] = build_text(col, analyze, n, what)
-            elif f.kind == "keyword":
-                fields[path] = build_keyword(col, keyword_normalizer(f.normalizer), n, what)
-            elif f.kind in NUMERIC_KINDS:
-                fields[path] = build_numeric(col, f.kind, n, what)
-            elif f.kind == "rank_features":
-                fields[path] = build_features(col, n, what)
-            elif f.kind == "vector":
-                fields[path] = build_vectors(col, f.dims or 0, n, what)
+        fields = {path: _build_field(f, cols[name], n, f"field {path!r}")
+                  for path, f, name in schema_paths(schema)}
         id_hash = np.array([hash64(i) for i in ids], np.uint64)
         return cls(schema, ids, sources, fields, id_hash)
+
+    def update(self, updates: Mapping[str, Mapping[str, Any]]) -> "Snapshot":
+        """A new snapshot with each document's given top-level fields replaced (ES `_update`
+        with `doc`): touched fields are rebuilt from their columns (their BM25 statistics
+        change), every other field's arrays are shared. Validates everything before building,
+        so an error applies nothing."""
+        rows = self._rows(updates)
+        touched = {name for fields in updates.values() for name in fields}
+        sources = list(self.sources)
+        vector = self.schema.vector_field
+        for i, fields in zip(rows, updates.values()):
+            sources[i] = {**sources[i], **{k: v for k, v in fields.items() if k != vector}}
+        new_fields = dict(self.fields)
+        for path, f, name in schema_paths(self.schema):
+            if name not in touched:
+                continue
+            what = f"field {path!r}"
+            if name == vector:  # not kept in sources; rows are independent of each other
+                given = [(i, fields) for i, fields in zip(rows, updates.values()) if name in fields]
+                new_fields[path] = replace_vectors(self.fields[path], [i for i, _ in given],
+                                                   [fields[name] for _, fields in given], what)
+            else:
+                new_fields[path] = _build_field(f, [s.get(name) for s in sources], self.n, what)
+        new = copy.copy(self)
+        new.sources, new.fields = sources, new_fields
+        return new
+
+    def _rows(self, updates: Mapping[str, Mapping[str, Any]]) -> list[int]:
+        """The row of every updated id; raises before anything is built."""
+        missing = [doc_id for doc_id in updates if str(doc_id) not in self.id_to_idx]
+        if missing:
+            shown = ", ".join(repr(str(d)) for d in missing[:20])
+            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+            raise DocumentMissing(f"update: {len(missing)} document(s) missing: {shown}{more}")
+        for doc_id, fields in updates.items():
+            if not isinstance(fields, Mapping):
+                raise EngineError(f"update of {doc_id!r}: expected an object of fields, "
+                                  f"got {type(fields).__name__}")
+            _check_fields(self.schema, doc_id, fields)
+            if "id" in fields and str(fields["id"]) != str(doc_id):
+                raise EngineError(f"update of {doc_id!r}: the 'id' field cannot change")
+        return [self.id_to_idx[str(doc_id)] for doc_id in updates]
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
