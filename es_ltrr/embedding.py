@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -20,14 +20,17 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 
 
 class Encoder:
-    """Encodes text to unit-length float32 vectors; caches recent queries (head queries repeat)."""
+    """Encodes text to unit-length float32 vectors; caches recent queries (head queries repeat).
+
+    Shared by the server's threads: the query cache is an `lru_cache`, which is thread-safe.
+    """
 
     def __init__(self, device: str = "cpu", cache_size: int = 4096, threads: int | None = None):
         self.device = device
         self.cache_size = cache_size
         self.threads = threads
         self._model = None
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cached_query = lru_cache(maxsize=cache_size)(self._encode_one)
 
     @property
     def model(self):
@@ -47,15 +50,10 @@ class Encoder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector, from the LRU cache when the query was seen recently."""
-        hit = self._cache.get(text)
-        if hit is not None:
-            self._cache.move_to_end(text)
-            return hit
-        vector = self.encode([text])[0]
-        self._cache[text] = vector
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return vector
+        return self._cached_query(text)
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
 
     def encode(
         self,

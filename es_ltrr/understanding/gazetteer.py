@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from rapidfuzz import fuzz, process
 
@@ -28,7 +29,8 @@ from es_ltrr.understanding.vocabulary import (
 FUZZY_MIN_CHARS = 4
 FUZZY_CUTOFF = 80.0
 _FUZZY_SHORTLIST = 12
-_FUZZY_CACHE_SIZE = 50_000
+#: Fuzzy results kept per gazetteer (least recently used go first).
+FUZZY_CACHE_SIZE = 50_000
 
 # Entry priors (the confidence of an exact hit).
 FULL = 1.0
@@ -106,22 +108,29 @@ def _key(text: str) -> str:
 class Gazetteer:
     """Folded keys → entries, a bucketed fuzzy index and per-artist title maps.
 
-    Build it with :meth:`from_entities`; it is read-only afterwards (apart from the fuzzy
-    result cache) and safe to share between threads.
+    Build it with :meth:`from_entities`; it is read-only afterwards and safe to share
+    between threads: fuzzy results live in an `lru_cache` (thread-safe), and the lazily
+    filled lookup tables (buckets, skeletons, scoped keys) only ever get a fully built value
+    in one dict assignment, so a race computes a value twice and never sees a missing key.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fuzzy_cache_size: int = FUZZY_CACHE_SIZE) -> None:
         self._entries: dict[str, dict[str, Entry]] = {}
         self.exact: dict[str, tuple[Entry, ...]] = {}
         self._fuzzy_entry: dict[str, Entry] = {}
         self._skeletons: dict[str, str] = {}
         self._by_first: dict[str, dict[int, list[str]]] = {}
-        self._buckets: dict[tuple[str, int], list[str]] = {}
-        self._fuzzy_cache: dict[str, tuple[Entry, float, str] | None] = {}
         #: normalized artist name → {normalized title → track entry}; albums apart
         self.artist_titles: dict[str, dict[str, Entry]] = {}
         self.artist_albums: dict[str, dict[str, Entry]] = {}
-        self._scoped_keys: dict[tuple[str, str], list[str]] = {}
+        self.fuzzy_cache_size = fuzzy_cache_size
+        self._start_caches()
+
+    def _start_caches(self) -> None:
+        """Empty lazily filled caches (after building, unpickling or loading)."""
+        self._buckets: dict[tuple[str, int], tuple[str, ...]] = {}
+        self._scoped_keys: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._fuzzy_cached = lru_cache(maxsize=self.fuzzy_cache_size)(self._fuzzy_uncached)
 
     # building -----------------------------------------------------------------------
 
@@ -155,9 +164,11 @@ class Gazetteer:
             self._by_first.setdefault(key[0], {}).setdefault(len(key), []).append(key)
 
     @classmethod
-    def from_entities(cls, entities: Iterable[Mapping[str, Any]]) -> "Gazetteer":
+    def from_entities(
+        cls, entities: Iterable[Mapping[str, Any]], fuzzy_cache_size: int = FUZZY_CACHE_SIZE
+    ) -> "Gazetteer":
         """A gazetteer of the catalog's names plus the built-in vocabulary."""
-        gaz = cls()
+        gaz = cls(fuzzy_cache_size)
         entities = list(entities)
         artists: dict[str, list[Any]] = {}  # key → [name, popularity, entity_id]
         title_df: Counter[str] = Counter()
@@ -282,27 +293,24 @@ class Gazetteer:
         """Exact entries of a normalized key, best first (empty when unknown)."""
         return self.exact.get(key, ())
 
-    def _bucket(self, first: str, length: int) -> list[str]:
+    def _bucket(self, first: str, length: int) -> tuple[str, ...]:
         bucket = self._buckets.get((first, length))
         if bucket is None:
             by_len = self._by_first.get(first, {})
             delta = max(2, length // 3)
             lengths = range(length - delta, length + delta + 1)
-            bucket = [k for n in lengths for k in by_len.get(n, ())]
-            bucket.sort(key=lambda k: -self._fuzzy_entry[k].popularity)
-            self._buckets[first, length] = bucket
+            keys = [k for n in lengths for k in by_len.get(n, ())]
+            keys.sort(key=lambda k: -self._fuzzy_entry[k].popularity)
+            bucket = self._buckets[first, length] = tuple(keys)
         return bucket
 
     def fuzzy(self, text: str) -> tuple[Entry, float, str] | None:
         """Best fuzzy entry for a normalized n-gram: (entry, score 0..1, matched key)."""
-        if text in self._fuzzy_cache:
-            return self._fuzzy_cache[text]
+        return self._fuzzy_cached(text)
+
+    def _fuzzy_uncached(self, text: str) -> tuple[Entry, float, str] | None:
         bucket = self._bucket(text[0], len(text))
-        result = _best_fuzzy(text, bucket, self._skeleton, self._fuzzy_entry)
-        if len(self._fuzzy_cache) >= _FUZZY_CACHE_SIZE:
-            self._fuzzy_cache.clear()
-        self._fuzzy_cache[text] = result
-        return result
+        return _best_fuzzy(text, bucket, self._skeleton, self._fuzzy_entry)
 
     def artist_title(
         self, artist_key: str, text: str, prefer: str | None = None, fuzzy: bool = True
@@ -326,7 +334,7 @@ class Gazetteer:
                 continue
             keys = self._scoped_keys.get((name, artist_key))
             if keys is None:
-                keys = self._scoped_keys[name, artist_key] = list(titles)
+                keys = self._scoped_keys[name, artist_key] = tuple(titles)
             hit = _best_fuzzy(text, keys, self._skeleton, titles)
             if hit is not None:
                 return hit
@@ -345,15 +353,20 @@ class Gazetteer:
         # caches are rebuilt on demand; pickles (the persisted index) stay small
         state = dict(self.__dict__)
         state["_entries"] = {}
-        state["_buckets"] = {}
-        state["_fuzzy_cache"] = {}
-        state["_scoped_keys"] = {}
+        for cache in ("_buckets", "_scoped_keys", "_fuzzy_cached"):
+            del state[cache]
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.pop("_fuzzy_cache", None)  # pickles written before the lru_cache
+        self.__dict__.update(state)
+        self.__dict__.setdefault("fuzzy_cache_size", FUZZY_CACHE_SIZE)
+        self._start_caches()
 
 
 def _best_fuzzy(
     text: str,
-    choices: list[str],
+    choices: Sequence[str],
     skeleton_of: Callable[[str], str],
     entries: Mapping[str, Entry],
 ) -> tuple[Entry, float, str] | None:
