@@ -7,7 +7,7 @@ cluster or in process.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Collection, Iterable, Mapping, Protocol, runtime_checkable
 
 
 class EngineError(Exception):
@@ -40,6 +40,23 @@ class DocumentMissing(EngineError):
 
     error_type = "document_missing_exception"
     status = 404
+
+    def __init__(self, ids: list[str]):
+        shown = ", ".join(repr(i) for i in ids[:20]) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+        super().__init__(f"update: {len(ids)} document(s) missing: {shown}")
+        self.ids = ids
+
+
+def check_update(doc_id: str, fields: Any, known: Collection[str] | None) -> None:
+    """The checks every engine's `update` makes before writing: an object of fields, no new
+    `id`, and only fields of a strict mapping (`known`; None when the mapping is not strict)."""
+    if not isinstance(fields, Mapping):
+        raise EngineError(f"update of {doc_id!r}: expected an object of fields, got {type(fields).__name__}")
+    if "id" in fields and str(fields["id"]) != str(doc_id):
+        raise EngineError(f"update of {doc_id!r}: the 'id' field cannot change")
+    unknown = set(fields) - set(known) if known is not None else set()
+    if unknown:
+        raise EngineError(f"update of {doc_id!r}: fields not in the mapping (dynamic: strict): {sorted(unknown)}")
 
 
 def error_item(exc: EngineError) -> dict[str, Any]:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Mapping
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .base import EngineError, error_item
+from .base import DocumentMissing, EngineError, check_update, error_item
 
 BULK_CHUNK = 500
+SCROLL_PAGE = 5000  # ids per page when scanning for stale documents
 
 
 class ClusterError(EngineError):
@@ -124,31 +126,98 @@ class ClusterEngine:
             return [self.msearch([body])[0] for body in bodies]
 
     def index(self, docs: Iterable[dict], progress: Callable[[int], None] | None = None) -> int:
-        """Bulk-index `docs` into the index (alias) by id, then refresh."""
-        count = 0
+        """Replace the corpus behind the alias with `docs`: bulk-index them by id, refresh, then
+        delete the documents this run did not write (found by a scroll over the ids, since
+        `_delete_by_query` needs the reindex module, which not every node has)."""
+        seen: set[str] = set()
         chunk: list[str] = []
         for doc in docs:
+            seen.add(str(doc["id"]))
             source = {k: _jsonable(v) for k, v in doc.items()}
             chunk.append(json.dumps({"index": {"_index": self.index_name, "_id": doc["id"]}}))
             chunk.append(json.dumps(source, default=_jsonable))
             if len(chunk) >= 2 * BULK_CHUNK:
-                count += self._bulk(chunk, progress)
+                self._bulk(chunk, progress)
                 chunk = []
         if chunk:
-            count += self._bulk(chunk, progress)
+            self._bulk(chunk, progress)
         self.request("POST", f"/{self.index_name}/_refresh")
-        return count
+        stale = [doc_id for doc_id in self._all_ids() if doc_id not in seen]
+        for start in range(0, len(stale), BULK_CHUNK):
+            self._bulk([json.dumps({"delete": {"_index": self.index_name, "_id": doc_id}})
+                        for doc_id in stale[start:start + BULK_CHUNK]], None)
+        if stale:
+            self.request("POST", f"/{self.index_name}/_refresh")
+        return len(seen)
 
-    def _bulk(self, lines: list[str], progress: Callable[[int], None] | None) -> int:
-        result = self.request("POST", "/_bulk", "\n".join(lines) + "\n")
+    def _all_ids(self) -> Iterator[str]:
+        """Every document id behind the alias: a scroll in `_doc` order, without sources."""
+        body = {"size": SCROLL_PAGE, "_source": False, "sort": ["_doc"]}
+        page = self.request("POST", f"/{self.index_name}/_search", body, params={"scroll": "1m"})
+        try:
+            while page["hits"]["hits"]:
+                yield from (hit["_id"] for hit in page["hits"]["hits"])
+                page = self.request("POST", "/_search/scroll",
+                                    {"scroll": "1m", "scroll_id": page["_scroll_id"]})
+        finally:
+            self.request("DELETE", "/_search/scroll", {"scroll_id": [page["_scroll_id"]]})
+
+    def update(self, updates: Mapping[str, Mapping[str, Any]]) -> int:
+        """Partial updates by id (top-level fields replaced, see `Engine.update`) in one `_bulk`.
+
+        `_update` with `doc` would merge objects key by key (a Q2E memory could never drop a
+        key, and rank_features refuses null), and scripts need lang-painless; so each document
+        is read (`_mget`, which also finds unknown ids before anything is written), merged here
+        and written back with `if_seq_no`/`if_primary_term`: a concurrent write is a conflict
+        error, never a lost update. The bulk uses `refresh=wait_for`: it returns once the next
+        search sees the change, without forcing a new segment per call as frequent small
+        updates would. Per-document failures raise `ClusterError` naming the ids; the other
+        documents of the bulk stay updated (a cluster has no multi-document transaction).
+        """
+        if not updates:
+            return 0
+        current = self._current(updates)
+        known = self._strict_fields()
+        for doc_id, fields in updates.items():
+            check_update(str(doc_id), fields, known)
+        lines: list[str] = []
+        for doc_id, fields in updates.items():
+            doc = current[str(doc_id)]
+            guard = {"if_seq_no": doc["_seq_no"], "if_primary_term": doc["_primary_term"]}
+            lines.append(json.dumps({"index": {"_index": self.index_name, "_id": str(doc_id), **guard}}))
+            lines.append(json.dumps({**doc["_source"], **fields}, default=_jsonable))
+        self._bulk(lines, None, params={"refresh": "wait_for"})
+        return len(updates)
+
+    def _current(self, ids: Iterable[Any]) -> dict[str, dict]:
+        """Source and sequence number of each id; DocumentMissing if any is not indexed."""
+        found = self.request("POST", f"/{self.index_name}/_mget", {"ids": [str(i) for i in ids]})["docs"]
+        missing = [d["_id"] for d in found if not d.get("found")]
+        if missing:
+            raise DocumentMissing(missing)
+        return {d["_id"]: d for d in found}
+
+    def _strict_fields(self) -> set[str] | None:
+        """Top-level fields of the alias's strict mapping; None if it accepts new fields."""
+        known: set[str] = set()
+        for index in self.request("GET", f"/{self.index_name}/_mapping").values():
+            mapping = index["mappings"]
+            if mapping.get("dynamic") != "strict":
+                return None
+            known |= mapping.get("properties", {}).keys()
+        return known
+
+    def _bulk(self, lines: list[str], progress: Callable[[int], None] | None,
+              params: dict | None = None) -> None:
+        """One `_bulk` request; any failed item raises ClusterError naming the ids."""
+        result = self.request("POST", "/_bulk", "\n".join(lines) + "\n", params=params)
         if result.get("errors"):
-            failed = [i for i in result["items"] if i["index"].get("error")]
-            first = failed[0]["index"]
-            raise ClusterError(f"bulk indexing failed for {len(failed)} docs; first: {first['_id']}: {first['error']}")
-        n = len(lines) // 2
+            failed = [item for entry in result["items"] for item in entry.values() if item.get("error")]
+            ids = sorted({str(item["_id"]) for item in failed})
+            first = failed[0]
+            raise ClusterError(f"bulk failed for {len(ids)} docs {ids[:20]}; first: {first['_id']!r}: {first['error']}")
         if progress:
-            progress(n)
-        return n
+            progress(len(lines) // 2)
 
     def get(self, ids: list[str]) -> dict[str, dict]:
         if not ids:
@@ -164,17 +233,7 @@ class ClusterEngine:
             return {"status": "red", "flavor": self.flavor, "error": str(exc)}
         return {"status": health["status"], "docs": count, "flavor": self.flavor, "index": self.index_name}
 
-    def update_partial(self, updates: dict[str, dict]) -> int:
-        """Partial updates by id (e.g. Q2E scores), in one bulk request."""
-        lines = []
-        for doc_id, fields in updates.items():
-            lines.append(json.dumps({"update": {"_index": self.index_name, "_id": doc_id}}))
-            lines.append(json.dumps({"doc": fields}, default=_jsonable))
-        return self._bulk(lines, None) if lines else 0
-
     # -- LTR plugin -------------------------------------------------------------------------
-
-    ltr_prefix = "/_ltr"
 
     def rescore(self, ids: Sequence[str], model: str, params: dict[str, Any]) -> dict[str, float]:
         """Model scores of `ids` from the plugin's `sltr` query (id → score)."""

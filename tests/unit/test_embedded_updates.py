@@ -139,7 +139,7 @@ def test_unknown_ids_and_fields_are_errors_that_apply_nothing():
     with pytest.raises(DocumentMissing, match="'nope'.*'gone'|'gone'.*'nope'"):
         engine.update({"d0": {"popularity": 1.0}, "nope": {"popularity": 2.0},
                        "gone": {"name": "x"}})
-    with pytest.raises(EngineError, match="not in the schema.*colour"):
+    with pytest.raises(EngineError, match="not in the mapping.*colour"):
         engine.update({"d0": {"popularity": 1.0}, "d1": {"colour": "red"}})
     with pytest.raises(EngineError, match="'id' field cannot change"):
         engine.update({"d0": {"id": "d9"}})

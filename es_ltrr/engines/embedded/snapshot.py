@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from es_ltrr import analysis
-from es_ltrr.engines.base import DocumentMissing, EngineError
+from es_ltrr.engines.base import DocumentMissing, EngineError, check_update
 from es_ltrr.schema import Schema
 
 from .builders import (build_features, build_keyword, build_numeric, build_text, build_vectors,
@@ -145,18 +145,12 @@ class Snapshot:
 
     def _rows(self, updates: Mapping[str, Mapping[str, Any]]) -> list[int]:
         """The row of every updated id; raises before anything is built."""
-        missing = [doc_id for doc_id in updates if str(doc_id) not in self.id_to_idx]
+        missing = [str(doc_id) for doc_id in updates if str(doc_id) not in self.id_to_idx]
         if missing:
-            shown = ", ".join(repr(str(d)) for d in missing[:20])
-            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-            raise DocumentMissing(f"update: {len(missing)} document(s) missing: {shown}{more}")
+            raise DocumentMissing(missing)
+        known = {f.name for f in self.schema.fields}
         for doc_id, fields in updates.items():
-            if not isinstance(fields, Mapping):
-                raise EngineError(f"update of {doc_id!r}: expected an object of fields, "
-                                  f"got {type(fields).__name__}")
-            _check_fields(self.schema, doc_id, fields)
-            if "id" in fields and str(fields["id"]) != str(doc_id):
-                raise EngineError(f"update of {doc_id!r}: the 'id' field cannot change")
+            check_update(doc_id, fields, known)
         return [self.id_to_idx[str(doc_id)] for doc_id in updates]
 
     def save(self, path: Path) -> None:
