@@ -301,9 +301,10 @@ def node() -> None:
 
 
 def _node_config(home: Path | None, port: int | None, distribution: str = "opensearch"):
-    from .node import NodeConfig
+    """The dev node's config: the environment read once here, the options winning."""
+    from .devnode import NodeConfig
 
-    return NodeConfig(distribution=distribution, home=home, port=port)
+    return NodeConfig.from_env(distribution=distribution, home=home, port=port)
 
 
 _distribution_option = click.option(
@@ -318,7 +319,7 @@ _distribution_option = click.option(
 @_distribution_option
 def node_start(home: Path | None, port: int | None, distribution: str) -> None:
     """Assemble (cached) and start the node; prints its URL as the last line."""
-    from .node import NodeError, start
+    from .devnode import NodeError, start
 
     try:
         url = start(_node_config(home, port, distribution), progress=_say)
@@ -333,7 +334,7 @@ def node_start(home: Path | None, port: int | None, distribution: str) -> None:
 @_distribution_option
 def node_stop(home: Path | None, port: int | None, distribution: str) -> None:
     """Stop the node started by `es-ltrr node start`."""
-    from .node import NodeError, stop
+    from .devnode import NodeError, stop
 
     try:
         stopped = stop(_node_config(home, port, distribution))
@@ -348,7 +349,7 @@ def node_stop(home: Path | None, port: int | None, distribution: str) -> None:
 @_distribution_option
 def node_status(home: Path | None, port: int | None, distribution: str) -> None:
     """Print the node's status as JSON."""
-    from .node import status
+    from .devnode import status
 
     click.echo(json.dumps(status(_node_config(home, port, distribution)), indent=2))
 

@@ -1,0 +1,122 @@
+"""Assembling a distribution directory: the integ-test zip, rebuilt modules, plugin zips.
+
+A marker file records what was assembled (``assembly_spec``); a start re-assembles only when it differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+from .config import ES_MISSING_MODULES, ArtifactMissing, NodeConfig, NodeError, Progress
+from .host import java_home, node_pid
+from .maven import Coord, fetch
+from .modules import MODULES, build_module
+
+MARKER = ".es-ltrr-assembled.json"
+LOG_TAIL_LINES = 30
+
+
+def _unzip(archive: Path, into: Path) -> None:
+    """Extract keeping the Unix modes (zipfile drops them; the bin/ scripts need +x)."""
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            path = Path(zf.extract(info, into))
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                path.chmod(mode)
+
+
+def _is_opensearch(config: NodeConfig) -> bool:
+    return config.distribution == "opensearch"
+
+
+def assembly_spec(config: NodeConfig) -> dict:
+    """What the assembled distro must contain; a change means re-assembling."""
+    opensearch = _is_opensearch(config)
+    return {"distribution": config.distribution, "version": config.version,
+            "modules": [m.name for m in MODULES] if opensearch else [],
+            "knn": config.knn and opensearch, "ltr_zip": str(config.ltr_zip) if config.ltr_zip else None}
+
+
+def read_marker(dist: Path) -> dict:
+    try:
+        marker = json.loads((dist / MARKER).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {"distribution": "opensearch", **marker}  # markers written before Elasticsearch support
+
+
+def _plugin_zips(config: NodeConfig, cache: Path, progress: Progress) -> list[tuple[str, Path]]:
+    """Plugin zips to install: k-NN (required) and LTR (from ``ltr_zip`` or Central, if there);
+    for Elasticsearch only ``ltr_zip`` (the o19s plugin is not on Central)."""
+    zips = []
+    if not _is_opensearch(config):
+        return [(str(config.ltr_zip), config.ltr_zip)] if config.ltr_zip else []
+    if config.knn:
+        knn = Coord("org.opensearch.plugin", "opensearch-knn", f"{config.version}.0", "zip")
+        zips.append((str(knn), fetch(knn, cache, progress)))
+    if config.ltr_zip:
+        if not config.ltr_zip.is_file():
+            raise NodeError(f"ltr_zip {config.ltr_zip} (ES_LTRR_LTR_ZIP) is not a file")
+        return zips + [(str(config.ltr_zip), config.ltr_zip)]
+    ltr = Coord("org.opensearch", "opensearch-ltr", f"{config.version}.0", "zip")
+    try:
+        zips.append((str(ltr), fetch(ltr, cache, progress)))
+    except ArtifactMissing as e:
+        progress(f"WARNING: LTR plugin left out: {e}. Set ES_LTRR_LTR_ZIP to a local "
+                 f"opensearch-ltr-{config.version}.0.zip to include it.")
+    return zips
+
+
+def _install_plugin(config: NodeConfig, dist: Path, source: str, archive: Path, java: Path) -> None:
+    d = config.distro
+    if not archive.is_file():
+        raise NodeError(f"{source}: {archive} is not a file")
+    cmd = [str(dist / "bin" / f"{d.name}-plugin"), "install", "--batch", archive.resolve().as_uri()]
+    env = {**os.environ, f"{d.env}_JAVA_HOME": str(java), f"{d.env}_PATH_CONF": str(dist / "config")}
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    if run.returncode != 0:
+        tail = "\n".join((run.stdout + run.stderr).splitlines()[-LOG_TAIL_LINES:])
+        raise NodeError(f"{source}: `{d.name}-plugin install` exited {run.returncode}:\n{tail}")
+
+
+def assemble(config: NodeConfig, progress: Progress = print) -> Path:
+    """Build (once) the distro dir: integ-test zip + rebuilt modules + plugins; returns it."""
+    dist, wanted = config.dist, assembly_spec(config)
+    if {k: read_marker(dist).get(k) for k in wanted} == wanted:
+        return dist
+    if node_pid(config):
+        raise NodeError(f"a node is running from {dist}; stop it before re-assembling")
+    d = config.distro
+    progress(f"assembling {d.title} {config.version} in {dist}")
+    cache, java = config.home / "downloads", java_home(config)
+    core = Coord(d.group, d.name, config.version, "zip")
+    stage = config.home / ".stage"
+    shutil.rmtree(stage, ignore_errors=True)
+    _unzip(fetch(core, cache, progress), stage)
+    built = stage / f"{d.name}-{config.version}"
+    modules = MODULES if _is_opensearch(config) else ()
+    jars = {m.name: build_module(m, built, config.version, cache, progress) for m in modules}
+    for name, module_jars in jars.items():
+        progress(f"module {name}: {', '.join(module_jars)}")
+    if not _is_opensearch(config):
+        progress(f"WARNING: no {', '.join(ES_MISSING_MODULES)} module: the integ-test zip lacks them "
+                 f"and Maven Central has no {config.version} artifacts for them (e.g. "
+                 f"org.elasticsearch.plugin:mapper-extras-client ends at 7.17). `es-ltrr apply` "
+                 "needs them: use a full distribution (docker compose --profile elasticsearch).")
+    plugins = []
+    for source, archive in _plugin_zips(config, cache, progress):
+        progress(f"installing plugin {source}")
+        _install_plugin(config, built, source, archive, java)
+        plugins.append(source)
+    (built / MARKER).write_text(json.dumps({**wanted, "module_jars": jars, "plugins": plugins}, indent=1))
+    shutil.rmtree(dist, ignore_errors=True)
+    built.rename(dist)
+    shutil.rmtree(stage, ignore_errors=True)
+    return dist
+
