@@ -1,18 +1,45 @@
-"""Fixtures shared by the OpenSearch and Elasticsearch suites.
+"""Fixtures of the integration suite, which runs once per flavor of test node.
 
-Each test module defines `settings` (node URL, flavor, a per-run alias, the small catalog)
-and `applied` (the index behind the alias); everything built on them lives here once.
+`flavor` (module-scoped, params opensearch/elasticsearch) gives the node's URL, `settings`
+(flavor, a per-run alias, the small catalog), the `engine`, and the node's known `gaps`.
+A test that a gap prevents carries `@pytest.mark.skip_on_gap("name", ...)` and is skipped
+with the gap's reason; the gaps are explicit here, not guessed from failures.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 
 import pytest
 
+from es_ltrr.apply import apply, installed_components
 from es_ltrr.arms import ARMS
+from es_ltrr.config import Settings
 from es_ltrr.engines.cluster import ClusterError
 from es_ltrr.engines.factory import cluster_engine
+from es_ltrr.ranking import default_featureset
+from es_ltrr.schema import MUSIC
+
+FLAVORS = ["opensearch", "elasticsearch"]
+
+#: Modules es-ltrr's schema and `apply` need besides the server (OpenSearch also its k-NN plugin).
+MODULES = frozenset({"mapper-extras", "lang-mustache", "analysis-common", "reindex"})
+
+#: The Elasticsearch test node's known gaps: name -> (modules whose absence makes it, reason).
+#: Its integ-test zip, the only 8.x distribution on Maven Central, has none of MODULES and
+#: Elastic publishes no 8.x artifacts of them. Pointed at a full distribution
+#: (ES_LTRR_TEST_ES_CLUSTER, e.g. `docker compose --profile elasticsearch`) it has no gaps.
+ES_GAPS: dict[str, tuple[frozenset[str], str]] = {
+    "apply": (frozenset({"mapper-extras", "analysis-common"}),
+              "`es-ltrr apply` of the music schema needs rank_features (mapper-extras) and the "
+              "folding/trigram analysis (analysis-common)"),
+    "stored_templates": (frozenset({"lang-mustache"}), "stored search templates need lang-mustache"),
+    "reindex": (frozenset({"reindex"}), "a schema change reindexes behind the alias: needs the reindex module"),
+    "q2e": (frozenset({"mapper-extras"}), "the q2e arm's rank_feature query needs mapper-extras"),
+    "lexical_analysis": (frozenset({"analysis-common"}), "without folding and trigram sub-fields the "
+                         "lexical arm is not the query the embedded engine runs"),
+}
 
 #: Queries for parity and search checks on the small catalog slice.
 QUERIES = [
@@ -31,6 +58,28 @@ def delete_indices(engine, pattern: str) -> None:
         engine.request("DELETE", "/" + ",".join(names))
 
 
+@pytest.fixture(scope="module", params=FLAVORS)
+def flavor(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def node_url(flavor, request) -> str:
+    """The flavor's test node (skipped without one, failed under ES_LTRR_REQUIRE_CLUSTER)."""
+    return request.getfixturevalue("cluster_url" if flavor == "opensearch" else "es_url")
+
+
+@pytest.fixture(scope="module")
+def alias(flavor) -> str:
+    return f"es-ltrr-it-{flavor[:2]}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def settings(node_url, flavor, alias, small_catalog, tmp_path_factory) -> Settings:
+    return Settings.load(env={}, cluster_url=node_url, flavor=flavor, index=alias,
+                         catalog=small_catalog, data_dir=tmp_path_factory.mktemp(flavor))
+
+
 @pytest.fixture(scope="module")
 def engine(settings):
     """The module's cluster engine; removes its indices and stored templates afterwards."""
@@ -42,6 +91,53 @@ def engine(settings):
             engine.request("DELETE", f"/_scripts/{settings.index}-{name}")
         except ClusterError:  # never stored (no lang-mustache, or a test failed before apply)
             pass
+
+
+@pytest.fixture(scope="module")
+def components(engine) -> set[str]:
+    return installed_components(engine)
+
+
+@pytest.fixture(scope="module")
+def gaps(flavor, components) -> dict[str, str]:
+    """The node's known gaps (name -> reason); an OpenSearch node must have none."""
+    if flavor != "elasticsearch":
+        return {}
+    return {name: reason for name, (needs, reason) in ES_GAPS.items() if not needs <= components}
+
+
+@pytest.fixture(autouse=True)
+def _skip_on_known_gaps(request) -> None:
+    marker = request.node.get_closest_marker("skip_on_gap")
+    if marker is None:
+        return
+    unknown = set(marker.args) - set(ES_GAPS)
+    assert not unknown, f"skip_on_gap names unknown gaps {unknown}"
+    gaps = request.getfixturevalue("gaps")
+    for name in marker.args:
+        if name in gaps:
+            pytest.skip(f"known gap {name!r} of this {request.getfixturevalue('flavor')} node: {gaps[name]}")
+
+
+def core_index_body() -> dict:
+    """The music mappings with analysis the bare server has and `q2e` stored, not indexed."""
+    body = MUSIC.index_body("elasticsearch")
+    plain = {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]}
+    body["settings"]["analysis"] = {"analyzer": {"ltrr_text": plain, "ltrr_trigram": plain},
+                                    "normalizer": {"ltrr_norm": {"type": "custom", "filter": ["lowercase"]}}}
+    body["mappings"]["properties"]["q2e"] = {"type": "object", "enabled": False}
+    return body
+
+
+@pytest.fixture(scope="module")
+def applied(engine, gaps, alias):
+    """The index behind the alias: `apply` of the music schema, or its core-only twin where
+    the node cannot apply it (the index then has core analysis and no q2e)."""
+    if "apply" not in gaps:
+        return apply(engine, MUSIC, [default_featureset()], ltr=False, say=lambda _: None)
+    engine.request("PUT", f"/{alias}-core", core_index_body())
+    engine.request("POST", "/_aliases", {"actions": [{"add": {"index": f"{alias}-core", "alias": alias}}]})
+    return None
 
 
 @pytest.fixture(scope="module")
