@@ -51,10 +51,12 @@ known_item) × coverage, where coverage counts content tokens only (stopwords su
 "by", "the", "music", "top" neither help nor hurt).
 
 Modules: :mod:`.vocabulary` (built-in words), :mod:`.gazetteer` (the catalog's names and
-fuzzy lookup), :mod:`.tagger` (slots, selection, intent).
+their lookup), :mod:`.fuzzy` (misspelling match), :mod:`.tagger` (slots, selection,
+intent).
 """
 
-from es_ltrr.understanding.gazetteer import Entry, Gazetteer, skeleton
+from es_ltrr.understanding.fuzzy import skeleton
+from es_ltrr.understanding.gazetteer import Entry, Gazetteer
 from es_ltrr.understanding.tagger import Slot, Understanding, understand
 from es_ltrr.understanding.vocabulary import (
     ENTITY_TYPE_WORDS,

@@ -4,17 +4,15 @@ bucketed fuzzy index for misspellings and per-artist title maps (see the package
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Mapping, Sequence
-
-from rapidfuzz import fuzz, process
+from typing import Any, Iterable, Mapping
 
 from es_ltrr.analysis import normalize_query, words
 from es_ltrr.catalog.moods import MOODS
 from es_ltrr.catalog.names import core_title, name_variants, without_apostrophes
+from es_ltrr.understanding.fuzzy import best_fuzzy, skeleton
 from es_ltrr.understanding.vocabulary import (
     DECADE_WORDS,
     ENTITY_TYPE_WORDS,
@@ -27,8 +25,6 @@ from es_ltrr.understanding.vocabulary import (
 )
 
 FUZZY_MIN_CHARS = 4
-FUZZY_CUTOFF = 80.0
-_FUZZY_SHORTLIST = 12
 #: Fuzzy results kept per gazetteer (least recently used go first).
 FUZZY_CACHE_SIZE = 50_000
 
@@ -67,35 +63,6 @@ class Entry:
     def rank(self) -> tuple[float, int, float]:
         """Sort key (larger is better) among entries of one key."""
         return (self.prior * KIND_WEIGHT[self.kind], -KIND_RANK[self.kind], self.popularity)
-
-
-# --- phonetic skeleton --------------------------------------------------------------
-
-_SKELETON_RULES = (
-    (re.compile(r"ph"), "f"),
-    (re.compile(r"ck"), "k"),
-    (re.compile(r"qu"), "kw"),
-    (re.compile(r"c(?=[eiy])"), "s"),
-    (re.compile(r"c"), "k"),
-    (re.compile(r"z"), "s"),
-    (re.compile(r"x"), "ks"),
-    (re.compile(r"[aeiouy]"), "*"),
-    (re.compile(r"([^*\s])\1+"), r"\1"),
-)
-
-
-def skeleton(text: str) -> str:
-    """A rough phonetic key: vowels → "*", c/k/s and ph/f merged, doubled letters once.
-
-    >>> skeleton("tayler") == skeleton("taylor"), skeleton("beyonse") == skeleton("beyonce")
-    (True, True)
-    >>> skeleton("metalica") == skeleton("metallica")
-    True
-    """
-    for pattern, repl in _SKELETON_RULES:
-        text = pattern.sub(repl, text)
-    return text
-
 
 
 # --- gazetteer ----------------------------------------------------------------------
@@ -310,7 +277,7 @@ class Gazetteer:
 
     def _fuzzy_uncached(self, text: str) -> tuple[Entry, float, str] | None:
         bucket = self._bucket(text[0], len(text))
-        return _best_fuzzy(text, bucket, self._skeleton, self._fuzzy_entry)
+        return best_fuzzy(text, bucket, self._skeleton, self._fuzzy_entry)
 
     def artist_title(
         self, artist_key: str, text: str, prefer: str | None = None, fuzzy: bool = True
@@ -335,7 +302,7 @@ class Gazetteer:
             keys = self._scoped_keys.get((name, artist_key))
             if keys is None:
                 keys = self._scoped_keys[name, artist_key] = tuple(titles)
-            hit = _best_fuzzy(text, keys, self._skeleton, titles)
+            hit = best_fuzzy(text, keys, self._skeleton, titles)
             if hit is not None:
                 return hit
         return None
@@ -362,33 +329,3 @@ class Gazetteer:
         self.__dict__.update(state)
         self.__dict__.setdefault("fuzzy_cache_size", FUZZY_CACHE_SIZE)
         self._start_caches()
-
-
-def _best_fuzzy(
-    text: str,
-    choices: Sequence[str],
-    skeleton_of: Callable[[str], str],
-    entries: Mapping[str, Entry],
-) -> tuple[Entry, float, str] | None:
-    """Shortlist by `fuzz.ratio`, rescore with the skeleton ratio, ties → popular."""
-    if not choices:
-        return None
-    # the skeleton ratio is at most 100, so the raw ratio must reach 2·cutoff − 100
-    floor = 2 * FUZZY_CUTOFF - 100
-    shortlist = process.extract(
-        text, choices, scorer=fuzz.ratio, limit=_FUZZY_SHORTLIST, score_cutoff=floor
-    )
-    if not shortlist:
-        return None
-    sk = skeleton(text)
-    best: tuple[float, float] | None = None
-    found: tuple[Entry, float, str] | None = None
-    for key, raw, _ in shortlist:
-        # the skeleton may only help: max(raw, mean(raw, skeleton ratio))
-        score = max(raw, 0.5 * raw + 0.5 * fuzz.ratio(sk, skeleton_of(key)))
-        entry = entries[key]
-        rank = (round(score, 6), entry.popularity)
-        if score >= FUZZY_CUTOFF and (best is None or rank > best):
-            best, found = rank, (entry, score / 100.0, key)
-    return found
-
