@@ -5,6 +5,6 @@ from es_ltrr.engines.cluster import ClusterEngine, ClusterError, ElasticsearchEn
 from es_ltrr.engines.embedded import EmbeddedEngine
 
 __all__ = [
-    "ClusterEngine", "ClusterError", "DocumentMissing", "ElasticsearchEngine", "EmbeddedEngine", "Engine", "EngineError",
-    "OpenSearchEngine", "QueryError", "UnsupportedQuery",
+    "ClusterEngine", "ClusterError", "DocumentMissing", "ElasticsearchEngine", "EmbeddedEngine", "Engine",
+    "EngineError", "OpenSearchEngine", "QueryError", "UnsupportedQuery",
 ]

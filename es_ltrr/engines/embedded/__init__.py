@@ -55,7 +55,7 @@ Known differences from Elasticsearch (scores need not be identical; ranking shou
 
 * Float arithmetic is numpy float32/float64, not Lucene's float: last-digit differences.
 * Statistics are exact for the current corpus (ES: one shard, but deleted documents keep
-  counting in df until segments merge).
+  counting in df until segments merge; an update there is a delete plus an index).
 * A fuzzy query term scores the *max* over its expansions; Lucene sums its expansions'
   SHOULD clauses (equal unless one field holds several expansions of the same term).
   Expansions whose weight would be <= 0 are dropped.
