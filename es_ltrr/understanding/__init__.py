@@ -51,8 +51,8 @@ known_item) × coverage, where coverage counts content tokens only (stopwords su
 "by", "the", "music", "top" neither help nor hurt).
 
 Modules: :mod:`.vocabulary` (built-in words), :mod:`.gazetteer` (the catalog's names and
-their lookup), :mod:`.fuzzy` (misspelling match), :mod:`.tagger` (slots, selection,
-intent).
+their lookup), :mod:`.gazetteer_file` (its versioned file), :mod:`.fuzzy` (misspelling
+match), :mod:`.tagger` (slots, selection, intent).
 """
 
 from es_ltrr.understanding.fuzzy import skeleton

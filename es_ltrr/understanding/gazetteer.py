@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from es_ltrr.analysis import normalize_query, words
 from es_ltrr.catalog.moods import MOODS
@@ -72,6 +73,18 @@ def _key(text: str) -> str:
     return normalize_query(text)
 
 
+class Tables(NamedTuple):
+    """The built content of a gazetteer, as saved to disk."""
+
+    #: normalized key → its entries, best first
+    exact: dict[str, tuple[Entry, ...]]
+    #: normalized key → the entry a fuzzy match on it stands for
+    fuzzy: dict[str, Entry]
+    #: normalized artist name → {normalized title → entry}: tracks, and albums apart
+    artist_titles: dict[str, dict[str, Entry]]
+    artist_albums: dict[str, dict[str, Entry]]
+
+
 class Gazetteer:
     """Folded keys → entries, a bucketed fuzzy index and per-artist title maps.
 
@@ -126,9 +139,38 @@ class Gazetteer:
             key: tuple(sorted(kinds.values(), key=Entry.rank, reverse=True))
             for key, kinds in self._entries.items()
         }
+        self._index_fuzzy()
+
+    def _index_fuzzy(self) -> None:
+        """Fuzzy keys by first letter and length, most popular first (ties: insertion order)."""
         ordered = sorted(self._fuzzy_entry, key=lambda k: -self._fuzzy_entry[k].popularity)
         for key in ordered:
             self._by_first.setdefault(key[0], {}).setdefault(len(key), []).append(key)
+
+    @classmethod
+    def from_tables(cls, tables: Tables, fuzzy_cache_size: int = FUZZY_CACHE_SIZE) -> Gazetteer:
+        """A gazetteer of built tables (see :meth:`tables`); the fuzzy index is derived."""
+        gaz = cls(fuzzy_cache_size)
+        gaz.exact, gaz._fuzzy_entry, gaz.artist_titles, gaz.artist_albums = tables
+        gaz._index_fuzzy()
+        return gaz
+
+    def tables(self) -> Tables:
+        """What this gazetteer is made of; everything else is derived or a cache."""
+        return Tables(self.exact, self._fuzzy_entry, self.artist_titles, self.artist_albums)
+
+    def save(self, path: Path) -> None:
+        """Write the gazetteer to one versioned file (see :mod:`.gazetteer_file`)."""
+        from es_ltrr.understanding import gazetteer_file  # it imports this module
+
+        gazetteer_file.write(self.tables(), path)
+
+    @classmethod
+    def load(cls, path: Path, fuzzy_cache_size: int = FUZZY_CACHE_SIZE) -> Gazetteer:
+        """A gazetteer saved with :meth:`save`; ValueError for another version or a bad file."""
+        from es_ltrr.understanding import gazetteer_file  # it imports this module
+
+        return cls.from_tables(gazetteer_file.read(path), fuzzy_cache_size)
 
     @classmethod
     def from_entities(
@@ -317,7 +359,8 @@ class Gazetteer:
         return len(self.exact)
 
     def __getstate__(self) -> dict[str, Any]:
-        # caches are rebuilt on demand; pickles (the persisted index) stay small
+        # caches are rebuilt on demand; pickles stay small (indexing.py still pickles
+        # until it switches to save/load)
         state = dict(self.__dict__)
         state["_entries"] = {}
         for cache in ("_buckets", "_scoped_keys", "_fuzzy_cached"):
