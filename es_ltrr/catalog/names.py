@@ -6,6 +6,7 @@ memory predicts are the forms the tagger recognizes.
 * :func:`without_apostrophes` — "Don't" as typed: "Dont";
 * :func:`name_variants` — other typed forms of an artist name ("beatles", "simon and
   garfunkel", "kesha");
+* :data:`GENRE_SYNONYMS` — other ways to say a genre ("rnb" for R&B);
 * :data:`STOPWORDS` — words too common in queries and names to identify anything.
 """
 
@@ -21,6 +22,17 @@ STOPWORDS = frozenset(
     sisters official best top new old hits music remix mix live version edit original
     la el los las de del le les y""".split()
 )
+
+#: Genre keyword → other ways to say it (used only when the keyword is in the catalog).
+GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "r&b": ("rnb", "r and b", "randb", "rhythm and blues"),
+    "edm": ("electronic", "electronic dance music", "dance music", "electronica"),
+    "rap": ("rappers",),
+    "rock": ("rock and roll", "rock n roll"),
+    "hip hop": ("hiphop", "hip hop music"),
+    "latin": ("latino", "musica latina"),
+    "reggaeton": ("regueton", "reggaeton music"),
+}
 
 #: A name without its leading "the" must keep at least this many characters to be a
 #: variant ("beatles" for The Beatles, but not "xx" or "who").

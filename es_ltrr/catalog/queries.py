@@ -30,7 +30,12 @@ import random
 from typing import Any, Callable, Iterable
 
 from es_ltrr.analysis import normalize_query, q2e_key, words
-from es_ltrr.catalog.names import core_title, name_variants, without_apostrophes
+from es_ltrr.catalog.names import (
+    GENRE_SYNONYMS,
+    core_title,
+    name_variants,
+    without_apostrophes,
+)
 
 #: Upper bound on predicted queries per entity (keeps the rank_features field small).
 MAX_QUERIES = 16
@@ -295,9 +300,7 @@ def _genre(e: dict[str, Any], q: _Queries, rng: random.Random) -> None:
     keyword = _first(e.get("subgenres" if e["type"] == "subgenre" else "genres")) or name
     for label in dict.fromkeys([name, keyword]):
         q.add(label, "name")
-    if normalize_query(keyword) == "r b":  # how people type R&B
-        q.add("rnb", "name_variant")
-        q.add("r and b", "name_variant")
+    q.add_all(GENRE_SYNONYMS.get(keyword, ()), "name_variant")  # "rnb" for "r&b"
     q.add(f"{keyword} songs", "name_suffix")
     q.add(f"{keyword} music", "name_suffix")
     for mood in e.get("moods") or ():

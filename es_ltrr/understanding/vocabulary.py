@@ -2,14 +2,16 @@
 entity-type words, genre synonyms, decades and eras, stopwords.
 
 These are facts about how people phrase music queries, independent of any catalog; the
-gazetteer adds them beside the catalog's names. The stopwords live with the name rules in
-:mod:`es_ltrr.catalog.names` (the Q2E generator needs them too) and are re-exported here.
+gazetteer adds them beside the catalog's names. The stopwords and genre synonyms live with the
+name rules in :mod:`es_ltrr.catalog.names` (the Q2E generator needs them too) and are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import re
 
+from es_ltrr.catalog.names import GENRE_SYNONYMS as GENRE_SYNONYMS
 from es_ltrr.catalog.names import STOPWORDS as STOPWORDS
 
 #: Slot kinds, in tie-break order (earlier wins when two kinds tie for the same span).
@@ -71,17 +73,6 @@ ENTITY_TYPE_WORDS: dict[str, tuple[str, ...]] = {
     "playlist": ("playlist", "playlists", "mix", "mixes"),
     "genre": ("genre", "genres"),
     "subgenre": ("subgenre", "subgenres", "sub genre", "sub genres"),
-}
-
-#: Genre keyword → other ways to say it (used only when the keyword is in the catalog).
-GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "r&b": ("rnb", "r and b", "randb", "rhythm and blues"),
-    "edm": ("electronic", "electronic dance music", "dance music", "electronica"),
-    "rap": ("rappers",),
-    "rock": ("rock and roll", "rock n roll"),
-    "hip hop": ("hiphop", "hip hop music"),
-    "latin": ("latino", "musica latina"),
-    "reggaeton": ("regueton", "reggaeton music"),
 }
 
 DECADE_WORDS = {

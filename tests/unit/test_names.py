@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from es_ltrr.analysis import normalize_query
-from es_ltrr.catalog.names import STOPWORDS, core_title, name_variants, without_apostrophes
+from es_ltrr.catalog.names import (
+    GENRE_SYNONYMS,
+    STOPWORDS,
+    core_title,
+    name_variants,
+    without_apostrophes,
+)
 from es_ltrr.catalog.queries import predicted_queries
 from es_ltrr.understanding import Gazetteer, understand
 
@@ -67,3 +73,19 @@ def test_title_rules():
     assert core_title("Lover (Remix) [feat. Shawn Mendes]") == "Lover"
     assert core_title("Shape of You - Acoustic") == "Shape of You"
     assert without_apostrophes("Don’t Stop Me Now") == "Dont Stop Me Now"
+
+
+def test_q2e_predicts_the_genre_synonyms_the_gazetteer_tags():
+    genres = [
+        {"id": "g-r-b", "type": "genre", "name": "R&B", "genres": ["r&b"], "popularity": 60.0},
+        {"id": "g-edm", "type": "genre", "name": "EDM", "genres": ["edm"], "popularity": 60.0},
+        {"id": "s-hip-hop", "type": "subgenre", "name": "Hip Hop", "subgenres": ["hip hop"],
+         "popularity": 60.0},
+    ]
+    gaz = Gazetteer.from_entities(genres)
+    for entity, keyword in zip(genres, ["r&b", "edm", "hip hop"]):
+        queries = predicted_queries(entity)
+        for synonym in GENRE_SYNONYMS[keyword]:
+            assert normalize_query(synonym) in queries, synonym
+            slot = understand(synonym, gaz).first(entity["type"])
+            assert slot is not None and slot.value == keyword, synonym
