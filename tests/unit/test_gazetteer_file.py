@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import pickle
@@ -118,3 +119,16 @@ def test_an_old_pickle_is_not_mistaken_for_the_format(saved, tmp_path):
 def test_a_missing_file_is_not_a_format_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         Gazetteer.load(tmp_path / "absent.json.gz")
+
+
+def test_loading_leaves_the_garbage_collector_as_it_was(saved, tmp_path):
+    Gazetteer.load(saved[1])
+    with pytest.raises(ValueError):
+        Gazetteer.load(put(tmp_path / "bad.json.gz", b"not gzip"))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        Gazetteer.load(saved[1])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
