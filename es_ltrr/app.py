@@ -14,7 +14,8 @@ from .embedding import Encoder
 from .engines.factory import make_engine
 from .indexing import build_index, index_exists, load_gazetteer, load_stats
 from .pipeline import Searcher
-from .ranking import PluginRanker, XGBoostRanker, default_featureset
+from .ltr import LtrModel, default_featureset
+from .ranking import PluginRanker, Ranker, RRFRanker, XGBoostRanker
 
 
 def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_index: bool = True) -> Searcher:
@@ -35,23 +36,25 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
         engine = build_index(settings, encoder, say)
     else:
         engine = make_engine(settings)
+    fusion = RRFRanker(settings.rrf_weights)
     return Searcher(
         engine=engine,
         gazetteer=load_gazetteer(settings.data_dir),
         policy=StaticPolicy(settings.allocation or None),
         encoder=encoder,
-        ranker=_ranker(settings),
+        ranker=_ranker(settings, fusion),
+        fallback=fusion,
         catalog=load_stats(settings.data_dir),
-        rrf_weights=settings.rrf_weights,
         flavor=engine.flavor,
     )
 
 
-def _ranker(settings: Settings) -> XGBoostRanker | PluginRanker | None:
+def _ranker(settings: Settings, fusion: Ranker) -> Ranker:
+    """sltr when a plugin model is named, else a local model when one is saved, else fusion."""
     if settings.ltr_model:
         if not settings.cluster_url:
             raise ValueError("ltr_model names a model in a cluster's LTR plugin: it needs --cluster URL")
         return PluginRanker(settings.ltr_model)
     if settings.model_path.exists():
-        return XGBoostRanker.load(settings.model_path, default_featureset())
-    return None
+        return XGBoostRanker(LtrModel.load(settings.model_path, default_featureset()))
+    return fusion

@@ -6,7 +6,7 @@
    the alias already points at it; otherwise create it, `_reindex` from the old version and
    swap the alias atomically (no downtime; the old index is kept for rollback);
 3. the arm templates as stored mustache scripts `<alias>-<arm>` (when lang-mustache exists);
-4. the LTR feature store and the featuresets of `ltr_features/`.
+4. the LTR feature store and the featuresets (`es_ltrr.ltr.featureset`).
 
 `plan` computes the changes without making them (`--dry-run` prints it).
 """
@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 from .arms import ARMS
 from .engines.cluster import ClusterEngine, ClusterError
-from .ranking.featureset import FeatureSet
+from .ltr import FeatureSet
+from .ltr.plugin import LtrPlugin
 from .schema import Schema
 
 
@@ -122,27 +123,12 @@ def plan_templates(engine: ClusterEngine, components: set[str]) -> list[Change]:
 def plan_ltr(engine: ClusterEngine, featuresets: list[FeatureSet], ltr: bool) -> list[Change]:
     if not ltr:
         return [Change("skip", "LTR feature store", "--no-ltr: features are logged and scored in the sidecar")]
-    changes = []
-    try:
-        store_exists = bool(engine.request("GET", "/_ltr").get("stores"))
-    except ClusterError:
-        store_exists = False
-    changes.append(Change("unchanged" if store_exists else "create", "LTR feature store _ltr"))
+    plugin = LtrPlugin(engine)
+    changes = [Change("unchanged" if plugin.store_exists() else "create", "LTR feature store _ltr")]
     for fs in featuresets:
-        try:
-            found = engine.request("GET", f"/_ltr/_featureset/{fs.name}")
-            same = _featureset_matches(found, fs)
-        except ClusterError:
-            same = None
-        action = "unchanged" if same else "store"
+        action = "unchanged" if plugin.featureset_matches(fs) else "store"
         changes.append(Change(action, f"featureset {fs.name}", f"{len(fs.features)} features"))
     return changes
-
-
-def _featureset_matches(found: dict, fs: FeatureSet) -> bool:
-    source = found.get("_source", {}).get("featureset", found.get("featureset", {}))
-    features = source.get("features", [])
-    return [(f.get("name"), f.get("template")) for f in features] == [(f.name, f.template) for f in fs.features]
 
 
 def plan(engine: ClusterEngine, schema: Schema, featuresets: list[FeatureSet], ltr: bool = True) -> list[Change]:
@@ -192,26 +178,11 @@ def _apply_templates(engine: ClusterEngine, changes: list[Change]) -> None:
 
 
 def _apply_ltr(engine: ClusterEngine, featuresets: list[FeatureSet], changes: list[Change]) -> None:
+    plugin = LtrPlugin(engine)
     for change in changes:
         if change.target == "LTR feature store _ltr" and change.action == "create":
-            engine.request("PUT", "/_ltr")
+            plugin.create_store()
     by_name = {fs.name: fs for fs in featuresets}
     for change in changes:
         if change.action == "store" and change.target.startswith("featureset "):
-            fs = by_name[change.target.split(" ", 1)[1]]
-            try:
-                engine.request("DELETE", f"/_ltr/_featureset/{fs.name}")
-            except ClusterError:
-                pass
-            engine.request("PUT", f"/_ltr/_featureset/{fs.name}", featureset_body(fs))
-
-
-def featureset_body(fs: FeatureSet) -> dict[str, Any]:
-    return {
-        "featureset": {
-            "features": [
-                {"name": f.name, "params": list(f.params), "template_language": "mustache", "template": f.template}
-                for f in fs.features
-            ]
-        }
-    }
+            plugin.put_featureset(by_name[change.target.split(" ", 1)[1]])

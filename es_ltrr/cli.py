@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from .api import BadRequest, parse_search_request
+from .api import BadRequest, parse_search_request, search_response
 from .config import MAX_K, Settings
 
 
@@ -113,7 +113,7 @@ def apply(obj: Ctx, dry_run: bool, no_ltr: bool) -> None:
     from .apply import ApplyError, apply as apply_changes
     from .engines import EngineError
     from .engines.factory import cluster_engine
-    from .ranking import default_featureset
+    from .ltr import default_featureset
     from .schema import MUSIC
 
     settings = obj.settings()
@@ -138,7 +138,7 @@ def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_jso
         request = parse_search_request({"query": query, "k": k, "context": context, "debug": debug})
     except (BadRequest, json.JSONDecodeError) as exc:
         _fail(str(exc))
-    response = _searcher(obj).search(request)
+    response = search_response(_searcher(obj).search(request))
     if as_json:
         click.echo(json.dumps(response, ensure_ascii=False, indent=2))
     else:

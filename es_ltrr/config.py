@@ -53,7 +53,7 @@ class Settings:
 
     @property
     def model_path(self) -> Path:
-        return self.model or self.data_dir / "models" / "ltr.json"
+        return self.model or self.data_dir / "models" / "ltr"
 
     @classmethod
     def load(cls, config_file: Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

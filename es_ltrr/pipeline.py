@@ -1,10 +1,14 @@
 """One search, top to bottom:
 
     understand → choose arms → embed (only if a chosen arm needs the vector)
-      → render arm templates → one msearch → union with provenance → rank → response
+      → render arm templates → one msearch → union with provenance → rank → SearchResult
 
 The policy chooses *before* embedding (DESIGN.md lists embed first): the query embedding
 is the largest per-query cost, and a decision without the semantic arm skips it.
+
+The pipeline returns a typed `SearchResult`; the JSON a client sees is built from it in
+`es_ltrr.api`. Ids, the wall clock and the explore seed are injectable, so a search can be
+replayed exactly (tests, the simulator).
 """
 
 from __future__ import annotations
@@ -14,16 +18,17 @@ import time
 import uuid
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .api import SearchRequest
 from .arms import ARMS, Arm, ArmInput, CatalogStats
 from .policy import Decision, Policy, PolicyContext
 from .embedding import Encoder
 from .engines.base import Engine, EngineError
-from .ranking import PluginRanker, XGBoostRanker, feature_params, fusion_weights, rrf_scores
+from .ranking import Ranker, RRFRanker, label
 from .understanding import Gazetteer, Understanding, understand
-from .union import ArmResult, Candidate, union
+from .record import SearchResult
+from .union import Candidate, union
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,16 @@ class Timer:
         return {**self.marks, "total": round((time.perf_counter() - self._start) * 1000, 3)}
 
 
+def new_impression_id() -> str:
+    """A random 128-bit id (hex): the response's `impression_id`, UBI's `query_id`."""
+    return uuid.uuid4().hex
+
+
+def explore_seed(impression_id: str) -> int:
+    """The explore arm's random order, derived from the impression so a search replays."""
+    return zlib.crc32(impression_id.encode())
+
+
 @dataclass
 class Searcher:
     """The search pipeline, wired with its collaborators (built by `es_ltrr.app`)."""
@@ -53,25 +68,31 @@ class Searcher:
     gazetteer: Gazetteer
     policy: Policy
     encoder: Encoder | None = None
-    ranker: XGBoostRanker | PluginRanker | None = None
+    ranker: Ranker = field(default_factory=RRFRanker)
+    #: What ranks when `ranker` fails (a cluster fault, a deleted model): fusion never fails.
+    fallback: Ranker = field(default_factory=RRFRanker)
     arms: Mapping[str, Arm] = field(default_factory=lambda: dict(ARMS))
     catalog: CatalogStats = field(default_factory=CatalogStats)
-    rrf_weights: Mapping[str, float] = field(default_factory=dict)
     flavor: str = "embedded"
+    new_id: Callable[[], str] = new_impression_id
+    seed_of: Callable[[str], int] = explore_seed
+    clock: Callable[[], float] = time.time
 
-    def search(self, request: SearchRequest) -> dict[str, Any]:
+    def search(self, request: SearchRequest) -> SearchResult:
         timer = Timer()
-        impression_id = uuid.uuid4().hex
+        served_at = self.clock()
+        impression_id = self.new_id()
         understanding = understand(request.query, self.gazetteer)
         timer.lap("understand")
 
-        decision = self.policy.choose(self._policy_context(understanding, request), self._available())
+        context = self._policy_context(understanding, request)
+        decision = self.policy.choose(context, self._available())
         timer.lap("choose")
 
         vector = self._embed(request.query, decision)
         timer.lap("embed")
 
-        inp = ArmInput(request.query, understanding, vector, zlib.crc32(impression_id.encode()), self.catalog)
+        inp = ArmInput(request.query, understanding, vector, self.seed_of(impression_id), self.catalog)
         bodies = self._render(inp, decision)
         responses = dict(zip(bodies, self.engine.msearch(list(bodies.values()))))
         timer.lap("retrieve")
@@ -80,10 +101,12 @@ class Searcher:
         scores, ranker_name = self._rank(request.query, understanding, candidates)
         timer.lap("rank")
 
-        order = sorted(range(len(candidates)), key=lambda i: -scores[i])[: request.k]
-        return self._response(
-            impression_id, request, understanding, decision, arm_results,
-            [(candidates[i], scores[i]) for i in order], ranker_name, len(candidates), timer,
+        page = sorted(range(len(candidates)), key=lambda i: -scores[i])[: request.k]
+        return SearchResult(
+            impression_id=impression_id, request=request, understanding=understanding,
+            context=context, decision=decision, arm_results=tuple(arm_results),
+            candidates=tuple(candidates), scores=tuple(float(s) for s in scores), page=tuple(page),
+            ranker=ranker_name, timings_ms=timer.total(), served_at=served_at,
         )
 
     # -- stages ---------------------------------------------------------------------------
@@ -112,68 +135,10 @@ class Searcher:
     def _rank(self, text: str, u: Understanding, candidates: list[Candidate]) -> tuple[list[float], str]:
         if not candidates:
             return [], "none"
-        if self.ranker is not None:
-            params = feature_params(text, u, candidates)
-            kind = "sltr" if isinstance(self.ranker, PluginRanker) else "xgboost"
-            try:
-                return self.ranker.score(self.engine, params, candidates), f"{kind}:{self.ranker.name}"
-            except (EngineError, RuntimeError) as exc:
-                # a ranking fault degrades to fusion; the response names it
-                log.warning("ranker %s failed, falling back to RRF: %s", self.ranker.name, exc)
-                return rrf_scores(candidates, fusion_weights(u, self.rrf_weights)), f"rrf (fallback: {kind} failed)"
-        return rrf_scores(candidates, fusion_weights(u, self.rrf_weights)), "rrf"
-
-    # -- response -------------------------------------------------------------------------
-
-    @staticmethod
-    def _response(
-        impression_id: str,
-        request: SearchRequest,
-        u: Understanding,
-        decision: Decision,
-        arm_results: list[ArmResult],
-        ranked: list[tuple[Candidate, float]],
-        ranker_name: str,
-        n_candidates: int,
-        timer: Timer,
-    ) -> dict[str, Any]:
-        ran = {r.arm: r for r in arm_results}
-        arms = []
-        for name in decision.chosen:
-            result = ran.get(name)
-            entry: dict[str, Any] = {
-                "arm": name,
-                "requested": decision.allocations[name],
-                "propensity": decision.propensities.get(name, 1.0),
-                "status": "ok" if result and not result.error else ("error" if result else "not_applicable"),
-                "returned": len(result.ids) if result else 0,
-            }
-            if result and result.error:
-                entry["error"] = result.error
-            if result and result.timed_out:
-                entry["timed_out"] = True
-            arms.append(entry)
-        hits = []
-        for cand, score in ranked:
-            hit = {"id": cand.id, "type": cand.source.get("type"), "name": cand.source.get("name")}
-            hit.update({k: v for k, v in cand.source.items() if k not in hit and k != "id"})
-            hit["score"] = round(float(score), 6)
-            hit["arms"] = [p.to_dict() for p in cand.provenance]
-            hits.append(hit)
-        response: dict[str, Any] = {
-            "impression_id": impression_id,
-            "query": request.query,
-            "arms": arms,
-            "ranker": ranker_name,
-            "candidates": n_candidates,
-            "partial": any(a["status"] == "error" or a.get("timed_out") for a in arms),
-            "hits": hits,
-            "timings_ms": timer.total(),
-        }
-        if request.debug:
-            response["understanding"] = u.to_dict()
-            response["policy"] = decision.policy
-            response["arm_results"] = [
-                {"arm": r.arm, "ids": list(r.ids), "took_ms": r.took_ms} for r in arm_results
-            ]
-        return response
+        try:
+            return self.ranker.score(self.engine, text, u, candidates), label(self.ranker)
+        except (EngineError, RuntimeError) as exc:
+            # a ranking fault degrades to fusion; the response names it
+            log.warning("ranker %s failed, falling back to %s: %s", label(self.ranker), self.fallback.kind, exc)
+            scores = self.fallback.score(self.engine, text, u, candidates)
+            return scores, f"{label(self.fallback)} (fallback: {self.ranker.kind} failed)"

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from .api import BadRequest, parse_search_request
+from .api import BadRequest, parse_search_request, search_response
 from .pipeline import Searcher
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,13 @@ def create_app(searcher: Searcher) -> Flask:
             search_request = parse_search_request(payload)
         except BadRequest as exc:
             return _error(400, str(exc))
-        return _json(searcher.search(search_request))
+        return _json(search_response(searcher.search(search_request)))
 
     @app.get("/healthz")
     def healthz() -> Response:
         health = searcher.engine.health()
         ok = health.get("status") in ("green", "yellow")
-        body = {"status": "ok" if ok else "degraded", "engine": health, "ranker": searcher.ranker.name if searcher.ranker else "rrf"}
+        body = {"status": "ok" if ok else "degraded", "engine": health, "ranker": searcher.ranker.name}
         return _json(body, 200 if ok else 503)
 
     @app.errorhandler(HTTPException)

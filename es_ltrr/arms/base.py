@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
-from .render import check_template, render
+from ..templating import check_template, render
 
 if TYPE_CHECKING:
     from ..understanding import Understanding
@@ -53,11 +53,16 @@ ParamsBuilder = Callable[[ArmInput], "dict[str, Any] | None"]
 
 @dataclass(frozen=True)
 class Arm:
-    """A retrieval strategy: name, family, template and params builder."""
+    """A retrieval strategy: name, family, template and params builder, plus the defaults
+    everything else derives from — the static policy's depth and the fusion weight."""
 
     name: str
     family: Family
     build_params: ParamsBuilder
+    #: Candidates the static policy draws from this arm (the bandit's prior, too).
+    default_depth: int
+    #: Weight of this arm's ranks in reciprocal-rank fusion.
+    fusion_weight: float = 1.0
     needs_vector: bool = False
     description: str = ""
 

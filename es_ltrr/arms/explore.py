@@ -17,5 +17,7 @@ ARM = Arm(
     "explore",
     "explore",
     explore_params,
+    default_depth=10,
+    fusion_weight=0.2,
     description="long-tail (low popularity) or fresh entities matching the query, random order",
 )

@@ -6,5 +6,6 @@ ARM = Arm(
     "lexical",
     "lexical",
     text_params,
+    default_depth=50,
     description="BM25 best_fields over name/artist/album/description, fuzzy + trigram + exact name",
 )

@@ -6,5 +6,6 @@ ARM = Arm(
     "popular",
     "lexical",
     text_params,
+    default_depth=25,
     description="BM25 over name/artist/album × log1p(popularity)",
 )

@@ -16,5 +16,6 @@ ARM = Arm(
     "q2e",
     "memory",
     q2e_params,
+    default_depth=25,
     description="rank_feature on q2e.<normalized query> + match on predicted queries",
 )

@@ -17,6 +17,8 @@ ARM = Arm(
     "semantic",
     "embedding",
     semantic_params,
+    default_depth=50,
+    fusion_weight=0.7,
     needs_vector=True,
     description="kNN over all-MiniLM-L6-v2 vectors (knn_vector / dense_vector)",
 )

@@ -56,5 +56,6 @@ ARM = Arm(
     "structured",
     "structured",
     structured_params,
+    default_depth=50,
     description="filters (type, genre, subgenre, mood, era) and boosts (artist, names) from QU slots",
 )

@@ -2,7 +2,7 @@
 (elasticsearch-py), sharing one implementation of everything but the client.
 
 Both speak the same REST API for what es-ltrr needs (`_msearch`, `_bulk`, `_mget`,
-aliases, `_reindex`, search templates, and the LTR plugin's `_ltr` endpoints), so
+aliases, `_reindex`, search templates; the LTR plugin's `_ltr` calls are `es_ltrr.ltr.plugin`), so
 `ClusterEngine` writes each operation once against a small `_request`/`_client` surface.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -233,47 +233,6 @@ class ClusterEngine:
             return {"status": "red", "flavor": self.flavor, "error": str(exc)}
         return {"status": health["status"], "docs": count, "flavor": self.flavor, "index": self.index_name}
 
-    # -- LTR plugin -------------------------------------------------------------------------
-
-    def rescore(self, ids: Sequence[str], model: str, params: dict[str, Any]) -> dict[str, float]:
-        """Model scores of `ids` from the plugin's `sltr` query (id → score)."""
-        body = {
-            "size": len(ids),
-            "_source": False,
-            "query": {"ids": {"values": list(ids)}},
-            "rescore": {
-                "window_size": len(ids),
-                "query": {
-                    "rescore_query": {"sltr": {"params": params, "model": model}},
-                    "query_weight": 0.0,
-                    "rescore_query_weight": 1.0,
-                },
-            },
-        }
-        result = self.request("POST", f"/{self.index_name}/_search", body)
-        return {h["_id"]: float(h["_score"]) for h in result["hits"]["hits"]}
-
-    def log_features(self, ids: Sequence[str], featureset: str, params: dict[str, Any]) -> dict[str, dict[str, float]]:
-        """Feature values of `ids` logged by the plugin (`ltr_log`): id → {feature: value}."""
-        body = {
-            "size": len(ids),
-            "_source": False,
-            "query": {
-                "bool": {
-                    "filter": [
-                        {"ids": {"values": list(ids)}},
-                        {"sltr": {"_name": "logged_featureset", "featureset": featureset, "params": params}},
-                    ]
-                }
-            },
-            "ext": {"ltr_log": {"log_specs": {"name": "features", "named_query": "logged_featureset", "missing_as_zero": True}}},
-        }
-        result = self.request("POST", f"/{self.index_name}/_search", body)
-        logged: dict[str, dict[str, float]] = {}
-        for hit in result["hits"]["hits"]:
-            entries = hit.get("fields", {}).get("_ltrlog", [{}])[0].get("features", [])
-            logged[hit["_id"]] = {e["name"]: float(e.get("value", 0.0)) for e in entries}
-        return logged
 
 
 def _reason(exc: Exception) -> str:

@@ -1,6 +1,13 @@
-"""Arm-selection policies (learning to retrieve)."""
+"""Arm-selection policies (learning to retrieve): one policy per module behind `Policy`."""
 
-from .base import Decision, Policy, PolicyContext
-from .static import DEFAULT_ALLOCATION, StaticPolicy
+from __future__ import annotations
 
-__all__ = ["DEFAULT_ALLOCATION", "Decision", "Policy", "PolicyContext", "StaticPolicy"]
+from .base import STATE_VERSION, Decision, Policy, PolicyContext
+from .static import StaticPolicy, default_allocation
+
+#: Every policy by name (the conformance test runs over all of them).
+POLICIES: dict[str, type[Policy]] = {StaticPolicy.name: StaticPolicy}
+
+__all__ = [
+    "POLICIES", "STATE_VERSION", "Decision", "Policy", "PolicyContext", "StaticPolicy", "default_allocation",
+]

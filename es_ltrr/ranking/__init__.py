@@ -1,8 +1,9 @@
-"""Ranking the union: reciprocal-rank fusion, or an XGBoost LTR model over a featureset."""
+"""Ranking the union behind one `Ranker` protocol: reciprocal-rank fusion, a local XGBoost
+model over the LTR featureset, or the LTR plugin's `sltr` inside the cluster."""
 
-from .featureset import FeatureSet, default_featureset, feature_params
-from .fusion import fusion_weights, rrf_scores
-from .local import XGBoostRanker, log_features
+from .base import Ranker, label
+from .fusion import RRFRanker, fusion_weights, rrf_scores
+from .local import XGBoostRanker
 from .plugin import PluginRanker
 
-__all__ = ["PluginRanker", "FeatureSet", "XGBoostRanker", "default_featureset", "feature_params", "log_features", "rrf_scores", "fusion_weights"]
+__all__ = ["PluginRanker", "RRFRanker", "Ranker", "XGBoostRanker", "fusion_weights", "label", "rrf_scores"]

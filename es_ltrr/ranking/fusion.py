@@ -10,30 +10,26 @@ order is random by design, only nudges.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Sequence
 
+from ..arms import ARMS
 from ..union import Candidate
 
 if TYPE_CHECKING:
+    from ..engines.base import Engine
     from ..understanding import Understanding
 
 RRF_K = 60
 
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "lexical": 1.0,
-    "popular": 1.0,
-    "structured": 1.0,
-    "semantic": 0.7,
-    "q2e": 1.0,
-    "explore": 0.2,
-}
 #: How much a fully confident understanding multiplies the structured arm's weight.
 STRUCTURED_CONFIDENCE_GAIN = 3.0
 
 
 def fusion_weights(u: "Understanding", overrides: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Per-arm RRF weights for one query: defaults, configured overrides, then QU confidence."""
-    weights = {**DEFAULT_WEIGHTS, **(overrides or {})}
+    """Per-arm RRF weights for one query: the arms' own, configured overrides, then QU confidence."""
+    weights = {name: arm.fusion_weight for name, arm in ARMS.items()}
+    weights.update(overrides or {})
     if u.intent != "unknown" and u.slots:
         weights["structured"] *= 1.0 + STRUCTURED_CONFIDENCE_GAIN * float(u.intent_confidence)
     return weights
@@ -47,3 +43,16 @@ def rrf_scores(
     return [
         sum(weights.get(p.arm, 1.0) / (k + p.rank) for p in cand.provenance) for cand in candidates
     ]
+
+
+@dataclass(frozen=True)
+class RRFRanker:
+    """Weighted reciprocal-rank fusion: the ranker before any model, and the fallback."""
+
+    overrides: Mapping[str, float] = field(default_factory=dict)
+    kind: str = "rrf"
+    name: str = "rrf"
+
+    def score(self, engine: "Engine", text: str, understanding: "Understanding",
+              candidates: Sequence[Candidate]) -> list[float]:
+        return rrf_scores(candidates, fusion_weights(understanding, self.overrides))

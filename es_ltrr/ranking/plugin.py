@@ -1,17 +1,21 @@
 """Ranking inside the cluster: the LTR plugin's `sltr` query rescoring the union.
 
-The model lives in the plugin's feature store (uploaded by `scripts/upload_model.py`); the
-sidecar sends the same featureset params the local ranker uses, so both see one feature
-definition (`ltr_features/`).
+The model lives in the plugin's feature store; the sidecar sends the same featureset params
+the local ranker uses, so both see one feature definition (`es_ltrr.ltr.featureset`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from ..engines.cluster import ClusterEngine
-from ..union import Candidate
+from ..ltr import feature_params
+from ..ltr.plugin import LtrPlugin
+
+if TYPE_CHECKING:
+    from ..engines.cluster import ClusterEngine
+    from ..understanding import Understanding
+    from ..union import Candidate
 
 
 @dataclass
@@ -19,11 +23,14 @@ class PluginRanker:
     """Scores candidates with a model stored in the cluster's LTR plugin."""
 
     model: str
+    kind: str = "sltr"
 
     @property
     def name(self) -> str:
         return self.model
 
-    def score(self, engine: ClusterEngine, params: dict[str, Any], candidates: Sequence[Candidate]) -> list[float]:
-        scores = engine.rescore([c.id for c in candidates], self.model, params)
+    def score(self, engine: ClusterEngine, text: str, understanding: Understanding,
+              candidates: Sequence[Candidate]) -> list[float]:
+        params = feature_params(text, understanding, candidates)
+        scores = LtrPlugin(engine).rescore([c.id for c in candidates], self.model, params)
         return [scores.get(c.id, 0.0) for c in candidates]

@@ -133,5 +133,5 @@ def test_timed_out_arm_flags_the_page_partial(small_searcher):
             return small_searcher.engine.health()
 
     result = replace(small_searcher, engine=SlowFirstArm()).search(parse_search_request({"query": "memories"}))
-    assert result["partial"] is True
-    assert result["arms"][0]["timed_out"] is True and result["hits"]
+    assert result.partial is True
+    assert result.arm_results[0].timed_out is True and result.hits

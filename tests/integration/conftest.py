@@ -18,7 +18,7 @@ from es_ltrr.arms import ARMS
 from es_ltrr.config import Settings
 from es_ltrr.engines.cluster import ClusterError
 from es_ltrr.engines.factory import cluster_engine
-from es_ltrr.ranking import default_featureset
+from es_ltrr.ltr import default_featureset
 from es_ltrr.schema import MUSIC
 
 FLAVORS = ["opensearch", "elasticsearch"]

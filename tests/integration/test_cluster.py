@@ -25,11 +25,13 @@ from es_ltrr.config import Settings
 from es_ltrr.engines.cluster import ClusterError
 from es_ltrr.engines.factory import cluster_engine
 from es_ltrr.parity import measure
-from es_ltrr.ranking import FeatureSet, default_featureset, log_features
+from es_ltrr.ltr import FeatureSet, LtrModel, default_featureset, feature_params, log_features
+from es_ltrr.ranking import XGBoostRanker
 from es_ltrr.schema import MUSIC, Field, Schema
 from es_ltrr.server import create_app
 from es_ltrr.understanding import understand
 
+from ..judgments import grade
 from .conftest import ES_GAPS, MODULES, QUERIES
 
 pytestmark = pytest.mark.cluster
@@ -172,7 +174,7 @@ def test_index_counts_match(engine, indexed, embedded_searcher, flavor):
 
 
 def test_get_returns_sources_by_id(engine, indexed, embedded_searcher):
-    ids = [h["id"] for h in embedded_searcher.search(parse_search_request({"query": "ed sheeran"}))["hits"]][:5]
+    ids = embedded_searcher.search(parse_search_request({"query": "ed sheeran"})).ids[:5]
     got = engine.get(ids + ["no-such-id"])
     assert set(got) == set(ids)
     assert all(got[i]["name"] == embedded_searcher.engine.get([i])[i]["name"] for i in ids)
@@ -183,30 +185,31 @@ def test_get_returns_sources_by_id(engine, indexed, embedded_searcher):
 
 def test_search_on_the_cluster_runs_every_arm(cluster_searcher, gaps):
     result = cluster_searcher.search(parse_search_request({"query": "memories maroon 5", "debug": True}))
-    statuses = {a["arm"]: a["status"] for a in result["arms"]}
-    assert statuses["lexical"] == statuses["semantic"] == statuses["explore"] == "ok", result["arms"]
-    assert statuses["popular"] == "ok", result["arms"]
+    statuses = {arm: result.arm_status(arm) for arm in result.decision.chosen}
+    assert statuses["lexical"] == statuses["semantic"] == statuses["explore"] == "ok", result.arm_results
+    assert statuses["popular"] == "ok", result.arm_results
+    names = [cand.source["name"] for cand, _ in result.hits]
     if "q2e" in gaps:  # no rank_feature query on this node: the arm degrades, the page does not
-        q2e = next(a for a in result["arms"] if a["arm"] == "q2e")
-        assert q2e["status"] == "error" and "unknown query [rank_feature]" in q2e["error"], q2e
-        assert result["partial"] is True
-        assert any("Memories" in h["name"] for h in result["hits"][:3])  # without Q2E's vote the artist leads
+        q2e = result.arm_result("q2e")
+        assert q2e.error and "unknown query [rank_feature]" in q2e.error, q2e
+        assert result.partial is True
+        assert any("Memories" in name for name in names[:3])  # without Q2E's vote the artist leads
     else:
-        assert statuses["q2e"] == "ok" and not result["partial"], result["arms"]
-        assert "Memories" in result["hits"][0]["name"]
+        assert statuses["q2e"] == "ok" and not result.partial, result.arm_results
+        assert "Memories" in names[0]
 
 
 def test_semantic_arm_runs_knn(cluster_searcher):
     result = cluster_searcher.search(parse_search_request({"query": "songs about summer love", "debug": True}))
-    semantic = next(a for a in result["arms"] if a["arm"] == "semantic")
-    assert semantic["status"] == "ok" and semantic["returned"] == semantic["requested"] > 0, semantic
+    semantic = result.arm_result("semantic")
+    assert semantic and not semantic.error, semantic
+    assert len(semantic.ids) == semantic.requested == result.decision.allocations["semantic"] > 0, semantic
 
 
 def test_structured_arm_on_the_cluster(cluster_searcher):
     result = cluster_searcher.search(parse_search_request({"query": "happy songs", "k": 10}))
-    statuses = {a["arm"]: a["status"] for a in result["arms"]}
-    assert statuses.get("structured") == "ok", result["arms"]
-    assert sum("happy" in (h.get("moods") or []) for h in result["hits"]) >= 5
+    assert result.arm_status("structured") == "ok", result.arm_results
+    assert sum("happy" in (cand.source.get("moods") or []) for cand, _ in result.hits) >= 5
 
 
 def test_one_bad_body_does_not_fail_the_others(engine, indexed):
@@ -220,9 +223,9 @@ def test_unreachable_cluster_degrades_to_flagged_empty_page(cluster_searcher, fl
     down = replace(cluster_searcher, engine=cluster_engine(Settings.load(
         env={}, cluster_url="http://127.0.0.1:1", flavor=flavor, timeout_s=1)))
     result = down.search(parse_search_request({"query": "memories"}))
-    assert result["partial"] is True and result["hits"] == []
-    assert {a["status"] for a in result["arms"]} <= {"error", "not_applicable"}
-    assert any(a["status"] == "error" and "Connection" in a["error"] for a in result["arms"])
+    assert result.partial is True and result.hits == []
+    assert {result.arm_status(arm) for arm in result.decision.chosen} <= {"error", "not_applicable"}
+    assert any(r.error and "Connection" in r.error for r in result.arm_results)
 
 
 def test_http_search_on_cluster(cluster_searcher, flavor):
@@ -237,14 +240,10 @@ def test_http_search_on_cluster(cluster_searcher, flavor):
 
 def test_logged_features_match_the_embedded_engine(cluster_searcher, embedded_searcher, gaps):
     """The featureset evaluated by the node and by the embedded engine agree (same corpus)."""
-    from es_ltrr.ranking import feature_params
-    from es_ltrr.union import Candidate, Provenance
-
     query = "memories maroon 5"
     result = embedded_searcher.search(parse_search_request({"query": query, "k": 20}))
-    ids = [h["id"] for h in result["hits"]]
-    cands = [Candidate(h["id"], {}, [Provenance(a["arm"], a["rank"], a["score"]) for a in h["arms"]]) for h in result["hits"]]
-    params = feature_params(query, understand(query, embedded_searcher.gazetteer), cands)
+    ids = result.ids
+    params = feature_params(query, result.understanding, [cand for cand, _ in result.hits])
     fs = _featureset(gaps)
     local = log_features(embedded_searcher.engine, fs, params, ids)
     remote = log_features(cluster_searcher.engine, fs, params, ids)
@@ -271,29 +270,29 @@ def test_arm_parity(embedded_searcher, cluster_searcher, gaps):
 
 
 def test_local_xgboost_ranker_on_the_cluster(cluster_searcher, gaps, tmp_path):
-    """Without the LTR plugin the model scores in the sidecar, features logged by the node."""
-    import xgboost as xgb
+    """Without the LTR plugin the model scores in the sidecar, features logged by the node.
 
-    from es_ltrr.ranking import XGBoostRanker, feature_params
-    from es_ltrr.union import Candidate, Provenance
+    Trained on assessor grades (tests/judgments.py), not on one of its own features."""
+    import xgboost as xgb
 
     fs = _featureset(gaps)
     xs, ys, groups = [], [], []
     for q in ("ed sheeran", "maroon 5", "the chainsmokers", "remix"):
-        hits = cluster_searcher.search(parse_search_request({"query": q, "k": 50}))["hits"]
-        cands = [Candidate(h["id"], h, [Provenance(a["arm"], a["rank"], a["score"]) for a in h["arms"]]) for h in hits]
-        feats = log_features(cluster_searcher.engine, fs, feature_params(q, understand(q, cluster_searcher.gazetteer), cands), [c.id for c in cands])
+        result = cluster_searcher.search(parse_search_request({"query": q, "k": 50}))
+        cands = list(result.candidates)
+        feats = log_features(cluster_searcher.engine, fs, feature_params(q, result.understanding, cands), [c.id for c in cands])
         xs.append(feats)
-        ys.append((feats[:, fs.names.index("name_exact")] > 0).astype(float))
+        ys.append([grade(q, c.source) for c in cands])
         groups.append(len(feats))
     dtrain = xgb.DMatrix(np.vstack(xs), label=np.concatenate(ys), feature_names=fs.names)
     dtrain.set_group(groups)
-    booster = xgb.train({"objective": "rank:pairwise", "base_score": 0.0, "max_depth": 3}, dtrain, 10)
-    XGBoostRanker(booster, fs, "it").save(tmp_path / "m.json")
-    searcher = replace(cluster_searcher, ranker=XGBoostRanker.load(tmp_path / "m.json", fs))
+    booster = xgb.train({"objective": "rank:ndcg", "base_score": 0.0, "max_depth": 3, "seed": 1}, dtrain, 20)
+    LtrModel(booster, fs, "it").save(tmp_path / "it")
+    searcher = replace(cluster_searcher, ranker=XGBoostRanker(LtrModel.load(tmp_path / "it", fs)))
     result = searcher.search(parse_search_request({"query": "maroon 5", "k": 5}))
-    assert result["ranker"] == "xgboost:it"
-    assert result["hits"][0]["type"] == "artist" and result["hits"][0]["name"] == "Maroon 5"
+    assert result.ranker == "xgboost:it"
+    top, _ = result.hits[0]
+    assert grade("maroon 5", top.source) == 2, top.source
 
 
 def test_parity_command(node_url, flavor, alias, small_catalog, indexed, gaps, tmp_path):

@@ -8,13 +8,14 @@ that loses the right item does.
 
 import pytest
 
-from es_ltrr.api import parse_search_request
+from es_ltrr.api import parse_search_request, search_response
 
 pytestmark = pytest.mark.slow
 
 
 def _search(searcher, query, k=10):
-    return searcher.search(parse_search_request({"query": query, "k": k, "debug": True}))
+    """The response a client sees (these are acceptance tests of the page)."""
+    return search_response(searcher.search(parse_search_request({"query": query, "k": k, "debug": True})))
 
 
 def _rank_of(hits, pred):

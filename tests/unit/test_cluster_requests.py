@@ -1,11 +1,17 @@
-"""Request shapes of the LTR-plugin calls (sltr rescore, ltr_log), checked on a recording
-engine. The plugin is not obtainable for the test node (see docs/cluster.md), so these are
-the only checks those two calls get here."""
+"""Request shapes of the LTR-plugin calls (sltr rescore, ltr_log, featureset and model
+upload), checked on a recording engine. The plugin is not obtainable for the test node (see
+docs/cluster.md), so these are the only checks those calls get here."""
 
-from es_ltrr.apply import featureset_body
+import pytest
+
 from es_ltrr.engines.cluster import ClusterEngine
-from es_ltrr.ranking import PluginRanker, default_featureset
+from es_ltrr.ltr import default_featureset
+from es_ltrr.ltr.plugin import LtrPlugin
+from es_ltrr.ranking import PluginRanker
+from es_ltrr.understanding import Understanding
 from es_ltrr.union import Candidate
+
+NOTHING = Understanding("x", "x", ("x",), (), "unknown", 0.0)
 
 
 class Recording(ClusterEngine):
@@ -22,14 +28,16 @@ class Recording(ClusterEngine):
 
 def test_sltr_rescore_body_and_scores():
     engine = Recording({"hits": {"hits": [{"_id": "b", "_score": 2.5}, {"_id": "a", "_score": 1.0}]}})
-    scores = PluginRanker("music-v1").score(engine, {"keywords": "x"}, [Candidate("a", {}), Candidate("b", {}), Candidate("c", {})])
+    scores = PluginRanker("music-v1").score(engine, "x", NOTHING, [Candidate("a", {}), Candidate("b", {}), Candidate("c", {})])
     assert scores == [1.0, 2.5, 0.0]
     method, path, body = engine.calls[0]
     assert (method, path) == ("POST", "/music/_search")
     assert body["query"] == {"ids": {"values": ["a", "b", "c"]}}
     rescore = body["rescore"]
     assert rescore["window_size"] == 3
-    assert rescore["query"]["rescore_query"] == {"sltr": {"params": {"keywords": "x"}, "model": "music-v1"}}
+    sltr = rescore["query"]["rescore_query"]["sltr"]
+    assert sltr["model"] == "music-v1" and sltr["params"]["keywords"] == "x"
+    assert sltr["params"]["found_lexical"] == []
     assert rescore["query"]["query_weight"] == 0.0
 
 
@@ -37,7 +45,7 @@ def test_ltr_log_request_and_parsing():
     reply = {"hits": {"hits": [{"_id": "a", "fields": {"_ltrlog": [{"features": [
         {"name": "name_bm25", "value": 3.0}, {"name": "popularity"}]}]}}]}}
     engine = Recording(reply)
-    logged = engine.log_features(["a"], "music", {"keywords": "x"})
+    logged = LtrPlugin(engine).log_features(["a"], "music", {"keywords": "x"})
     assert logged == {"a": {"name_bm25": 3.0, "popularity": 0.0}}
     body = engine.calls[0][2]
     sltr = body["query"]["bool"]["filter"][1]["sltr"]
@@ -47,10 +55,21 @@ def test_ltr_log_request_and_parsing():
 
 def test_featureset_upload_body_is_the_plugin_format():
     fs = default_featureset()
-    body = featureset_body(fs)
+    body = fs.plugin_body()
     features = body["featureset"]["features"]
     assert [f["name"] for f in features] == fs.names
     assert all(f["template_language"] == "mustache" and isinstance(f["template"], str) for f in features)
+
+
+def test_model_upload_deletes_then_creates():
+    engine = Recording({})
+    LtrPlugin(engine).upload_model("music", "music-v2", [{"nodeid": 0, "leaf": 1.0}])
+    assert [(m, p) for m, p, _ in engine.calls] == [
+        ("DELETE", "/_ltr/_model/music-v2"), ("POST", "/_ltr/_featureset/music/_createmodel")]
+    assert engine.calls[1][2] == {"model": {"name": "music-v2", "model": {
+        "type": "model/xgboost+json", "definition": [{"nodeid": 0, "leaf": 1.0}]}}}
+    with pytest.raises(ValueError, match="model type"):
+        LtrPlugin(engine).upload_model("music", "m", [], model_type="model/onnx")
 
 
 def test_circuit_breaker_fails_fast_then_probes():

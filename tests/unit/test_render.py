@@ -4,7 +4,8 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from es_ltrr.arms import ARMS, TemplateError, check_template, render
+from es_ltrr.arms import ARMS
+from es_ltrr.templating import TemplateError, check_template, render
 
 HOSTILE = [
     'he said "hi"',

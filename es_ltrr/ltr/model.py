@@ -1,0 +1,71 @@
+"""An LTR model on disk: `models/<name>/` holds `model.json` (the XGBoost booster),
+`metadata.json` (name, featureset, feature names in order, format version) and, once
+evaluated, `metrics.json`.
+
+The feature names are saved with the model because a model is only valid for the exact
+featureset (names *and* order) it was trained on: loading it against another is an error,
+never a silent misalignment.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .featureset import FeatureSet
+
+MODEL_FORMAT = 1
+MODEL_FILE, METADATA_FILE, METRICS_FILE = "model.json", "metadata.json", "metrics.json"
+
+
+@dataclass
+class LtrModel:
+    """An XGBoost ranking model over a featureset."""
+
+    booster: Any
+    featureset: FeatureSet
+    name: str
+
+    @classmethod
+    def load(cls, directory: Path, featureset: FeatureSet) -> "LtrModel":
+        import xgboost as xgb
+
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / METADATA_FILE).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read model metadata {directory / METADATA_FILE}: {exc}") from exc
+        if meta.get("format") != MODEL_FORMAT:
+            raise ValueError(f"model {directory} has format {meta.get('format')!r}, expected {MODEL_FORMAT}: retrain it")
+        if meta.get("features") != featureset.names:
+            raise ValueError(
+                f"model {directory.name} was trained on features {meta.get('features')}, "
+                f"but featureset {featureset.name!r} has {featureset.names}"
+            )
+        booster = xgb.Booster()
+        try:
+            booster.load_model(str(directory / MODEL_FILE))
+        except xgb.core.XGBoostError as exc:
+            raise ValueError(f"cannot load model {directory / MODEL_FILE}: {exc}") from exc
+        return cls(booster, featureset, meta.get("name", directory.name))
+
+    def save(self, directory: Path, metrics: Mapping[str, Any] | None = None) -> Path:
+        """Write the model into `directory` (created); returns it."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / MODEL_FILE))
+        meta = {"format": MODEL_FORMAT, "name": self.name, "featureset": self.featureset.name,
+                "features": self.featureset.names}
+        (directory / METADATA_FILE).write_text(json.dumps(meta, indent=2))
+        if metrics is not None:
+            (directory / METRICS_FILE).write_text(json.dumps(dict(metrics), indent=2))
+        return directory
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        import xgboost as xgb
+
+        return self.booster.predict(xgb.DMatrix(features, feature_names=self.featureset.names))

@@ -1,0 +1,65 @@
+"""The served search as a typed record: what the pipeline returns and every learner reads.
+
+One `SearchResult` per search holds everything that happened: the request, what was
+understood, what the policy saw and decided (with propensities), every executed arm's full
+ranked list, the candidate union with provenance, the ranker's scores, the page, timings and
+the time it was served. The HTTP/CLI JSON is built from it at the edge (`api.search_response`);
+the bandit's rewards, the impression log, the Q2E memory, training, off-policy evaluation and
+the simulator read the record itself and never parse a response back into objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping
+
+from .union import ArmResult, Candidate
+
+if TYPE_CHECKING:
+    from .api import SearchRequest
+    from .policy import Decision, PolicyContext
+    from .understanding import Understanding
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One served search. `scores[i]` belongs to `candidates[i]`; `page` indexes the hits shown."""
+
+    impression_id: str
+    request: SearchRequest
+    understanding: Understanding
+    context: PolicyContext
+    decision: Decision
+    arm_results: tuple[ArmResult, ...]
+    candidates: tuple[Candidate, ...]
+    scores: tuple[float, ...]
+    page: tuple[int, ...]
+    ranker: str
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    served_at: float = 0.0  # seconds since the epoch, from the searcher's clock
+
+    @property
+    def hits(self) -> list[tuple[Candidate, float]]:
+        """The page in rank order: (candidate, score)."""
+        return [(self.candidates[i], self.scores[i]) for i in self.page]
+
+    @property
+    def ids(self) -> list[str]:
+        """Entity ids of the page in rank order (position 1 first)."""
+        return [self.candidates[i].id for i in self.page]
+
+    def arm_result(self, arm: str) -> ArmResult | None:
+        """What `arm` returned, or None when it was not chosen or did not apply."""
+        return next((r for r in self.arm_results if r.arm == arm), None)
+
+    def arm_status(self, arm: str) -> str:
+        """`ok`, `error` or `not_applicable` (chosen, but nothing to say about this query)."""
+        result = self.arm_result(arm)
+        if result is None:
+            return "not_applicable"
+        return "error" if result.error else "ok"
+
+    @property
+    def partial(self) -> bool:
+        """True when an arm failed or timed out: the page may miss that arm's hits."""
+        return any(r.error or r.timed_out for r in self.arm_results)

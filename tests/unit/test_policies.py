@@ -1,0 +1,95 @@
+"""Conformance checks every arm-selection policy must pass (like river's test_policies).
+
+Each policy in `es_ltrr.policy.POLICIES` is built with its defaults and a seed, and must:
+decide for exactly the available arms with non-negative depths and propensities in [0, 1];
+replay the same decisions from the same seed; round-trip its state through JSON (decisions
+after `load_state` equal those of the original); refuse another policy's state; and accept
+`update` from a real served search while refusing rewards for arms it did not include.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from es_ltrr.api import parse_search_request
+from es_ltrr.arms import ARMS
+from es_ltrr.policy import POLICIES, Decision, PolicyContext, StaticPolicy
+
+CONTEXTS = [
+    PolicyContext("artist", ("artist",), 2),
+    PolicyContext("unknown", (), 4, {"segment": "new"}),
+    PolicyContext("mood", ("mood", "entity_type"), 2),
+]
+AVAILABLE = [list(ARMS), [a for a in ARMS if a != "semantic"], ["lexical"]]
+
+
+@pytest.fixture(params=sorted(POLICIES))
+def make(request):
+    cls = POLICIES[request.param]
+    return lambda seed=7: cls(seed=seed)
+
+
+def _decisions(policy, rounds=5):
+    return [policy.choose(c, a) for _ in range(rounds) for c in CONTEXTS for a in AVAILABLE]
+
+
+def test_decides_for_exactly_the_available_arms(make):
+    policy = make()
+    for context in CONTEXTS:
+        for available in AVAILABLE:
+            d = policy.choose(context, available)
+            assert isinstance(d, Decision) and d.policy == policy.name
+            assert list(d.allocations) == available
+            assert all(isinstance(n, int) and n >= 0 for n in d.allocations.values())
+            assert set(d.propensities) <= set(available)
+            assert all(0.0 <= p <= 1.0 for p in d.propensities.values())
+            assert all(d.propensities.get(a, 0.0) > 0 for a in d.chosen)
+
+
+def test_same_seed_same_decisions(make):
+    assert _decisions(make(3)) == _decisions(make(3))
+
+
+def test_state_round_trips_through_json(make):
+    policy = make()
+    _decisions(policy, 2)
+    state = json.loads(json.dumps(policy.state()))
+    resumed = make(seed=999)
+    resumed.load_state(state)
+    assert resumed.state() == policy.state()
+    assert _decisions(resumed) == _decisions(policy)
+
+
+def test_refuses_foreign_or_future_state(make):
+    policy = make()
+    with pytest.raises(ValueError, match="belongs to policy"):
+        policy.load_state({**policy.state(), "policy": "someone-else"})
+    with pytest.raises(ValueError, match="version"):
+        policy.load_state({**policy.state(), "version": 999})
+
+
+def test_updates_from_a_served_search(make, small_searcher):
+    policy = make()
+    searcher = replace(small_searcher, policy=policy)
+    record = searcher.search(parse_search_request({"query": "memories maroon 5"}))
+    rewards = {arm: float(arm == "lexical") for arm in record.decision.chosen}
+    policy.update(record, rewards)
+    with pytest.raises(ValueError, match="did not include"):
+        policy.update(record, {"no-such-arm": 1.0})
+
+
+def test_static_policy_derives_from_the_registry():
+    assert StaticPolicy().allocation == {name: arm.default_depth for name, arm in ARMS.items()}
+
+
+@pytest.mark.parametrize("allocation, message", [
+    ({"lexial": 50}, "unknown arm"),
+    ({"lexical": -1}, "non-negative"),
+    ({"lexical": 2.5}, "non-negative"),
+])
+def test_static_policy_refuses_bad_allocations(allocation, message):
+    with pytest.raises(ValueError, match=message):
+        StaticPolicy(allocation)
