@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .policy import StaticPolicy
 from .config import Settings
+from .datadir import DataDir
 from .embedding import Encoder
 from .engines.factory import make_engine
-from .indexing import build_index, index_exists, load_gazetteer, load_stats
-from .pipeline import Searcher
+from .indexing import build_index, index_exists
 from .ltr import LtrModel, default_featureset
+from .pipeline import Searcher
+from .policy import Policy, StaticPolicy
 from .ranking import PluginRanker, Ranker, RRFRanker, XGBoostRanker
+from .schema import MUSIC
 
 
 def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_index: bool = True) -> Searcher:
@@ -35,26 +37,38 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
         say(f"no index in {settings.data_dir}; indexing {settings.catalog} first")
         engine = build_index(settings, encoder, say)
     else:
+        DataDir(settings.data_dir).check(MUSIC, settings.catalog)
         engine = make_engine(settings)
+    data = DataDir(settings.data_dir)
     fusion = RRFRanker(settings.rrf_weights)
     return Searcher(
         engine=engine,
-        gazetteer=load_gazetteer(settings.data_dir),
-        policy=StaticPolicy(settings.allocation or None),
+        gazetteer=data.gazetteer(),
+        policy=_policy(settings, data),
         encoder=encoder,
-        ranker=_ranker(settings, fusion),
+        ranker=_ranker(settings, data, fusion),
         fallback=fusion,
-        catalog=load_stats(settings.data_dir),
+        catalog=data.catalog_stats(),
         flavor=engine.flavor,
     )
 
 
-def _ranker(settings: Settings, fusion: Ranker) -> Ranker:
-    """sltr when a plugin model is named, else a local model when one is saved, else fusion."""
+def _policy(settings: Settings, data: DataDir) -> Policy:
+    """The configured policy, resumed from its saved state in the data dir when there is one."""
+    policy = StaticPolicy(settings.allocation or None)
+    state = data.policy_state(policy.name)
+    if state is not None:
+        policy.load_state(state)
+    return policy
+
+
+def _ranker(settings: Settings, data: DataDir, fusion: Ranker) -> Ranker:
+    """sltr when a plugin model is named, else the configured or active local model, else fusion."""
     if settings.ltr_model:
         if not settings.cluster_url:
             raise ValueError("ltr_model names a model in a cluster's LTR plugin: it needs --cluster URL")
         return PluginRanker(settings.ltr_model)
-    if settings.model_path.exists():
-        return XGBoostRanker(LtrModel.load(settings.model_path, default_featureset()))
+    model_dir = settings.model or data.active_model()
+    if model_dir is not None:
+        return XGBoostRanker(LtrModel.load(model_dir, default_featureset()))
     return fusion

@@ -93,10 +93,11 @@ def index(obj: Ctx) -> None:
 
 def _searcher(obj: Ctx, settings: Settings | None = None):
     from .app import build_searcher
+    from .datadir import DataDir
     from .engines import EngineError
 
     settings = settings or obj.settings()
-    if not settings.catalog.exists() and not (settings.data_dir / "gazetteer.pkl").exists():
+    if not settings.catalog.exists() and not DataDir(settings.data_dir).exists():
         _fail(f"catalog not found: {settings.catalog}")
     try:
         return build_searcher(settings, say=_say)

@@ -34,10 +34,10 @@ class Settings:
     password: str | None = None
     verify_certs: bool = True
     ca_certs: str | None = None
+    #: A local LTR model directory (`models/<name>/`); default: the data dir's active model.
     model: Path | None = None
     #: Name of a model stored in the cluster's LTR plugin; when set, ranking is `sltr` rescoring.
     ltr_model: str | None = None
-    featureset: str = "music"
     timeout_s: float = 10.0
     #: Per-arm search budget sent with each msearch body; a slow arm answers partially.
     arm_timeout_ms: int = 1000
@@ -46,14 +46,6 @@ class Settings:
     embed: bool = True
     #: Catalog vectors are cached here, outside the data dir, so fresh clones and CI reuse them.
     cache_dir: Path = Path("~/.cache/es-ltrr").expanduser()
-
-    @property
-    def engine_dir(self) -> Path:
-        return self.data_dir / "embedded-index"
-
-    @property
-    def model_path(self) -> Path:
-        return self.model or self.data_dir / "models" / "ltr"
 
     @classmethod
     def load(cls, config_file: Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

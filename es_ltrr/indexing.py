@@ -4,10 +4,6 @@ index, the gazetteer and catalog statistics — each step with progress, vectors
 from __future__ import annotations
 
 import datetime as dt
-import json
-import pickle
-from dataclasses import asdict
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -16,10 +12,12 @@ from tqdm import tqdm
 from .arms import CatalogStats
 from .catalog import load_catalog
 from .config import Settings
+from .datadir import DataDir
 from .embedding import Encoder, embed_catalog
 from .engines.base import Engine
 from .engines.embedded import EmbeddedEngine
 from .engines.factory import cluster_engine
+from .schema import MUSIC
 from .understanding import Gazetteer
 
 Say = Callable[[str], None]
@@ -38,7 +36,8 @@ def build_index(settings: Settings, encoder: Encoder | None, say: Say = print) -
     """Load the catalog, embed it (cached), index it and persist index + gazetteer + stats.
 
     With a cluster configured the documents go to its alias (created by `es-ltrr apply`);
-    otherwise to the embedded engine, saved under the data dir.
+    otherwise to the embedded engine, saved under the data dir. The data dir's manifest is
+    written last (`DataDir.save_build`), so an interrupted build is rebuilt next time.
     """
     say(f"loading catalog {settings.catalog}")
     entities = load_catalog(settings.catalog)
@@ -54,32 +53,15 @@ def build_index(settings: Settings, encoder: Encoder | None, say: Say = print) -
         engine.index(entities, progress=bar.update)
     say("building gazetteer")
     gazetteer = Gazetteer.from_entities(entities)
+    data = DataDir(settings.data_dir)
     if isinstance(engine, EmbeddedEngine):
-        engine.save(settings.engine_dir)
-    save_artifacts(settings.data_dir, gazetteer, catalog_stats(entities))
+        engine.save(data.index_dir)
+    data.save_build(MUSIC, settings.catalog, len(entities), gazetteer, catalog_stats(entities))
     say(f"index written to {settings.data_dir}")
     return engine
 
 
-def save_artifacts(data_dir: Path, gazetteer: Gazetteer, stats: CatalogStats) -> None:
-    """What every engine needs beside the documents: the gazetteer and catalog statistics."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / "gazetteer.pkl", "wb") as fh:
-        pickle.dump(gazetteer, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    (data_dir / "catalog_stats.json").write_text(json.dumps(asdict(stats), indent=2))
-
-
-def load_gazetteer(data_dir: Path) -> Gazetteer:
-    with open(data_dir / "gazetteer.pkl", "rb") as fh:
-        return pickle.load(fh)
-
-
-def load_stats(data_dir: Path) -> CatalogStats:
-    path = data_dir / "catalog_stats.json"
-    return CatalogStats(**json.loads(path.read_text())) if path.exists() else CatalogStats()
-
-
 def index_exists(settings: Settings) -> bool:
-    """Gazetteer present, and for the embedded engine its saved index too."""
-    has_gazetteer = (settings.data_dir / "gazetteer.pkl").exists()
-    return has_gazetteer and (bool(settings.cluster_url) or settings.engine_dir.exists())
+    """A finished build in the data dir (its manifest), and for the embedded engine its index."""
+    data = DataDir(settings.data_dir)
+    return data.exists() and (bool(settings.cluster_url) or data.index_dir.exists())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import Settings
+from ..datadir import DataDir
 from .base import Engine
 from .cluster import ClusterEngine, ElasticsearchEngine, OpenSearchEngine, detect_flavor
 from .embedded import EmbeddedEngine
@@ -26,4 +27,4 @@ def cluster_engine(settings: Settings) -> ClusterEngine:
 def make_engine(settings: Settings) -> Engine:
     if settings.cluster_url:
         return cluster_engine(settings)
-    return EmbeddedEngine.load(settings.engine_dir)
+    return EmbeddedEngine.load(DataDir(settings.data_dir).index_dir)

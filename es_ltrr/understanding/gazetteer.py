@@ -357,18 +357,3 @@ class Gazetteer:
 
     def __len__(self) -> int:
         return len(self.exact)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # caches are rebuilt on demand; pickles stay small (indexing.py still pickles
-        # until it switches to save/load)
-        state = dict(self.__dict__)
-        state["_entries"] = {}
-        for cache in ("_buckets", "_scoped_keys", "_fuzzy_cached"):
-            del state[cache]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state.pop("_fuzzy_cache", None)  # pickles written before the lru_cache
-        self.__dict__.update(state)
-        self.__dict__.setdefault("fuzzy_cache_size", FUZZY_CACHE_SIZE)
-        self._start_caches()

@@ -325,7 +325,6 @@ def test_real_catalog():
     assert counts["playlist"] == 471
     assert counts["genre"] == 6 and counts["subgenre"] == 24
     assert catalog.stats.skipped_empty == 5
-    assert catalog.stats.seconds < 15.0
     check_documents(catalog.entities)
     tracks = [e for e in catalog.entities if e["type"] == "track"]
     for e in tracks[:2000]:

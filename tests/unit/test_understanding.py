@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
-import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -161,13 +158,6 @@ def test_mood_synonyms_cover_the_vocabulary():
             assert understand(word, empty).first("mood").value == mood, word
 
 
-def test_pickle_round_trip(gaz):
-    understand("tayler love", gaz)  # fill caches
-    again = pickle.loads(pickle.dumps(gaz))
-    for q in ("tayler love", "metalica", "80s rock", "dance pop songs"):
-        assert understand(q, again) == understand(q, gaz)
-
-
 # --- properties ---------------------------------------------------------------------
 
 
@@ -200,18 +190,12 @@ def test_huge_query_is_bounded(gaz):
 
 
 @pytest.fixture(scope="module")
-def real() -> tuple[list[dict], Gazetteer, float]:
+def real() -> tuple[list[dict], Gazetteer]:
+    """The real catalog's gazetteer (build time and tagging latency are in `es-ltrr bench`)."""
     if not DEFAULT_CATALOG.exists():
         pytest.skip(f"no catalog at {DEFAULT_CATALOG}")
     entities = read_spotify(DEFAULT_CATALOG, progress=False).entities
-    start = time.perf_counter()
-    gazetteer = Gazetteer.from_entities(entities)
-    return entities, gazetteer, time.perf_counter() - start
-
-
-@pytest.mark.slow
-def test_real_gazetteer_builds_fast(real):
-    assert real[2] < 5.0
+    return entities, Gazetteer.from_entities(entities)
 
 
 @pytest.mark.slow
@@ -252,12 +236,7 @@ def test_real_misspelling_confidence_is_lower(real):
 
 
 @pytest.mark.slow
-def test_real_latency(real):
-    entities, gazetteer, _ = real
-    queries = [q for e in entities[::60] for q in e["q2e_queries"][:3]]
-    timings = []
-    for q in queries:  # cold: every distinct n-gram goes through the fuzzy index once
-        start = time.perf_counter()
-        understand(q, gazetteer)
-        timings.append(time.perf_counter() - start)
-    assert statistics.median(timings) < 0.001, f"p50 {statistics.median(timings) * 1e3:.2f} ms"
+def test_real_catalog_queries_keep_the_invariants(real):
+    entities, gazetteer = real
+    for q in [q for e in entities[::60] for q in e["q2e_queries"][:3]]:
+        check_invariants(understand(q, gazetteer))

@@ -1,0 +1,103 @@
+"""The data dir: its manifest, the checks on open, models and policy state."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from dataclasses import replace
+
+import pytest
+
+from es_ltrr.app import build_searcher
+from es_ltrr.config import Settings
+from es_ltrr.datadir import FORMAT, DataDir, DataDirError, schema_digest
+from es_ltrr.indexing import index_exists
+from es_ltrr.policy import StaticPolicy
+from es_ltrr.schema import MUSIC, Field
+
+
+@pytest.fixture(scope="module")
+def built(small_catalog, tmp_path_factory):
+    """A finished build of the small catalog (no vectors)."""
+    settings = Settings.load(env={}, catalog=small_catalog, data_dir=tmp_path_factory.mktemp("built"), embed=False)
+    build_searcher(settings, say=lambda _: None)
+    return settings
+
+
+@pytest.fixture
+def copy(built, tmp_path):
+    """A private copy of the built data dir, free to damage."""
+    shutil.copytree(built.data_dir, tmp_path / "data")
+    return replace(built, data_dir=tmp_path / "data")
+
+
+def test_layout_and_manifest(built):
+    data = DataDir(built.data_dir)
+    assert {p.name for p in built.data_dir.iterdir()} == {"manifest.json", "index", "gazetteer.json.gz", "catalog_stats.json"}
+    m = data.check(MUSIC, built.catalog)
+    assert m.format == FORMAT and m.schema == schema_digest(MUSIC) and m.entities > 400
+
+
+def test_an_interrupted_build_is_rebuilt(copy):
+    DataDir(copy.data_dir).manifest_path.unlink()  # the manifest is written last
+    assert not index_exists(copy)
+    build_searcher(copy, say=lambda _: None)
+    assert index_exists(copy)
+
+
+def test_another_format_is_refused(copy):
+    path = DataDir(copy.data_dir).manifest_path
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format": FORMAT + 1}))
+    with pytest.raises(DataDirError, match="format .*es-ltrr index"):
+        build_searcher(copy, say=lambda _: None)
+
+
+def test_another_schema_is_refused(copy):
+    other = replace(MUSIC, fields=(*MUSIC.fields, Field("mood_score", "float")))
+    with pytest.raises(DataDirError, match="another schema"):
+        DataDir(copy.data_dir).check(other, copy.catalog)
+
+
+def test_another_catalog_is_refused_the_same_one_elsewhere_is_not(copy, tmp_path):
+    moved = tmp_path / "same.csv.gz"
+    shutil.copy(copy.catalog, moved)
+    DataDir(copy.data_dir).check(MUSIC, moved)  # same bytes, other path: fine
+    with gzip.open(copy.catalog, "rt") as src, gzip.open(tmp_path / "other.csv.gz", "wt") as dst:
+        dst.writelines(list(src)[:50])
+    with pytest.raises(DataDirError, match="was built from"):
+        build_searcher(replace(copy, catalog=tmp_path / "other.csv.gz"), say=lambda _: None)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_a_damaged_artifact_names_the_file(copy, damage):
+    path = DataDir(copy.data_dir).gazetteer_path
+    path.write_bytes(path.read_bytes()[:100] if damage == "truncate" else b"not a gazetteer")
+    with pytest.raises(ValueError, match="gazetteer.json.gz.*es-ltrr index"):
+        build_searcher(copy, say=lambda _: None)
+
+
+def test_models_and_the_active_one(tmp_path):
+    data = DataDir(tmp_path)
+    assert data.active_model() is None
+    with pytest.raises(DataDirError, match="no model"):
+        data.activate_model("v1")
+    data.model_dir("v1").mkdir(parents=True)
+    data.activate_model("v1")
+    assert data.active_model() == tmp_path / "models" / "v1"
+    for bad in ("", "../up", ".hidden", "a/b"):
+        with pytest.raises(ValueError, match="invalid model name"):
+            data.model_dir(bad)
+
+
+def test_policy_state_round_trip_and_corruption(tmp_path):
+    data = DataDir(tmp_path)
+    policy = StaticPolicy(seed=3)
+    assert data.policy_state("static") is None
+    data.save_policy_state(policy.state())
+    resumed = StaticPolicy(seed=99)
+    resumed.load_state(data.policy_state("static"))
+    assert resumed.state() == policy.state()
+    data.policy_state_path("static").write_text("{oops")
+    with pytest.raises(DataDirError, match="static.json is corrupt"):
+        data.policy_state("static")
