@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from .arms import check_arm_names
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The shipped catalog, beside the repository (../shared); every command takes another path.
 DEFAULT_CATALOG = REPO_ROOT.parent / "shared" / "data" / "spotify_songs" / "spotify_songs.csv.gz"
@@ -71,6 +73,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
+    for key in ("allocation", "rrf_weights"):
+        if not isinstance(data.get(key, {}), dict):
+            raise ValueError(f"{path}: '{key}' must be a table of arm = value")
+        check_arm_names(data.get(key, {}), f"'{key}' of {path}")
     return data
 
 

@@ -3,7 +3,7 @@
     understand → choose arms → embed (only if a chosen arm needs the vector)
       → render arm templates → one msearch → union with provenance → rank → SearchResult
 
-The policy chooses *before* embedding (DESIGN.md lists embed first): the query embedding
+The policy chooses *before* embedding (the founding design embedded first): the query embedding
 is the largest per-query cost, and a decision without the semantic arm skips it.
 
 The pipeline returns a typed `SearchResult`; the JSON a client sees is built from it in
