@@ -93,7 +93,6 @@ class Schema:
     fields: tuple[Field, ...]
     vector_field: str = "embedding"
     q2e_field: str = "q2e"
-    q2e_text_field: str = "q2e_queries"
     analysis: dict[str, Any] = field(default_factory=lambda: ANALYSIS)
 
     def field(self, path: str) -> Field:
@@ -109,17 +108,6 @@ class Schema:
                     if s.name == sub:
                         return Field(path, s.kind, s.analyzer, s.normalizer, (), s.dims)
         raise KeyError(f"unknown field {path!r}")
-
-    def text_fields(self) -> dict[str, str]:
-        """Every text path → its analyzer (including sub-fields)."""
-        out: dict[str, str] = {}
-        for f in self.fields:
-            if f.kind == "text":
-                out[f.name] = f.analyzer or "standard"
-            for s in f.subfields:
-                if s.kind == "text":
-                    out[f"{f.name}.{s.name}"] = s.analyzer or "standard"
-        return out
 
     def index_body(self, flavor: Flavor) -> dict[str, Any]:
         """Settings + mappings for creating the index on `flavor`."""

@@ -38,10 +38,9 @@ def structured_params(inp: ArmInput) -> dict | None:
     names = _values(u, "track") + _values(u, "album") + _values(u, "playlist") + genres + subgenres
     if not any((types, genres, subgenres, moods, eras, artists, names)):
         return None
-    residual = u.residual if isinstance(u.residual, str) else " ".join(u.residual)
     return {
-        "has_text": bool(residual.strip()),
-        "text": residual,
+        "has_text": bool(u.residual),
+        "text": u.residual_text,
         "has_types": bool(types), "types": types,
         "has_genres": bool(genres), "genres": genres,
         "has_subgenres": bool(subgenres), "subgenres": subgenres,

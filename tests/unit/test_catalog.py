@@ -26,7 +26,8 @@ from es_ltrr.catalog import (
     read_spotify,
 )
 from es_ltrr.catalog.queries import misspell, misspellings, popularity_prior
-from es_ltrr.catalog.spotify import normalize_date, slug
+from es_ltrr.catalog.entities import slug
+from es_ltrr.catalog.spotify import normalize_date
 from es_ltrr.schema import MUSIC
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "spotify_small.csv"
