@@ -101,3 +101,13 @@ def test_policy_state_round_trip_and_corruption(tmp_path):
     data.policy_state_path("static").write_text("{oops")
     with pytest.raises(DataDirError, match="static.json is corrupt"):
         data.policy_state("static")
+
+
+@pytest.mark.parametrize("name", ["meta.json", "arrays.npz", "sources.json"])
+def test_a_damaged_index_file_names_the_index(copy, name):
+    from es_ltrr.engines import EngineError
+
+    path = DataDir(copy.data_dir).index_dir / name
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(EngineError, match="index.*unreadable.*es-ltrr index"):
+        build_searcher(copy, say=lambda _: None)

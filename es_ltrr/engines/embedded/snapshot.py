@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -167,6 +168,17 @@ class Snapshot:
 
     @classmethod
     def load(cls, schema: Schema, path: Path) -> "Snapshot":
+        """The saved index; a missing, truncated or corrupt file is an EngineError naming it."""
+        try:
+            return cls._load(schema, path)
+        except EngineError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+            raise EngineError(f"{path}: the embedded index is unreadable ({type(exc).__name__}: {exc}); "
+                              "re-index with `es-ltrr index`") from exc
+
+    @classmethod
+    def _load(cls, schema: Schema, path: Path) -> "Snapshot":
         meta = json.loads((path / "meta.json").read_text())
         if meta.get("format") != FORMAT_VERSION or meta.get("schema") != schema_signature(schema):
             raise EngineError(f"{path}: index was built with another format or schema; "
