@@ -1,8 +1,8 @@
 """`bash scripts/test` (what .ci/run runs) fails when pytest collects nothing.
 
-The script installs, starts both nodes and stops them on exit; here `python` on PATH is a
-shim that answers those steps without doing them and runs only pytest for real, so the
-running nodes are left alone.
+The script installs, starts both nodes and stops on exit the ones it started; here `python`
+on PATH is a shim that answers those steps without doing them and runs only pytest for
+real, so the running nodes are left alone.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIM = """#!/bin/sh
 case "$*" in
   "-m pip "*) exit 0 ;;
+  "-m es_ltrr.cli node status --distribution elasticsearch") echo '{{"running": false}}'; exit 0 ;;
+  "-m es_ltrr.cli node status"*) echo '{{"running": true}}'; exit 0 ;;
   "-m es_ltrr.cli node start"*) echo "starting (shim)"; echo "http://127.0.0.1:1"; exit 0 ;;
-  "-m es_ltrr.cli node stop"*) exit 0 ;;
+  "-m es_ltrr.cli node stop"*) echo "$*" >> "{log}"; exit 0 ;;
 esac
 exec {python} "$@"
 """
@@ -25,7 +27,7 @@ exec {python} "$@"
 
 def _run_test_command(tmp_path: Path, *pytest_args: str) -> subprocess.CompletedProcess:
     shim = tmp_path / "python"
-    shim.write_text(SHIM.format(python=sys.executable))
+    shim.write_text(SHIM.format(python=sys.executable, log=tmp_path / "stopped.log"))
     shim.chmod(0o755)
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
     return subprocess.run(["bash", "scripts/test", *pytest_args, "-q", "-p", "no:cacheprovider"],
@@ -42,3 +44,11 @@ def test_a_selection_that_collects_tests_passes(tmp_path):
     run = _run_test_command(tmp_path, "tests/unit/test_node_config.py", "-k", "unknown_distribution")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout
+
+
+def test_only_the_nodes_it_started_are_stopped(tmp_path):
+    """The shim says OpenSearch was already running and Elasticsearch was not."""
+    run = _run_test_command(tmp_path, "tests/unit/test_node_config.py", "-k", "unknown_distribution")
+    assert run.returncode == 0, run.stdout + run.stderr
+    stopped = (tmp_path / "stopped.log").read_text().splitlines()
+    assert stopped == ["-m es_ltrr.cli node stop --distribution elasticsearch"]
