@@ -5,6 +5,6 @@ COPY pyproject.toml README.md ./
 COPY es_ltrr ./es_ltrr
 COPY mappings ./mappings
 # featuresets and arm templates are package data, so a regular (non-editable) install works
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".[all]"
 COPY docker/sidecar-entrypoint.sh /usr/local/bin/sidecar-entrypoint
 ENTRYPOINT ["sh", "/usr/local/bin/sidecar-entrypoint"]

@@ -7,6 +7,7 @@ same messages; the response JSON is built here, once, from the pipeline's `Searc
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from .union import Candidate
 
 DEFAULT_K = 10
+#: Deepest accepted `context` (objects/arrays inside one another, `context` itself counting 1).
+MAX_CONTEXT_DEPTH = 16
 
 
 class BadRequest(ValueError):
@@ -35,16 +38,66 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def decode_json(text: str | bytes, what: str = "request body") -> Any:
+    """Decode JSON text (bytes as UTF-8); every way it can fail is a BadRequest naming `what`.
+
+    Deep nesting fails inside the decoder (RecursionError) and huge integers fail with a
+    plain ValueError: both are the client's input, not server errors.
+    """
+    encoded = isinstance(text, bytes)
+    try:
+        return json.loads(text.decode("utf-8") if encoded else text)
+    except RecursionError:
+        raise BadRequest(f"{what} is nested too deeply") from None
+    except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
+        raise BadRequest(f"{what} is not valid {'UTF-8 ' if encoded else ''}JSON: {exc}") from None
+
+
+def _check_text(text: str, where: str) -> None:
+    """Refuse unpaired UTF-16 surrogates: no UTF-8 encoder (tokenizer, response) accepts them.
+
+    They come from JSON escapes (`"\\ud800"`; a valid pair decodes to one code point, so any
+    surrogate left is unpaired) and from undecodable bytes in a command line's arguments.
+
+    >>> _check_text("ok " + chr(0x1F600), "'query'")
+    >>> _check_text("bad " + chr(0xD800), "'query'")
+    Traceback (most recent call last):
+    ...
+    es_ltrr.api.BadRequest: 'query' is not valid Unicode: it contains an unpaired UTF-16 surrogate (U+D800)
+    """
+    bad = next((ch for ch in text if "\ud800" <= ch <= "\udfff"), None)
+    if bad is not None:
+        raise BadRequest(f"{where} is not valid Unicode: it contains an unpaired UTF-16 surrogate (U+{ord(bad):04X})")
+
+
+def _check_context(value: Any, where: str = "context", depth: int = 1) -> None:
+    """Bounded nesting and valid text in every key and string of `context`, naming the place."""
+    if depth > MAX_CONTEXT_DEPTH and isinstance(value, (Mapping, list)):
+        raise BadRequest(f"'context' is nested deeper than {MAX_CONTEXT_DEPTH} levels")
+    if isinstance(value, str):
+        _check_text(value, f"'{where}'")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_text(key, f"a key in '{where}'")
+            _check_context(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_context(item, f"{where}[{i}]", depth + 1)
+
+
 def parse_search_request(payload: Any, max_query_chars: int = MAX_QUERY_CHARS, max_k: int = MAX_K) -> SearchRequest:
     """Validate a decoded JSON body; raise BadRequest naming the offending field."""
     if not isinstance(payload, Mapping):
         raise BadRequest("request body must be a JSON object")
+    for name in payload:
+        _check_text(name, "a field name")
     unknown = set(payload) - {"query", "k", "context", "debug"}
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
     query = payload.get("query")
     if not isinstance(query, str):
         raise BadRequest("'query' is required and must be a string")
+    _check_text(query, "'query'")
     if "\x00" in query:
         raise BadRequest("'query' must not contain NUL characters")
     if not query.strip():
@@ -61,6 +114,7 @@ def parse_search_request(payload: Any, max_query_chars: int = MAX_QUERY_CHARS, m
         context = {}
     if not isinstance(context, Mapping):
         raise BadRequest("'context' must be a JSON object")
+    _check_context(context)
     debug = payload.get("debug", False)
     if not isinstance(debug, bool):
         raise BadRequest("'debug' must be a boolean")

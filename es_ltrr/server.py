@@ -10,11 +10,14 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from ._extras import require
 
-from .api import BadRequest, parse_search_request, search_response
-from .pipeline import Searcher
+require("flask", "server", "the HTTP server")
+from flask import Flask, Response, request  # noqa: E402  (after the guard that names the extra)
+from werkzeug.exceptions import HTTPException  # noqa: E402
+
+from .api import BadRequest, decode_json, parse_search_request, search_response  # noqa: E402
+from .pipeline import Searcher  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +39,8 @@ def create_app(searcher: Searcher) -> Flask:
 
     @app.post("/search")
     def search() -> Response:
-        raw = request.get_data(cache=False)
         try:
-            payload = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(400, f"request body is not valid UTF-8 JSON: {exc}")
-        try:
-            search_request = parse_search_request(payload)
+            search_request = parse_search_request(decode_json(request.get_data(cache=False)))
         except BadRequest as exc:
             return _error(400, str(exc))
         return _json(search_response(searcher.search(search_request)))

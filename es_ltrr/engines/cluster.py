@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from .._extras import require
 from .base import DocumentMissing, EngineError, check_update, error_item
 
 BULK_CHUNK = 500
@@ -254,7 +255,7 @@ class OpenSearchEngine(ClusterEngine):
 
     def __init__(self, url: str, index: str, username: str | None = None, password: str | None = None,
                  verify_certs: bool = True, ca_certs: str | None = None, timeout_s: float = 10.0):
-        from opensearchpy import OpenSearch
+        OpenSearch = require("opensearchpy", "cluster", "an OpenSearch cluster").OpenSearch
 
         auth = (username, password) if username else None
         client = OpenSearch(hosts=[url], http_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs,
@@ -271,7 +272,7 @@ class ElasticsearchEngine(ClusterEngine):
 
     def __init__(self, url: str, index: str, username: str | None = None, password: str | None = None,
                  verify_certs: bool = True, ca_certs: str | None = None, timeout_s: float = 10.0):
-        from elasticsearch import Elasticsearch
+        Elasticsearch = require("elasticsearch", "cluster", "an Elasticsearch cluster").Elasticsearch
 
         auth = (username, password) if username else None
         client = Elasticsearch(url, basic_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs, request_timeout=timeout_s)
@@ -292,7 +293,7 @@ class ElasticsearchEngine(ClusterEngine):
 def detect_flavor(url: str, username: str | None = None, password: str | None = None,
                   verify_certs: bool = True, ca_certs: str | None = None) -> str:
     """'opensearch' or 'elasticsearch' from the root endpoint's `version.distribution`."""
-    import requests
+    requests = require("requests", "cluster", "a cluster")
 
     auth = (username, password) if username else None
     verify: bool | str = ca_certs or verify_certs

@@ -16,10 +16,15 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._extras import require
 from .featureset import FeatureSet
 
 MODEL_FORMAT = 1
 MODEL_FILE, METADATA_FILE, METRICS_FILE = "model.json", "metadata.json", "metrics.json"
+
+
+def _xgboost() -> Any:
+    return require("xgboost", "ltr", "an LTR model (XGBoost)")
 
 
 @dataclass
@@ -32,7 +37,7 @@ class LtrModel:
 
     @classmethod
     def load(cls, directory: Path, featureset: FeatureSet) -> "LtrModel":
-        import xgboost as xgb
+        xgb = _xgboost()
 
         directory = Path(directory)
         try:
@@ -66,6 +71,6 @@ class LtrModel:
         return directory
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        import xgboost as xgb
+        xgb = _xgboost()
 
         return self.booster.predict(xgb.DMatrix(features, feature_names=self.featureset.names))

@@ -1,11 +1,17 @@
 """The es-ltrr command line on a small slice of the real catalog (no embedding model)."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
 
+from es_ltrr.api import MAX_CONTEXT_DEPTH
 from es_ltrr.cli import main
+
+from ..hostile import QUERIES
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +45,42 @@ def test_bad_input_exits_2_with_a_message(run, args):
     result = run(*args)
     assert result.exit_code == 2
     assert "error:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("search", "love \ud800"), "error: 'query' is not valid Unicode"),
+        (("render", "lexical", "\udfff"), "error: 'query' is not valid Unicode"),
+        (("search", "x", "--context", '{"a": "\udc00"}'), "error: 'context.a' is not valid Unicode"),
+        (("search", "x", "--context", "[" * 5000 + "]" * 5000), "error: --context is nested too deeply"),
+        (("search", "x", "--context", '{"a": ' + "[" * MAX_CONTEXT_DEPTH + "]" * MAX_CONTEXT_DEPTH + "}"),
+         f"error: 'context' is nested deeper than {MAX_CONTEXT_DEPTH} levels"),
+        (("search", "x", "--context", "{nope"), "error: --context is not valid JSON"),
+    ],
+)
+def test_hostile_input_is_a_clean_error(run, args, message):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(message)
+
+
+def test_undecodable_argument_bytes_are_a_clean_error(tmp_path):
+    """A real shell: bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape)."""
+    cmd = [sys.executable, "-m", "es_ltrr.cli", "--no-embed", "search", b"caf\xe9"]
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.decode() == "error: 'query' is not valid Unicode: it contains an unpaired UTF-16 surrogate (U+DCE9)\n"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=QUERIES)
+def test_any_query_is_a_page_or_a_clean_error(run, query):
+    result = run("search", query, "--k", "3", "--json")
+    if result.exit_code == 0:
+        assert isinstance(json.loads(result.stdout)["hits"], list)
+    else:
+        assert result.exit_code == 2 and result.stderr.startswith("error: "), (result.output, result.exception)
 
 
 def test_render_prints_the_body_sent(run):

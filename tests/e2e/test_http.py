@@ -3,9 +3,13 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
+from es_ltrr.api import MAX_CONTEXT_DEPTH
 from es_ltrr.config import MAX_K, MAX_QUERY_CHARS
-from es_ltrr.server import create_app
+from es_ltrr.server import MAX_BODY_BYTES, create_app
+
+from ..hostile import CONTEXTS, NUMBERS, QUERIES, TEXT, deep_json
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +75,87 @@ def test_invalid_json_is_a_400(client, raw):
     resp = _post(client, raw, raw=True)
     assert resp.status_code == 400
     assert "JSON" in resp.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "raw, field",
+    [
+        (b'{"query": "\\ud800"}', "'query'"),
+        (b'{"query": "love \\udc00 me"}', "'query'"),
+        (b'{"query": "a", "context": {"user": {"name": "\\udfff"}}}', "'context.user.name'"),
+        (b'{"query": "a", "context": {"tags": ["ok", "\\ud83d"]}}', "'context.tags[1]'"),
+        (b'{"query": "a", "context": {"\\ud800": 1}}', "a key in 'context'"),
+        (b'{"\\ud800": 1, "query": "a"}', "a field name"),
+    ],
+)
+def test_unpaired_surrogates_are_a_400_naming_the_field(client, raw, field):
+    resp = _post(client, raw, raw=True)
+    assert resp.status_code == 400
+    message = resp.get_json()["error"]["message"]
+    assert message.startswith(field) and "unpaired UTF-16 surrogate" in message
+
+
+def test_a_surrogate_pair_is_one_valid_character(client):
+    resp = _post(client, b'{"query": "love \\ud83d\\ude00"}', raw=True)
+    assert resp.status_code == 200 and resp.get_json()["query"] == "love \U0001f600"
+
+
+def _nested(depth: int, objects: bool = False) -> str:
+    opener, closer = ('{"a": ', "}") if objects else ("[", "]")
+    return opener * depth + "1" + closer * depth
+
+
+@pytest.mark.parametrize("objects", [False, True])
+def test_context_nesting_is_bounded(client, objects):
+    at_limit = f'{{"query": "a", "context": {{"x": {_nested(MAX_CONTEXT_DEPTH - 1, objects)}}}}}'
+    assert _post(client, at_limit, raw=True).status_code == 200
+    over = f'{{"query": "a", "context": {{"x": {_nested(MAX_CONTEXT_DEPTH, objects)}}}}}'
+    resp = _post(client, over, raw=True)
+    assert resp.status_code == 400 and f"deeper than {MAX_CONTEXT_DEPTH}" in resp.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("objects", [False, True])
+def test_nesting_too_deep_to_decode_is_a_400(client, objects):
+    depth = MAX_BODY_BYTES // (7 if objects else 2) - 20  # as deep as the body limit allows
+    resp = _post(client, f'{{"query": "a", "context": {_nested(depth, objects)}}}', raw=True)
+    assert resp.status_code == 400 and resp.get_json()["error"]["message"] == "request body is nested too deeply"
+
+
+def test_an_integer_too_long_to_convert_is_a_400(client):
+    resp = _post(client, '{"query": "a", "k": ' + "9" * 5000 + "}", raw=True)
+    assert resp.status_code == 400 and "JSON" in resp.get_json()["error"]["message"]
+
+
+@st.composite
+def bodies(draw) -> bytes:
+    """A body as a client writes it: lone surrogates as `\\ud800` escapes, or as (invalid) UTF-8 bytes."""
+    escape = draw(st.booleans())
+
+    def dumps(value) -> str:
+        return json.dumps(value, ensure_ascii=escape)
+
+    objects = st.dictionaries(TEXT, CONTEXTS, max_size=4).map(dumps)
+    context = draw(objects | deep_json().map(lambda deep: '{"deep": ' + deep + "}"))
+    fields = [f'"query": {dumps(draw(QUERIES))}', f'"context": {context}']
+    k = draw(st.none() | st.integers(1, MAX_K).map(str) | NUMBERS)
+    if k is not None:
+        fields.append(f'"k": {k}')
+    return ("{" + ", ".join(fields) + "}").encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(raw=bodies())
+def test_no_input_makes_a_500(client, raw):
+    """Whatever the text and the nesting, the answer is JSON: a page (200) or an error the client can fix."""
+    resp = _post(client, raw, raw=True)
+    error = resp.get_json().get("error") or {}
+    event(f"HTTP {resp.status_code} {error.get('message', '')[:24]}")  # see --hypothesis-show-statistics
+    assert resp.status_code in (200, 400, 413), resp.get_data()[:300]
+    body = resp.get_json()
+    if resp.status_code == 200:
+        assert isinstance(body["hits"], list)
+    else:
+        assert body["error"]["status"] == resp.status_code and body["error"]["message"]
 
 
 def test_huge_body_is_413_json(client):

@@ -1,0 +1,28 @@
+"""Hypothesis strategies for hostile input, shared by the HTTP and CLI tests."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from es_ltrr.api import MAX_CONTEXT_DEPTH
+from es_ltrr.config import MAX_K, MAX_QUERY_CHARS
+
+#: Text a hostile or careless client sends: every code point (surrogates included) and the
+#: characters that break naive code — NUL, controls, BOM, zero-width, combining, RTL, emoji.
+SPECIAL = ["\x00", "\x1b", "\x7f", "\ufeff", "\u200b", "e\u0301", "\u202e", "\u05e9\u05dc\u05d5\u05dd",
+           "\U0001f469\u200d\U0001f469\u200d\U0001f467", "\ud800", "\udfff", "\ufffd", "\U0010ffff", " ", '"', "\\"]
+CHARS = st.characters(exclude_categories=()) | st.characters(exclude_categories=("Cs",)) | st.sampled_from(SPECIAL)
+TEXT = st.lists(CHARS, max_size=MAX_QUERY_CHARS + 20).map("".join)
+QUERIES = st.lists(CHARS, min_size=1, max_size=MAX_QUERY_CHARS + 20).map("".join)
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | TEXT
+CONTEXTS = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4), max_leaves=8)
+NUMBERS = st.integers(1, MAX_K).map(str) | st.integers(-(2**70), 2**70).map(str) | st.sampled_from(["9" * 5000, "1e999", "NaN", "5.0"])
+
+
+@st.composite
+def deep_json(draw) -> str:
+    """Arrays and objects nested up to (and past) what the body limit allows, in a drawn pattern."""
+    depth = draw(st.integers(0, MAX_CONTEXT_DEPTH + 2) | st.integers(0, 40_000))
+    pattern = draw(st.lists(st.booleans(), min_size=1, max_size=4))
+    levels = [pattern[i % len(pattern)] for i in range(depth)]
+    return "".join('{"k": ' if obj else "[" for obj in levels) + "0" + "".join("}" if obj else "]" for obj in reversed(levels))
