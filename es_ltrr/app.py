@@ -27,6 +27,7 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
     never indexed implicitly — `es-ltrr apply` and `es-ltrr index` do that explicitly.
     """
     encoder = Encoder() if settings.embed else None
+    data = DataDir(settings.data_dir)
     if not index_exists(settings):
         if settings.cluster_url or not auto_index:
             raise FileNotFoundError(
@@ -37,9 +38,8 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
         say(f"no index in {settings.data_dir}; indexing {settings.catalog} first")
         engine = build_index(settings, encoder, say)
     else:
-        DataDir(settings.data_dir).check(MUSIC, settings.catalog)
+        data.check(MUSIC, settings.catalog)
         engine = make_engine(settings)
-    data = DataDir(settings.data_dir)
     fusion = RRFRanker(settings.rrf_weights)
     return Searcher(
         engine=engine,

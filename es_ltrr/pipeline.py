@@ -22,12 +22,12 @@ from typing import Any, Callable, Mapping
 
 from .api import SearchRequest
 from .arms import ARMS, Arm, ArmInput, CatalogStats
-from .policy import Decision, Policy, PolicyContext
 from .embedding import Encoder
 from .engines.base import Engine, EngineError
+from .policy import Decision, Policy, PolicyContext
 from .ranking import Ranker, RRFRanker, label
-from .understanding import Gazetteer, Understanding, understand
 from .record import SearchResult
+from .understanding import Gazetteer, Understanding, understand
 from .union import Candidate, union
 
 log = logging.getLogger(__name__)
