@@ -30,7 +30,7 @@ class Ctx:
     """Settings shared by subcommands, built once from flags + env + config file."""
 
     def __init__(self, **options: Any):
-        self.options = options
+        self.options: dict[str, Any] = dict(options)
 
     def settings(self, **more: Any) -> Settings:
         options = {**self.options, **more}
@@ -56,31 +56,59 @@ class _Group(click.Group):
             _fail(str(exc))
 
 
+#: Settings every command may take, before or after its name (`es-ltrr --cluster URL apply`
+#: and `es-ltrr apply --cluster URL` are the same): (option declarations, settings key,
+#: value when the flag is given (None: the option's value), click keyword arguments).
+_SETTINGS_OPTIONS: list[tuple[tuple[str, ...], str, Any, dict[str, Any]]] = [
+    (("--config",), "config", None, dict(type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file (or ES_LTRR_CONFIG).")),
+    (("--data-dir",), "data_dir", None, dict(type=click.Path(file_okay=False, path_type=Path), help="Where the index, caches and models live (default .es-ltrr, or ES_LTRR_DATA_DIR).")),
+    (("--catalog",), "catalog", None, dict(type=click.Path(dir_okay=False, path_type=Path), help="Catalog file: Spotify CSV(.gz) or entity JSONL(.gz) (default: the shipped Spotify catalog).")),
+    (("--no-embed",), "embed", False, dict(is_flag=True, help="Run without the embedding model (no semantic arm).")),
+    (("--cluster",), "cluster_url", None, dict(metavar="URL", help="Elasticsearch/OpenSearch URL (or ES_LTRR_CLUSTER_URL); default: the embedded engine.")),
+    (("--flavor",), "flavor", None, dict(type=click.Choice(["opensearch", "elasticsearch"]), help="Cluster flavor (detected from the root endpoint if omitted).")),
+    (("--index",), "index", None, dict(metavar="ALIAS", help="Index alias on the cluster (default es-ltrr-entities).")),
+    (("--username",), "username", None, dict(help="Basic-auth user (password from ES_LTRR_PASSWORD).")),
+    (("--ca-certs",), "ca_certs", None, dict(type=click.Path(dir_okay=False), help="CA bundle for TLS.")),
+    (("--insecure",), "verify_certs", False, dict(is_flag=True, help="Do not verify TLS certificates.")),
+    (("--ltr-model",), "ltr_model", None, dict(metavar="NAME", help="Rank with this model stored in the cluster's LTR plugin (sltr).")),
+]
+
+
+def settings_options(*, skip: tuple[str, ...] = ()):
+    """Add the settings options to a group or command; given values land in the shared `Ctx`.
+
+    A value given after the command overrides one given before it. `skip` leaves out options
+    a command defines with another meaning (`render --flavor` includes "embedded").
+    """
+    def store(key: str, flag_value: Any):
+        def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+            if value is None or value is False:
+                return  # not given: keep what an outer level or the environment says
+            ctx.ensure_object(Ctx).options[key] = value if flag_value is None else flag_value
+        return callback
+
+    def decorate(f):
+        for decls, key, flag_value, kwargs in reversed(_SETTINGS_OPTIONS):
+            if decls[0] not in skip:
+                f = click.option(*decls, expose_value=False,
+                                 callback=store(key, flag_value), **kwargs)(f)
+        return f
+    return decorate
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file (or ES_LTRR_CONFIG).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the index, caches and models live (default .es-ltrr, or ES_LTRR_DATA_DIR).")
-@click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), help="Catalog file: Spotify CSV(.gz) or entity JSONL(.gz) (default: the shipped Spotify catalog).")
-@click.option("--no-embed", is_flag=True, default=False, help="Run without the embedding model (no semantic arm).")
-@click.option("--cluster", "cluster_url", metavar="URL", help="Elasticsearch/OpenSearch URL (or ES_LTRR_CLUSTER_URL); default: the embedded engine.")
-@click.option("--flavor", type=click.Choice(["opensearch", "elasticsearch"]), help="Cluster flavor (detected from the root endpoint if omitted).")
-@click.option("--index", "index_name", metavar="ALIAS", help="Index alias on the cluster (default es-ltrr-entities).")
-@click.option("--username", help="Basic-auth user (password from ES_LTRR_PASSWORD).")
-@click.option("--ca-certs", type=click.Path(dir_okay=False), help="CA bundle for TLS.")
-@click.option("--insecure", is_flag=True, default=False, help="Do not verify TLS certificates.")
-@click.option("--ltr-model", metavar="NAME", help="Rank with this model stored in the cluster's LTR plugin (sltr).")
+@settings_options()
 @click.pass_context
-def main(ctx: click.Context, config: Path | None, data_dir: Path | None, catalog: Path | None, no_embed: bool,
-         cluster_url: str | None, flavor: str | None, index_name: str | None, username: str | None,
-         ca_certs: str | None, insecure: bool, ltr_model: str | None) -> None:
-    """es-ltrr: learning to rank *and retrieve* for Elasticsearch/OpenSearch."""
-    ctx.obj = Ctx(
-        config=config, data_dir=data_dir, catalog=catalog, embed=False if no_embed else None,
-        cluster_url=cluster_url, flavor=flavor, index=index_name, username=username, ca_certs=ca_certs,
-        verify_certs=False if insecure else None, ltr_model=ltr_model,
-    )
+def main(ctx: click.Context) -> None:
+    """es-ltrr: learning to rank *and retrieve* for Elasticsearch/OpenSearch.
+
+    Settings options (--cluster, --data-dir, ...) may stand before or after the command.
+    """
+    ctx.ensure_object(Ctx)
 
 
 @main.command()
+@settings_options()
 @click.pass_obj
 def index(obj: Ctx) -> None:
     """Index the catalog: into the embedded engine, or with --cluster into the cluster's alias.
@@ -119,6 +147,7 @@ def _searcher(obj: Ctx, settings: Settings | None = None):
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
 @click.option("--no-ltr", is_flag=True, help="Skip the LTR feature store (rank in the sidecar instead).")
+@settings_options()
 @click.pass_obj
 def apply(obj: Ctx, dry_run: bool, no_ltr: bool) -> None:
     """Create/upgrade the versioned index behind the alias, store arm templates and LTR featuresets."""
@@ -142,6 +171,7 @@ def apply(obj: Ctx, dry_run: bool, no_ltr: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON response of POST /search.")
 @click.option("--debug", is_flag=True, help="Include query understanding and per-arm results.")
 @click.option("--context", "context_json", default=None, help="JSON object passed as the request context.")
+@settings_options()
 @click.pass_obj
 def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_json: str | None) -> None:
     """Search the catalog and print the ranked hits."""
@@ -191,6 +221,7 @@ def _clip(text: Any, width: int) -> str:
 @click.option("--size", default=10, show_default=True, help="Candidates the arm draws.")
 @click.option("--flavor", type=click.Choice(["embedded", "opensearch", "elasticsearch"]), default="opensearch", show_default=True)
 @click.option("--short-vectors", is_flag=True, help="Abbreviate query vectors in the output (not what is sent).")
+@settings_options(skip=("--flavor",))
 @click.pass_obj
 def render(obj: Ctx, arm: str, query: str, size: int, flavor: str, short_vectors: bool) -> None:
     """Print the search body ARM sends for QUERY (exactly what reaches the engine)."""
@@ -228,6 +259,7 @@ def _shorten_vectors(node: Any) -> Any:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True)
 @click.option("--threads", default=4, show_default=True, help="WSGI worker threads.")
+@settings_options()
 @click.pass_obj
 def serve(obj: Ctx, host: str, port: int, threads: int) -> None:
     """Run the sidecar (POST /search, GET /healthz) on waitress."""
@@ -244,6 +276,7 @@ def serve(obj: Ctx, host: str, port: int, threads: int) -> None:
 @click.option("--concurrency", default=2, show_default=True, help="Client threads.")
 @click.option("--seed", default=7, show_default=True, help="Seed of the query sample.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results as JSON.")
+@settings_options()
 @click.pass_obj
 def bench(obj: Ctx, n_requests: int, concurrency: int, seed: int, out: Path | None) -> None:
     """Latency per stage (p50/p99) and QPS of POST /search on 127.0.0.1, against a baseline."""
@@ -265,6 +298,7 @@ def bench(obj: Ctx, n_requests: int, concurrency: int, seed: int, out: Path | No
 @click.option("--queries", "n_queries", default=200, show_default=True, help="Sampled catalog queries.")
 @click.option("--k", default=10, show_default=True, help="Depth compared per arm.")
 @click.option("--seed", default=11, show_default=True)
+@settings_options()
 @click.pass_obj
 def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:
     """Per-arm top-k overlap: embedded engine (DATA_DIR) vs the --cluster, same corpus."""

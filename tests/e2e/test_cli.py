@@ -100,3 +100,42 @@ def test_mappings_check(tmp_path):
     runner = CliRunner()
     assert runner.invoke(main, ["mappings", "--check"]).exit_code == 0
     assert runner.invoke(main, ["mappings", "--check", "--out", str(tmp_path)]).exit_code == 2
+
+
+def test_settings_options_work_after_the_command_too(small_catalog, tmp_path):
+    """`es-ltrr --data-dir D search Q` and `es-ltrr search Q --data-dir D` are the same."""
+    from click.testing import CliRunner
+
+    from es_ltrr.cli import main
+
+    runner = CliRunner()
+    after = runner.invoke(main, ["search", "memories", "--json", "--catalog", str(small_catalog),
+                                 "--data-dir", str(tmp_path), "--no-embed"])
+    assert after.exit_code == 0, after.output
+    assert (tmp_path / "manifest.json").exists()  # the option reached the settings
+    before = runner.invoke(main, ["--catalog", str(small_catalog), "--data-dir", str(tmp_path), "--no-embed",
+                                  "search", "memories", "--json"])
+    assert before.exit_code == 0, before.output
+    first, second = json.loads(after.stdout), json.loads(before.stdout)
+    assert [h["id"] for h in first["hits"]] == [h["id"] for h in second["hits"]]
+    assert "semantic" not in {a["arm"] for a in first["arms"]}  # --no-embed after the command
+
+
+def test_an_option_after_the_command_overrides_the_one_before(small_catalog, tmp_path):
+    from click.testing import CliRunner
+
+    from es_ltrr.cli import main
+
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "before"), "search", "memories",
+                                       "--catalog", str(small_catalog), "--no-embed", "--data-dir", str(tmp_path / "after")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "after" / "manifest.json").exists() and not (tmp_path / "before").exists()
+
+
+def test_apply_takes_the_cluster_after_the_command():
+    from click.testing import CliRunner
+
+    from es_ltrr.cli import main
+
+    result = CliRunner().invoke(main, ["apply", "--dry-run", "--cluster", "http://127.0.0.1:1", "--flavor", "opensearch"])
+    assert result.exit_code == 2 and "port=1" in result.output  # it tried that cluster
