@@ -1,7 +1,7 @@
-"""A dev node from Maven Central: ``python -m es_ltrr.devnode start|stop|status|assemble``.
+"""A dev node from Maven artifacts: ``python -m es_ltrr.devnode start|stop|status|assemble``.
 
-``es-ltrr node`` is the same for start/stop/status; this entry point also assembles without
-starting and takes ``--version``, ``--heap`` and ``--timeout``.
+``es-ltrr node start|stop|status|assemble`` is the same; this entry point also takes
+``--version``, ``--heap`` and ``--timeout``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .lifecycle import start, status, stop
 
 def _config_from_args(args: argparse.Namespace) -> NodeConfig:
     return NodeConfig.from_env(distribution=args.distribution, home=args.home, port=args.port,
-                               version=args.version, heap=args.heap)
+                               version=args.version, heap=args.heap, ltr=False if args.no_ltr else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heap")
     parser.add_argument("--distribution", choices=tuple(DISTRIBUTIONS), default="opensearch")
     parser.add_argument("--timeout", type=float, default=180)
+    parser.add_argument("--no-ltr", action="store_true", help="leave the LTR plugin out")
     args = parser.parse_args(argv)
     config = _config_from_args(args)
     try:
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "stop":
             print("stopped" if stop(config) else "not running")
         elif args.command == "assemble":
-            print(assemble(config))
+            print(assemble(config, progress=lambda s: print(s, flush=True)))
         else:
             print(json.dumps(status(config), indent=2))
     except NodeError as e:

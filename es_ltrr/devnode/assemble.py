@@ -1,10 +1,13 @@
 """Assembling a distribution directory: the integ-test zip, rebuilt modules, plugin zips.
 
-A marker file records what was assembled (``assembly_spec``); a start re-assembles only when it differs.
+A marker file records what was assembled (``assembly_spec``); a start re-assembles only when it
+differs. The LTR plugin enters the spec by content (the source build's key, or the sha256 of
+a given zip), so a rebuilt zip is installed even at the same path, and an unchanged one is not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -12,10 +15,11 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from .config import ES_MISSING_MODULES, ArtifactMissing, NodeConfig, NodeError, Progress
+from .config import ES_MISSING_MODULES, NodeConfig, NodeError, Progress
 from .host import java_home, node_pid
-from .maven import Coord, fetch
-from .modules import MODULES, build_module
+from .ltr_build import LtrSource, build_plugin
+from .maven import Coord, Maven
+from .modules import MODULES, build_modules
 
 MARKER = ".es-ltrr-assembled.json"
 LOG_TAIL_LINES = 30
@@ -35,12 +39,32 @@ def _is_opensearch(config: NodeConfig) -> bool:
     return config.distribution == "opensearch"
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ltr_spec(config: NodeConfig) -> dict | None:
+    """What LTR plugin the node gets, by content: a given zip's sha256, or the source build's key."""
+    if not config.ltr:
+        return None
+    if config.ltr_zip:
+        if not config.ltr_zip.is_file():
+            raise NodeError(f"{config.ltr_zip} ({config.distro.ltr_env}) is not a file")
+        return {"zip": str(config.ltr_zip), "sha256": _sha256(config.ltr_zip)}
+    source = LtrSource.locate(config)
+    return {"source": source.tarball.name, "patches": [p.name for p in source.patches], "key": source.key}
+
+
 def assembly_spec(config: NodeConfig) -> dict:
     """What the assembled distro must contain; a change means re-assembling."""
     opensearch = _is_opensearch(config)
     return {"distribution": config.distribution, "version": config.version,
             "modules": [m.name for m in MODULES] if opensearch else [],
-            "knn": config.knn and opensearch, "ltr_zip": str(config.ltr_zip) if config.ltr_zip else None}
+            "knn": config.knn and opensearch, "ltr": ltr_spec(config)}
 
 
 def read_marker(dist: Path) -> dict:
@@ -51,25 +75,22 @@ def read_marker(dist: Path) -> dict:
     return {"distribution": "opensearch", **marker}  # markers written before Elasticsearch support
 
 
-def _plugin_zips(config: NodeConfig, cache: Path, progress: Progress) -> list[tuple[str, Path]]:
-    """Plugin zips to install: k-NN (required) and LTR (from ``ltr_zip`` or Central, if there);
-    for Elasticsearch only ``ltr_zip`` (the o19s plugin is not on Central)."""
+def _plugin_zips(config: NodeConfig, lib: Path, maven: Maven, progress: Progress) -> list[tuple[str, Path]]:
+    """Plugin zips to install: k-NN (OpenSearch, from Maven) and LTR (``ltr_zip`` or built
+    from the vendored source against ``lib``) unless turned off."""
     zips = []
-    if not _is_opensearch(config):
-        return [(str(config.ltr_zip), config.ltr_zip)] if config.ltr_zip else []
-    if config.knn:
+    if _is_opensearch(config) and config.knn:
         knn = Coord("org.opensearch.plugin", "opensearch-knn", f"{config.version}.0", "zip")
-        zips.append((str(knn), fetch(knn, cache, progress)))
-    if config.ltr_zip:
-        if not config.ltr_zip.is_file():
-            raise NodeError(f"ltr_zip {config.ltr_zip} (ES_LTRR_LTR_ZIP) is not a file")
-        return zips + [(str(config.ltr_zip), config.ltr_zip)]
-    ltr = Coord("org.opensearch", "opensearch-ltr", f"{config.version}.0", "zip")
-    try:
-        zips.append((str(ltr), fetch(ltr, cache, progress)))
-    except ArtifactMissing as e:
-        progress(f"WARNING: LTR plugin left out: {e}. Set ES_LTRR_LTR_ZIP to a local "
-                 f"opensearch-ltr-{config.version}.0.zip to include it.")
+        zips.append((str(knn), maven.fetch(knn)))
+    if not config.ltr:
+        progress("LTR plugin left out (--no-ltr)")
+    elif config.ltr_zip:
+        zips.append((f"{config.ltr_zip} ({config.distro.ltr_env})", config.ltr_zip))
+    else:
+        source = LtrSource.locate(config)
+        javac = java_home(config) / "bin" / "javac"
+        built = build_plugin(source, lib, maven, javac, config.home, progress)
+        zips.append((f"{source.recipe.name} {source.version} built from {source.tarball.name}", built))
     return zips
 
 
@@ -82,7 +103,7 @@ def _install_plugin(config: NodeConfig, dist: Path, source: str, archive: Path, 
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     if run.returncode != 0:
         tail = "\n".join((run.stdout + run.stderr).splitlines()[-LOG_TAIL_LINES:])
-        raise NodeError(f"{source}: `{d.name}-plugin install` exited {run.returncode}:\n{tail}")
+        raise NodeError(f"installing {source}: `{d.name}-plugin install` exited {run.returncode}:\n{tail}")
 
 
 def assemble(config: NodeConfig, progress: Progress = print) -> Path:
@@ -94,14 +115,14 @@ def assemble(config: NodeConfig, progress: Progress = print) -> Path:
         raise NodeError(f"a node is running from {dist}; stop it before re-assembling")
     d = config.distro
     progress(f"assembling {d.title} {config.version} in {dist}")
-    cache, java = config.home / "downloads", java_home(config)
+    maven, java = Maven.for_config(config, progress), java_home(config)
+    progress(f"Maven artifacts: {'through ' + config.mvn if config.mvn else 'downloaded from ' + config.maven_repo}")
     core = Coord(d.group, d.name, config.version, "zip")
     stage = config.home / ".stage"
     shutil.rmtree(stage, ignore_errors=True)
-    _unzip(fetch(core, cache, progress), stage)
+    _unzip(maven.fetch(core), stage)
     built = stage / f"{d.name}-{config.version}"
-    modules = MODULES if _is_opensearch(config) else ()
-    jars = {m.name: build_module(m, built, config.version, cache, progress) for m in modules}
+    jars = build_modules(MODULES, built, config.version, maven) if _is_opensearch(config) else {}
     for name, module_jars in jars.items():
         progress(f"module {name}: {', '.join(module_jars)}")
     if not _is_opensearch(config):
@@ -110,7 +131,7 @@ def assemble(config: NodeConfig, progress: Progress = print) -> Path:
                  f"org.elasticsearch.plugin:mapper-extras-client ends at 7.17). `es-ltrr apply` "
                  "needs them: use a full distribution (docker compose --profile elasticsearch).")
     plugins = []
-    for source, archive in _plugin_zips(config, cache, progress):
+    for source, archive in _plugin_zips(config, built / "lib", maven, progress):
         progress(f"installing plugin {source}")
         _install_plugin(config, built, source, archive, java)
         plugins.append(source)

@@ -7,11 +7,18 @@ callers pass a mapping instead of patching ``os.environ``.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 Progress = Callable[[str], None]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Where the vendored plugin sources live (like ``es_ltrr.config.DEFAULT_CATALOG``):
+#: ``<repo>/../shared/vendor``; ``ES_LTRR_VENDOR_DIR`` overrides it.
+DEFAULT_VENDOR = REPO_ROOT.parent / "shared" / "vendor"
+CENTRAL = "https://repo1.maven.org/maven2"
 
 
 class NodeError(RuntimeError):
@@ -19,7 +26,7 @@ class NodeError(RuntimeError):
 
 
 class ArtifactMissing(NodeError):
-    """Maven Central answered 404 for an artifact (it is not published there)."""
+    """The Maven repository does not serve an artifact (HTTP 404, or mvn found none)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,17 @@ def _distribution(name: str) -> Distribution:
     return DISTRIBUTIONS[name]
 
 
+def _find_mvn(env: Mapping[str, str]) -> str | None:
+    """``ES_LTRR_MVN`` (``off``: none), else ``mvn`` on the env's ``PATH``."""
+    chosen = env.get("ES_LTRR_MVN", "").strip()
+    if chosen.lower() in ("off", "none", "0", "false"):
+        return None
+    found = shutil.which(chosen or "mvn", path=env.get("PATH", ""))
+    if chosen and not found:
+        raise NodeError(f"ES_LTRR_MVN={chosen!r} is not an executable (set it to off for direct downloads)")
+    return found
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     """Where and how the node runs; ``None`` fields take the distribution's defaults.
@@ -68,9 +86,11 @@ class NodeConfig:
     Build an Elasticsearch config with ``distribution=...``, not ``replace()`` of an
     OpenSearch one (that would keep its version, home and port).
 
-    ``ltr_zip`` is a local LTR plugin zip to install when Maven Central does not serve it.
-    ``knn`` installs the OpenSearch k-NN plugin (Elasticsearch has dense_vector kNN built in).
+    ``ltr`` installs the LTR plugin: ``ltr_zip`` if given, else a zip built from the vendored
+    upstream source under ``vendor`` (``es_ltrr.devnode.ltr_build``). ``knn`` installs the OpenSearch k-NN plugin (Elasticsearch has dense_vector kNN built in).
     ``java_homes`` are tried in order before the ``java`` on PATH.
+    ``mvn`` is the Maven executable that fetches artifacts (honouring the user's settings.xml);
+    ``None`` downloads directly from ``maven_repo``.
 
     >>> NodeConfig(distribution="elasticsearch").url
     'http://127.0.0.1:9201'
@@ -84,6 +104,10 @@ class NodeConfig:
     ltr_zip: Path | None = None
     distribution: str = "opensearch"
     java_homes: tuple[Path, ...] = field(default=())
+    ltr: bool = True
+    vendor: Path = DEFAULT_VENDOR
+    mvn: str | None = None
+    maven_repo: str = CENTRAL
 
     def __post_init__(self) -> None:
         d = _distribution(self.distribution)
@@ -96,6 +120,10 @@ class NodeConfig:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> NodeConfig:
         """The config the environment describes (``os.environ`` unless ``env`` is given);
         ``overrides`` that are not ``None`` win, as in ``es_ltrr.config.Settings.load``.
+
+        ``ES_LTRR_VENDOR_DIR``: the plugin sources; ``ES_LTRR_MVN``: the Maven executable, or
+        ``off`` for direct downloads (default: ``mvn`` on ``PATH``); ``ES_LTRR_MAVEN_REPO``: the
+        repository of direct downloads (default Maven Central).
 
         >>> c = NodeConfig.from_env({"ES_LTRR_NODE_HOME": "/srv/node", "JAVA_HOME": "/jdk"}, port=9333)
         >>> (str(c.home), c.port, [str(p) for p in c.java_homes])
@@ -111,6 +139,12 @@ class NodeConfig:
         if "java_homes" not in values:
             found = (env.get(f"{d.env}_JAVA_HOME"), env.get("JAVA_HOME"))
             values["java_homes"] = tuple(Path(p) for p in found if p)
+        if env.get("ES_LTRR_VENDOR_DIR") and "vendor" not in values:
+            values["vendor"] = Path(env["ES_LTRR_VENDOR_DIR"]).expanduser()
+        if env.get("ES_LTRR_MAVEN_REPO") and "maven_repo" not in values:
+            values["maven_repo"] = env["ES_LTRR_MAVEN_REPO"].rstrip("/")
+        if "mvn" not in values:
+            values["mvn"] = _find_mvn(env)
         return cls(**values)
 
     @property

@@ -56,7 +56,9 @@ def alive(pid: int, name: str = "opensearch") -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z" and name.encode() in cmdline
+    # an empty cmdline is a process in the middle of execve (bin/<name> exec's java, which
+    # may re-exec itself): alive; seen once as a node "exiting" right after its launch
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and (not cmdline or name.encode() in cmdline)
 
 
 def node_pid(config: NodeConfig) -> int | None:

@@ -1,21 +1,25 @@
-"""Maven Central artifacts: coordinates, sha1-verified downloads into a cache, POM dependencies.
+"""Maven artifacts: coordinates, a sha1-verified cache, POM dependencies.
 
-Nothing lands in the cache unverified, so later starts can run offline from it.
+``Maven`` fetches through the user's ``mvn`` when there is one (``mvn.py``: settings.xml
+mirrors, proxies and credentials apply) and otherwise downloads directly from a repository
+URL (default Maven Central, ``ES_LTRR_MAVEN_REPO``). Nothing lands in the cache unverified,
+so later starts run offline from it without calling either.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
-from .config import ArtifactMissing, NodeError, Progress
-
-CENTRAL = "https://repo1.maven.org/maven2"
+from .config import CENTRAL, ArtifactMissing, NodeConfig, NodeError, Progress
+from .mvn import mvn_copy
 
 # Central serves some artifacts without checksum files; these hashes were taken from a
 # download that matched the artifact's own plugin descriptor (version 2.19.6.0).
@@ -41,9 +45,8 @@ class Coord:
         g = self.group.replace(".", "/")
         return f"{g}/{self.artifact}/{self.version}/{self.artifact}-{self.version}.{self.ext}"
 
-    @property
-    def url(self) -> str:
-        return f"{CENTRAL}/{self.path}"
+    def url(self, repo: str = CENTRAL) -> str:
+        return f"{repo}/{self.path}"
 
     def with_ext(self, ext: str) -> Coord:
         return Coord(self.group, self.artifact, self.version, ext)
@@ -64,37 +67,93 @@ def _open_url(url: str, coord: Coord, tries: int = 3):
     raise AssertionError("unreachable")
 
 
-def _expected_sha1(coord: Coord) -> str:
-    """Central's .sha1 for ``coord``, else a pinned hash; never download unverified."""
+def _expected_sha1(coord: Coord, repo: str) -> str:
+    """The repository's .sha1 for ``coord``, else a pinned hash; never download unverified."""
     try:
-        with _open_url(coord.url + ".sha1", coord) as resp:
+        with _open_url(coord.url(repo) + ".sha1", coord) as resp:
             return resp.read().decode().split()[0].strip().lower()
     except ArtifactMissing:
         if str(coord) in PINNED_SHA1:
             return PINNED_SHA1[str(coord)]
-        raise NodeError(f"{coord}: Central serves no {coord.url}.sha1 and no hash is pinned")
+        raise NodeError(f"{coord}: {repo} serves no {coord.path}.sha1 and no hash is pinned")
 
 
-def fetch(coord: Coord, cache: Path, progress: Progress = print) -> Path:
-    """Download ``coord`` into ``cache`` once; files land there only after the sha1 matched."""
-    dest = cache / coord.path
-    if dest.exists():
-        return dest
+def download(coord: Coord, repo: str, dest: Path, progress: Progress = print) -> Path:
+    """GET ``coord`` from ``repo`` to ``dest``; the file appears only after the sha1 matched."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     digest, size = hashlib.sha1(), 0
-    with _open_url(coord.url, coord) as resp, tmp.open("wb") as out:  # 404 -> ArtifactMissing
-        expected = _expected_sha1(coord)
+    with _open_url(coord.url(repo), coord) as resp, tmp.open("wb") as out:  # 404 -> ArtifactMissing
+        expected = _expected_sha1(coord, repo)
         while chunk := resp.read(1 << 20):
             digest.update(chunk)
             out.write(chunk)
             size += len(chunk)
     if digest.hexdigest() != expected:
         tmp.unlink()
-        raise NodeError(f"{coord}: sha1 {digest.hexdigest()} != expected {expected} ({coord.url})")
+        raise NodeError(f"{coord}: sha1 {digest.hexdigest()} != expected {expected} ({coord.url(repo)})")
     tmp.rename(dest)
     progress(f"downloaded {coord} ({size / 1e6:.1f} MB, sha1 ok)")
     return dest
+
+
+def sha1_of(path: Path) -> str:
+    digest = hashlib.sha1()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Maven:
+    """Artifacts cached under ``cache`` (repository layout); missing ones come through ``mvn``
+    (in one run per ``fetch_all``) or, without it, as direct downloads from ``repo``."""
+
+    cache: Path
+    repo: str = CENTRAL
+    mvn: str | None = None
+    progress: Progress = print
+
+    @classmethod
+    def for_config(cls, config: NodeConfig, progress: Progress = print) -> Maven:
+        return cls(config.home / "downloads", config.maven_repo, config.mvn, progress)
+
+    def fetch(self, coord: Coord) -> Path:
+        return self.fetch_all([coord])[0]
+
+    def fetch_all(self, coords: Iterable[Coord]) -> list[Path]:
+        """Paths of ``coords`` in the cache, fetching the missing ones first."""
+        coords = list(coords)
+        missing = [c for c in dict.fromkeys(coords) if not (self.cache / c.path).is_file()]
+        if missing and self.mvn:
+            self._through_mvn(missing)
+        for c in missing if not self.mvn else ():
+            download(c, self.repo, self.cache / c.path, self.progress)
+        return [self.cache / c.path for c in coords]
+
+    def _through_mvn(self, coords: list[Coord]) -> None:
+        """One strict-checksum run, one more for pinned-hash artifacts; then into the cache."""
+        assert self.mvn
+        t0, stage = time.monotonic(), self.cache / ".mvn-stage"
+        shutil.rmtree(stage, ignore_errors=True)
+        checked = [c for c in coords if str(c) not in PINNED_SHA1]
+        pinned = [c for c in coords if str(c) in PINNED_SHA1]
+        if checked:
+            mvn_copy(self.mvn, checked, stage)
+        if pinned:
+            mvn_copy(self.mvn, pinned, stage, strict_checksums=False)
+        for c in coords:
+            got = stage / c.path
+            if not got.is_file():
+                raise NodeError(f"{c}: mvn succeeded but copied no {c.path}")
+            if str(c) in PINNED_SHA1 and sha1_of(got) != PINNED_SHA1[str(c)]:
+                raise NodeError(f"{c}: sha1 {sha1_of(got)} != pinned {PINNED_SHA1[str(c)]}")
+            (self.cache / c.path).parent.mkdir(parents=True, exist_ok=True)
+            got.replace(self.cache / c.path)
+        shutil.rmtree(stage, ignore_errors=True)
+        self.progress(f"fetched {len(coords)} artifact(s) through {self.mvn} in "
+                      f"{time.monotonic() - t0:.1f} s: {', '.join(map(str, coords))}")
 
 
 def pom_deps(pom: Path) -> list[Coord]:

@@ -10,8 +10,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Progress
-from .maven import Coord, fetch, pom_deps
+from .maven import Coord, Maven, pom_deps
 
 PAINLESS_POLICY = """grant {
   // generates and loads script classes at run time
@@ -61,25 +60,31 @@ MODULES = (
 )
 
 
-def _in_lib(artifact: str, lib_jars: set[str]) -> bool:
+def in_lib(artifact: str, lib_jars: set[str]) -> bool:
     """True when ``lib/`` already has ``<artifact>-<digit>...jar``: adding it again is jar hell."""
     prefix = artifact + "-"
     return any(j.startswith(prefix) and j[len(prefix):][:1].isdigit() for j in lib_jars)
 
 
-def _module_jars(mod: Module, version: str, cache: Path, lib_jars: set[str],
-                 progress: Progress) -> list[Path]:
-    """The module jar plus its transitive runtime deps, minus anything ``lib/`` has."""
-    queue = [Coord("org.opensearch.plugin", mod.artifact, version)]
-    seen: set[tuple[str, str]] = set()
-    jars: list[Path] = []
-    while queue:
-        c = queue.pop(0)
-        if (c.group, c.artifact) in seen or _in_lib(c.artifact, lib_jars):
-            continue
-        seen.add((c.group, c.artifact))
-        jars.append(fetch(c, cache, progress))
-        queue += pom_deps(fetch(c.with_ext("pom"), cache, progress))
+def _module_jars(mods: tuple[Module, ...], version: str, maven: Maven,
+                 lib_jars: set[str]) -> dict[str, list[Path]]:
+    """Each module jar plus its transitive runtime deps, minus anything ``lib/`` has; walked
+    breadth-first for all modules together, so each level is one ``Maven.fetch_all``."""
+    queues = {m.name: [Coord("org.opensearch.plugin", m.artifact, version)] for m in mods}
+    seen: dict[str, set[tuple[str, str]]] = {m.name: set() for m in mods}
+    jars: dict[str, list[Path]] = {m.name: [] for m in mods}
+    while any(queues.values()):
+        level: dict[str, list[Coord]] = {}
+        for name, queue in queues.items():
+            level[name] = []
+            for c in queue:
+                if (c.group, c.artifact) not in seen[name] and not in_lib(c.artifact, lib_jars):
+                    seen[name].add((c.group, c.artifact))
+                    level[name].append(c)
+        maven.fetch_all(x for cs in level.values() for c in cs for x in (c, c.with_ext("pom")))
+        for name, cs in level.items():
+            jars[name] += [maven.cache / c.path for c in cs]
+            queues[name] = [d for c in cs for d in pom_deps(maven.cache / c.with_ext("pom").path)]
     return jars
 
 
@@ -92,18 +97,19 @@ def _descriptor(name: str, description: str, version: str, classname: str,
     ])
 
 
-def build_module(mod: Module, dist: Path, version: str, cache: Path,
-                  progress: Progress) -> list[str]:
-    """Write ``modules/<name>/`` (jars, descriptor, policy); returns the jar names."""
+def build_modules(mods: tuple[Module, ...], dist: Path, version: str, maven: Maven) -> dict[str, list[str]]:
+    """Write ``modules/<name>/`` (jars, descriptor, policy) for each of ``mods``; returns the jar
+    names per module."""
     lib_jars = {p.name for p in (dist / "lib").glob("*.jar")}
-    target = dist / "modules" / mod.name
-    target.mkdir(parents=True, exist_ok=True)
-    jars = _module_jars(mod, version, cache, lib_jars, progress)
-    for jar in jars:
-        shutil.copy2(jar, target / jar.name)
-    text = _descriptor(mod.name, mod.description, version, mod.classname, mod.extends)
-    (target / "plugin-descriptor.properties").write_text(text)
-    if mod.policy:
-        (target / "plugin-security.policy").write_text(mod.policy)
-    return [j.name for j in jars]
-
+    built = {}
+    for mod, jars in zip(mods, _module_jars(mods, version, maven, lib_jars).values()):
+        target = dist / "modules" / mod.name
+        target.mkdir(parents=True, exist_ok=True)
+        for jar in jars:
+            shutil.copy2(jar, target / jar.name)
+        text = _descriptor(mod.name, mod.description, version, mod.classname, mod.extends)
+        (target / "plugin-descriptor.properties").write_text(text)
+        if mod.policy:
+            (target / "plugin-security.policy").write_text(mod.policy)
+        built[mod.name] = [j.name for j in jars]
+    return built
