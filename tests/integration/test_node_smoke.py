@@ -1,10 +1,12 @@
-"""Smoke checks of the real OpenSearch node that `es_ltrr.devnode` assembles from Maven Central.
+"""Smoke checks of the real nodes that `es_ltrr.devnode` assembles from Maven artifacts.
 
 They prove that the pieces the project relies on are really there: the rebuilt modules
 (rank_features, analysis-common filters/tokenizers, mustache search templates), k-NN with the
-Lucene engine, and the LTR plugin (feature store, featureset, model, sltr rescore).
-Start a node (`es-ltrr node start`) and set ES_LTRR_TEST_CLUSTER to its URL; nothing here
-touches the network before a test asks for the `node` fixture.
+Lucene engine, and the LTR plugin built from the vendored source (name and version as the
+build names them; feature store, featureset, model, sltr rescore) on OpenSearch and on
+Elasticsearch. Start the nodes (`es-ltrr node start [--distribution elasticsearch]`) and set
+ES_LTRR_TEST_CLUSTER / ES_LTRR_TEST_ES_CLUSTER; nothing here touches the network before a test
+asks for a node fixture. Under ES_LTRR_REQUIRE_CLUSTER a missing LTR plugin fails, not skips.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import urllib.request
 from dataclasses import dataclass
 
 import pytest
+
+from es_ltrr.devnode import DISTRIBUTIONS
+from es_ltrr.devnode.ltr_recipes import RECIPES
 
 pytestmark = pytest.mark.cluster
 
@@ -47,7 +52,21 @@ class Node:
         return status, parsed
 
     def plugins(self) -> set[str]:
-        return {p["component"] for p in self.call("GET", "/_cat/plugins?format=json")[1]}
+        return set(self.plugin_versions())
+
+    def plugin_versions(self) -> dict[str, str]:
+        return {p["component"]: p["version"] for p in self.call("GET", "/_cat/plugins?format=json")[1]}
+
+
+def require_ltr(node: Node, distribution: str) -> None:
+    """Skip without the LTR plugin, or fail when ES_LTRR_REQUIRE_CLUSTER says the run needs it."""
+    name = RECIPES[distribution].name
+    if name not in node.plugins():
+        message = (f"{name} plugin not installed on {node.url} (`es-ltrr node start` builds it from "
+                   "../shared/vendor unless --no-ltr; or see ES_LTRR_LTR_ZIP / ES_LTRR_ES_LTR_ZIP)")
+        if os.environ.get("ES_LTRR_REQUIRE_CLUSTER"):
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +87,7 @@ def needs_knn(has_knn) -> None:
 
 @pytest.fixture(scope="module")
 def needs_ltr(node) -> None:
-    if "opensearch-ltr" not in node.plugins():
-        pytest.skip("opensearch-ltr plugin not installed (not on Maven Central; see ES_LTRR_LTR_ZIP)")
+    require_ltr(node, "opensearch")
 
 
 DOCS = [
@@ -156,27 +174,74 @@ def test_search_template_with_tojson(node):
     assert sorted(ids(res)) == ["0", "2"]
 
 
+def test_ltr_plugin_is_the_one_the_node_build_makes(node, needs_ltr):
+    version = DISTRIBUTIONS["opensearch"].version
+    assert node.plugin_versions()["opensearch-ltr"] == RECIPES["opensearch"].version(version) == "2.19.6.0"
+
+
+def create_linear_model(node: Node, featureset: str, model: str) -> None:
+    """A feature store, a one-feature featureset (match title) and a linear model (2 × it)."""
+    node.call("PUT", "/_ltr", ok=(200, 400))  # 400: the store already exists
+    drop_linear_model(node, featureset, model)
+    feature = {"name": "title_match", "params": ["keywords"], "template_language": "mustache",
+               "template": {"match": {"title": "{{keywords}}"}}}
+    node.call("POST", f"/_ltr/_featureset/{featureset}", {"featureset": {"features": [feature]}})
+    body = {"name": model, "model": {"type": "model/linear", "definition": {"title_match": 2.0}}}
+    node.call("POST", f"/_ltr/_featureset/{featureset}/_createmodel", {"model": body})
+
+
+def drop_linear_model(node: Node, featureset: str, model: str) -> None:
+    node.call("DELETE", f"/_ltr/_model/{model}", ok=(200, 404))
+    node.call("DELETE", f"/_ltr/_featureset/{featureset}", ok=(200, 404))
+
+
 @pytest.fixture(scope="module")
 def ltr_model(node, needs_ltr):
     """A linear model over one feature; skips (before touching _ltr) without the plugin."""
-    node.call("PUT", "/_ltr", ok=(200, 400))  # 400: the store already exists
-    node.call("DELETE", f"/_ltr/_model/{MODEL}", ok=(200, 404))
-    node.call("DELETE", f"/_ltr/_featureset/{FEATURESET}", ok=(200, 404))
-    feature = {"name": "title_match", "params": ["keywords"], "template_language": "mustache",
-               "template": {"match": {"title": "{{keywords}}"}}}
-    node.call("POST", f"/_ltr/_featureset/{FEATURESET}", {"featureset": {"features": [feature]}})
-    model = {"name": MODEL, "model": {"type": "model/linear", "definition": {"title_match": 2.0}}}
-    node.call("POST", f"/_ltr/_featureset/{FEATURESET}/_createmodel", {"model": model})
+    create_linear_model(node, FEATURESET, MODEL)
     yield MODEL
-    node.call("DELETE", f"/_ltr/_model/{MODEL}", ok=(200, 404))
-    node.call("DELETE", f"/_ltr/_featureset/{FEATURESET}", ok=(200, 404))
+    drop_linear_model(node, FEATURESET, MODEL)
+
+
+def assert_sltr_rescores(node: Node, index: str, model: str) -> None:
+    """Rescoring with the linear model gives 2 × the title match score of the one country song."""
+    body = {"query": {"term": {"genre": "country"}}, "rescore": {"window_size": 10, "query": {
+        "rescore_query": {"sltr": {"params": {"keywords": "love"}, "model": model}},
+        "query_weight": 0.0, "rescore_query_weight": 1.0}}}
+    _, res = node.call("POST", f"/{index}/_search", body)
+    _, plain = node.call("POST", f"/{index}/_search", {"query": {"match": {"title": "love"}}})
+    score = {h["_id"]: h["_score"] for h in plain["hits"]["hits"]}["1"]
+    assert ids(res) == ["1"] and res["hits"]["hits"][0]["_score"] == pytest.approx(2.0 * score, rel=1e-4)
 
 
 def test_ltr_sltr_rescore(node, ltr_model):
-    body = {"query": {"term": {"genre": "country"}}, "rescore": {"window_size": 10, "query": {
-        "rescore_query": {"sltr": {"params": {"keywords": "love"}, "model": ltr_model}},
-        "query_weight": 0.0, "rescore_query_weight": 1.0}}}
-    _, res = node.call("POST", f"/{INDEX}/_search", body)
-    _, plain = node.call("POST", f"/{INDEX}/_search", {"query": {"match": {"title": "love"}}})
-    score = {h["_id"]: h["_score"] for h in plain["hits"]["hits"]}["1"]
-    assert ids(res) == ["1"] and res["hits"]["hits"][0]["_score"] == pytest.approx(2.0 * score, rel=1e-4)
+    assert_sltr_rescores(node, INDEX, ltr_model)
+
+
+@pytest.fixture(scope="module")
+def es_node(es_url) -> Node:
+    """The Elasticsearch test node with a tiny index (core field types only: that node has no
+    mapper-extras) and the linear model; skips or fails (REQUIRE_CLUSTER) without the plugin."""
+    es = Node(es_url.rstrip("/"))
+    require_ltr(es, "elasticsearch")
+    es.call("DELETE", f"/{INDEX}", ok=(200, 404))
+    props = {"title": {"type": "text"}, "genre": {"type": "keyword"}}
+    es.call("PUT", f"/{INDEX}", {"settings": {"number_of_shards": 1, "number_of_replicas": 0},
+                                 "mappings": {"properties": props}})
+    lines = []
+    for i, doc in enumerate(DOCS):
+        lines += [{"index": {"_id": str(i)}}, {k: doc[k] for k in props}]
+    es.call("POST", f"/{INDEX}/_bulk?refresh=true", ndjson=lines)
+    create_linear_model(es, FEATURESET, MODEL)
+    yield es
+    drop_linear_model(es, FEATURESET, MODEL)
+    es.call("DELETE", f"/{INDEX}", ok=(200, 404))
+
+
+def test_elasticsearch_ltr_plugin_is_the_one_the_node_build_makes(es_node):
+    version = DISTRIBUTIONS["elasticsearch"].version
+    assert es_node.plugin_versions()["ltr"] == RECIPES["elasticsearch"].version(version) == "1.5.10-es8.19.21"
+
+
+def test_elasticsearch_sltr_rescore(es_node):
+    assert_sltr_rescores(es_node, INDEX, MODEL)
