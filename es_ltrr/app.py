@@ -11,9 +11,11 @@ from typing import Callable
 from .config import Settings
 from .datadir import DataDir
 from .embedding import Encoder
+from .engines.base import Engine
 from .engines.factory import make_engine
 from .indexing import build_index, index_exists
-from .ltr import LtrModel, default_featureset
+from .ltr import LtrModel, default_featureset, feature_logger
+from .ltr.plugin import LtrPlugin
 from .pipeline import Searcher
 from .policy import Policy, StaticPolicy
 from .ranking import PluginRanker, Ranker, RRFRanker, XGBoostRanker
@@ -46,7 +48,7 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
         gazetteer=data.gazetteer(),
         policy=_policy(settings, data),
         encoder=encoder,
-        ranker=_ranker(settings, data, fusion),
+        ranker=_ranker(settings, data, engine, fusion),
         fallback=fusion,
         catalog=data.catalog_stats(),
         flavor=engine.flavor,
@@ -62,13 +64,28 @@ def _policy(settings: Settings, data: DataDir) -> Policy:
     return policy
 
 
-def _ranker(settings: Settings, data: DataDir, fusion: Ranker) -> Ranker:
-    """sltr when a plugin model is named, else the configured or active local model, else fusion."""
+def _ranker(settings: Settings, data: DataDir, engine: Engine, fusion: Ranker) -> Ranker:
+    """Which ranker serves, decided once at start:
+
+    * `--ltr-model NAME` → `sltr` with that model of the cluster's LTR plugin;
+    * `model = DIR` in the settings → that local model, scored in the sidecar;
+    * the data dir's active model (`models/ACTIVE`, set by `upload-model --activate`) → on a
+      cluster with the LTR plugin, `sltr` with the model of that name (uploaded there; if the
+      node lacks it, every search falls back to RRF and says so); elsewhere scored locally;
+    * otherwise fusion.
+
+    Local scoring logs features through the plugin's `ltr_log` when the cluster stores the
+    featureset, else with the per-feature msearch (`ltr.feature_logger`).
+    """
+    plugin = LtrPlugin(engine) if settings.cluster_url else None  # type: ignore[arg-type]
     if settings.ltr_model:
-        if not settings.cluster_url:
+        if plugin is None:
             raise ValueError("ltr_model names a model in a cluster's LTR plugin: it needs --cluster URL")
         return PluginRanker(settings.ltr_model)
     model_dir = settings.model or data.active_model()
-    if model_dir is not None:
-        return XGBoostRanker(LtrModel.load(model_dir, default_featureset()))
-    return fusion
+    if model_dir is None:
+        return fusion
+    if settings.model is None and plugin is not None and plugin.store_exists():
+        return PluginRanker(model_dir.name)
+    featureset = default_featureset()
+    return XGBoostRanker(LtrModel.load(model_dir, featureset), feature_logger(plugin, featureset))

@@ -177,6 +177,17 @@ def _apply_templates(engine: ClusterEngine, changes: list[Change]) -> None:
                            {"script": {"lang": "mustache", "source": arm.template(engine.flavor)}})
 
 
+def apply_ltr(engine: ClusterEngine, featuresets: list[FeatureSet], dry_run: bool = False,
+              say: Callable[[str], None] = print) -> list[Change]:
+    """Only step 4: the feature store and the featuresets (a node whose index is managed elsewhere)."""
+    changes = plan_ltr(engine, featuresets, ltr=True)
+    for change in changes:
+        say(("would " if dry_run and change.action != "unchanged" else "") + str(change))
+    if not dry_run:
+        _apply_ltr(engine, featuresets, changes)
+    return changes
+
+
 def _apply_ltr(engine: ClusterEngine, featuresets: list[FeatureSet], changes: list[Change]) -> None:
     plugin = LtrPlugin(engine)
     for change in changes:

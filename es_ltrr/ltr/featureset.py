@@ -7,6 +7,11 @@ so a wheel install has them). `es-ltrr apply` uploads the whole set to the plugi
 store; locally the same templates are rendered with the same params and executed by whatever
 engine is in use, so a model sees identical features on the embedded engine and inside the
 plugin's `sltr` query.
+
+Every feature is **> 0 when it matches** (BM25, constant-score filters, `rank_feature`,
+`ln(2 + popularity)`), so a 0 can only mean "did not match". The OpenSearch plugin scores a
+feature that did not match as 0 while XGBoost sees NaN (missing); this invariant is what lets
+`es_ltrr.ltr.upload` make the two agree exactly. A new feature must keep it.
 """
 
 from __future__ import annotations
@@ -110,3 +115,10 @@ def featureset_path(name: str = DEFAULT_FEATURESET) -> Path:
 
 def default_featureset() -> FeatureSet:
     return FeatureSet.load(featureset_path())
+
+
+def shipped_featuresets() -> list[FeatureSet]:
+    """Every featureset shipped in `es_ltrr/ltr/featuresets/` (what `es-ltrr apply` uploads)."""
+    folder = resources.files(__package__) / "featuresets"
+    return [FeatureSet.load(Path(str(folder / name))) for name in sorted(p.name for p in folder.iterdir())
+            if name.endswith(".json")]

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 #: Model types the plugin accepts (`model/xgboost+json` is a `get_dump(dump_format="json")` list).
 MODEL_TYPES = ("model/xgboost+json", "model/xgboost+json+raw", "model/ranklib", "model/linear")
 
+#: The named `sltr` clause whose features `ltr_log` records.
+LOGGED_QUERY = "logged_featureset"
+
 
 class LtrPlugin:
     """A thin client: one method per plugin call, raising `ClusterError` with the reason."""
@@ -28,6 +31,7 @@ class LtrPlugin:
     # -- feature store and featuresets ---------------------------------------------------
 
     def store_exists(self) -> bool:
+        """True when the node has the plugin and its default feature store."""
         try:
             return bool(self.engine.request("GET", "/_ltr").get("stores"))
         except ClusterError:
@@ -45,6 +49,7 @@ class LtrPlugin:
         return found.get("_source", {}).get("featureset", found.get("featureset", {}))
 
     def featureset_matches(self, fs: FeatureSet) -> bool:
+        """The node stores `fs` exactly (names, order, templates): its features are ours."""
         stored = self.stored_featureset(fs.name)
         if stored is None:
             return False
@@ -61,13 +66,29 @@ class LtrPlugin:
 
     # -- models ------------------------------------------------------------------------
 
-    def upload_model(self, featureset: str, name: str, definition: Any, model_type: str = "model/xgboost+json") -> None:
-        """Create model `name` from `featureset` (delete first: models cannot be updated)."""
+    def get_model(self, name: str) -> dict[str, Any] | None:
+        """The stored model (`{"name", "feature_set", "model": {"type", "definition"}}`), or None."""
+        try:
+            found = self.engine.request("GET", f"/_ltr/_model/{name}")
+        except ClusterError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return found.get("_source", {}).get("model") if found.get("found", True) else None
+
+    def create_model(self, featureset: str, name: str, definition: Any, model_type: str = "model/xgboost+json") -> None:
+        """Create model `name` from the stored `featureset`; the plugin refuses an existing name.
+
+        A refused model raises `ClusterError` naming the plugin's innermost reasons (the top
+        one is only "Error while parsing model")."""
         if model_type not in MODEL_TYPES:
             raise ValueError(f"model type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
-        self.delete_model(name)
         body = {"model": {"name": name, "model": {"type": model_type, "definition": definition}}}
-        self.engine.request("POST", f"/_ltr/_featureset/{featureset}/_createmodel", body)
+        try:
+            self.engine.request("POST", f"/_ltr/_featureset/{featureset}/_createmodel", body)
+        except ClusterError as exc:
+            causes = caused_by(exc)
+            raise ClusterError(f"{exc}" + (f" (caused by: {' / '.join(causes)})" if causes else ""), exc.status) from exc
 
     def delete_model(self, name: str) -> bool:
         """Delete model `name`; False when there was none."""
@@ -100,7 +121,11 @@ class LtrPlugin:
         return {h["_id"]: float(h["_score"]) for h in result["hits"]["hits"]}
 
     def log_features(self, ids: Sequence[str], featureset: str, params: dict[str, Any]) -> dict[str, dict[str, float]]:
-        """Feature values of `ids` logged by the plugin (`ltr_log`): id → {feature: value}."""
+        """Feature values of `ids` logged by the plugin (`ltr_log`): id → {feature: value}.
+
+        Features that did not match a document are absent from its dict (`missing_as_zero`
+        off): the caller decides what missing means (es-ltrr: NaN, XGBoost's missing).
+        """
         body = {
             "size": len(ids),
             "_source": False,
@@ -108,15 +133,28 @@ class LtrPlugin:
                 "bool": {
                     "filter": [
                         {"ids": {"values": list(ids)}},
-                        {"sltr": {"_name": "logged_featureset", "featureset": featureset, "params": params}},
+                        {"sltr": {"_name": LOGGED_QUERY, "featureset": featureset, "params": params}},
                     ]
                 }
             },
-            "ext": {"ltr_log": {"log_specs": {"name": "features", "named_query": "logged_featureset", "missing_as_zero": True}}},
+            "ext": {"ltr_log": {"log_specs": {"name": "features", "named_query": LOGGED_QUERY, "missing_as_zero": False}}},
         }
         result = self.engine.request("POST", f"/{self.engine.index_name}/_search", body)
         logged: dict[str, dict[str, float]] = {}
         for hit in result["hits"]["hits"]:
             entries = hit.get("fields", {}).get("_ltrlog", [{}])[0].get("features", [])
-            logged[hit["_id"]] = {e["name"]: float(e.get("value", 0.0)) for e in entries}
+            logged[hit["_id"]] = {e["name"]: float(e["value"]) for e in entries if e.get("value") is not None}
         return logged
+
+
+def caused_by(exc: ClusterError) -> list[str]:
+    """The `caused_by` reasons under the error the cluster answered (innermost last)."""
+    answer = getattr(exc.__cause__, "info", None)  # opensearch-py
+    if not isinstance(answer, dict):
+        answer = getattr(exc.__cause__, "body", None)  # elasticsearch-py
+    error = answer.get("error") if isinstance(answer, dict) else None
+    reasons: list[str] = []
+    while isinstance(error, dict) and isinstance(error.get("caused_by"), dict):
+        error = error["caused_by"]
+        reasons.append(str(error.get("reason")))
+    return reasons

@@ -63,7 +63,7 @@ def test_every_feature_is_logged_for_every_candidate(small_searcher):
     assert feats.shape == (len(cands), len(fs.names))
     found_lexical = feats[:, fs.names.index("found_lexical")]
     assert list(found_lexical > 0) == ["lexical" in c.arms for c in cands]
-    assert (feats[:, fs.names.index("popularity")] >= 0).all()
+    assert (feats[:, fs.names.index("log_popularity")] > 0).all()  # ln(2 + popularity): matches every doc, > 0
 
 
 def test_model_beats_fusion_on_held_out_queries(small_searcher, model_path):

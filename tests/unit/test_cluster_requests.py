@@ -1,11 +1,12 @@
 """Request shapes of the LTR-plugin calls (sltr rescore, ltr_log, featureset and model
-upload), checked on a recording engine. The plugin is not obtainable for the test node (see
-docs/cluster.md), so these are the only checks those calls get here."""
+upload) and of the cluster transport, checked on a recording engine; the same calls run
+against the real plugin in tests/integration/test_ltr_plugin.py."""
 
+import numpy as np
 import pytest
 
 from es_ltrr.engines.cluster import ClusterEngine
-from es_ltrr.ltr import default_featureset
+from es_ltrr.ltr import MsearchFeatureLogger, PluginFeatureLogger, default_featureset, feature_logger
 from es_ltrr.ltr.plugin import LtrPlugin
 from es_ltrr.ranking import PluginRanker
 from es_ltrr.understanding import Understanding
@@ -43,33 +44,67 @@ def test_sltr_rescore_body_and_scores():
 
 def test_ltr_log_request_and_parsing():
     reply = {"hits": {"hits": [{"_id": "a", "fields": {"_ltrlog": [{"features": [
-        {"name": "name_bm25", "value": 3.0}, {"name": "popularity"}]}]}}]}}
+        {"name": "name_bm25", "value": 3.0}, {"name": "log_popularity"}]}]}}]}}
     engine = Recording(reply)
     logged = LtrPlugin(engine).log_features(["a"], "music", {"keywords": "x"})
-    assert logged == {"a": {"name_bm25": 3.0, "popularity": 0.0}}
+    assert logged == {"a": {"name_bm25": 3.0}}  # no value: the feature did not match
     body = engine.calls[0][2]
     sltr = body["query"]["bool"]["filter"][1]["sltr"]
     assert sltr["_name"] == body["ext"]["ltr_log"]["log_specs"]["named_query"]
     assert sltr["featureset"] == "music"
+    assert body["ext"]["ltr_log"]["log_specs"]["missing_as_zero"] is False
 
 
-def test_featureset_upload_body_is_the_plugin_format():
+def test_plugin_logger_is_one_request_with_nan_for_missing():
     fs = default_featureset()
-    body = fs.plugin_body()
-    features = body["featureset"]["features"]
-    assert [f["name"] for f in features] == fs.names
-    assert all(f["template_language"] == "mustache" and isinstance(f["template"], str) for f in features)
+    reply = {"hits": {"hits": [{"_id": "b", "fields": {"_ltrlog": [{"features": [
+        {"name": "name_bm25", "value": 3.0}, {"name": "log_popularity", "value": 4.0}]}]}}]}}
+    engine = Recording(reply)
+    values = PluginFeatureLogger().log(engine, fs, {"keywords": "x"}, ["a", "b"])
+    assert len(engine.calls) == 1
+    assert values.shape == (2, len(fs.names)) and np.isnan(values[0]).all()
+    assert values[1, fs.names.index("name_bm25")] == 3.0 and values[1, fs.names.index("log_popularity")] == 4.0
+    assert np.isnan(values[1, fs.names.index("found_lexical")])
 
 
-def test_model_upload_deletes_then_creates():
+def test_plugin_logger_refuses_features_not_in_the_featureset():
+    reply = {"hits": {"hits": [{"_id": "a", "fields": {"_ltrlog": [{"features": [{"name": "old", "value": 1.0}]}]}}]}}
+    with pytest.raises(RuntimeError, match="'old', not in featureset"):
+        PluginFeatureLogger().log(Recording(reply), default_featureset(), {}, ["a"])
+
+
+def test_msearch_logger_marks_unmatched_features_nan():
+    fs = default_featureset()
+    engine = Recording({"responses": [{"hits": {"hits": [{"_id": "a", "_score": 2.0}]}} for _ in fs.names]})
+    values = MsearchFeatureLogger().log(engine, fs, {"keywords": "x", "q2e_field": "q2e._", "types": [],
+                                                     **{f"found_{a}": [] for a in ("lexical", "popular", "structured",
+                                                                                  "semantic", "q2e", "explore")}},
+                                        ["a", "b"])
+    assert (values[0] == 2.0).all() and np.isnan(values[1]).all()
+
+
+def test_the_logger_is_ltr_log_only_when_the_node_stores_our_featureset():
+    fs = default_featureset()
+    stored = Recording({"_source": fs.plugin_body()})
+    assert feature_logger(LtrPlugin(stored), fs).kind == "ltr_log"
+    other = fs.plugin_body()
+    other["featureset"]["features"] = other["featureset"]["features"][:-1]
+    assert feature_logger(LtrPlugin(Recording({"_source": other})), fs).kind == "msearch"
+    assert feature_logger(None, fs).kind == "msearch"
+
+
+def test_model_create_get_delete():
     engine = Recording({})
-    LtrPlugin(engine).upload_model("music", "music-v2", [{"nodeid": 0, "leaf": 1.0}])
-    assert [(m, p) for m, p, _ in engine.calls] == [
-        ("DELETE", "/_ltr/_model/music-v2"), ("POST", "/_ltr/_featureset/music/_createmodel")]
-    assert engine.calls[1][2] == {"model": {"name": "music-v2", "model": {
+    LtrPlugin(engine).create_model("music", "music-v2", [{"nodeid": 0, "leaf": 1.0}])
+    assert [(m, p) for m, p, _ in engine.calls] == [("POST", "/_ltr/_featureset/music/_createmodel")]
+    assert engine.calls[0][2] == {"model": {"name": "music-v2", "model": {
         "type": "model/xgboost+json", "definition": [{"nodeid": 0, "leaf": 1.0}]}}}
     with pytest.raises(ValueError, match="model type"):
-        LtrPlugin(engine).upload_model("music", "m", [], model_type="model/onnx")
+        LtrPlugin(engine).create_model("music", "m", [], model_type="model/onnx")
+    found = Recording({"_id": "model-m", "found": True, "_source": {"name": "m", "type": "model", "model": {
+        "name": "m", "model": {"type": "t", "definition": {}}}}})
+    assert LtrPlugin(found).get_model("m") == {"name": "m", "model": {"type": "t", "definition": {}}}
+    assert found.calls[0][:2] == ("GET", "/_ltr/_model/m")
 
 
 def test_circuit_breaker_fails_fast_then_probes():
@@ -131,3 +166,50 @@ def test_msearch_sends_the_per_arm_time_budget():
 
     assert _json.loads(lines[1])["timeout"] == "250ms"
     assert _json.loads(lines[3])["timeout"] == "5s"
+
+
+def _active_model(tmp_path):
+    import xgboost as xgb
+
+    from es_ltrr.datadir import DataDir
+    from es_ltrr.ltr import LtrModel
+
+    fs = default_featureset()
+    x = np.random.default_rng(0).random((20, len(fs.names)))
+    booster = xgb.train({}, xgb.DMatrix(x, label=x[:, 0], feature_names=fs.names), 2)
+    data = DataDir(tmp_path)
+    LtrModel(booster, fs, "m1").save(data.model_dir("m1"))
+    data.activate_model("m1")
+    return data
+
+
+@pytest.mark.parametrize("stores,cluster,expected", [
+    ({"stores": {"_default_": {}}}, True, "sltr:m1"),  # the plugin has a store: the model is there
+    ({"stores": {}}, True, "xgboost:m1"),  # no feature store: scored in the sidecar
+    ({"stores": {"_default_": {}}}, False, "xgboost:m1"),  # embedded engine
+])
+def test_the_active_model_ranks_with_sltr_where_the_plugin_serves(tmp_path, stores, cluster, expected):
+    from es_ltrr.app import _ranker
+    from es_ltrr.config import Settings
+    from es_ltrr.ranking import RRFRanker, label
+
+    settings = Settings.load(env={}, data_dir=tmp_path, cluster_url="http://127.0.0.1:1" if cluster else None)
+    ranker = _ranker(settings, _active_model(tmp_path), Recording(stores), RRFRanker())
+    assert label(ranker) == expected
+
+
+def test_a_refused_model_names_the_plugins_innermost_reason():
+    from es_ltrr.engines.cluster import ClusterError
+
+    class Refusing(Recording):
+        def _perform(self, method, path, body, params):
+            error = Exception("illegal_argument_exception: Error while parsing model")
+            error.status_code = 400
+            error.info = {"error": {"reason": "Error while parsing model", "caused_by": {
+                "reason": "Unable to parse XGBoost object", "caused_by": {
+                    "reason": "Objective [reg:squarederror] is not a valid XGBoost objective"}}}}
+            raise error
+
+    with pytest.raises(ClusterError, match=r"caused by: Unable to parse XGBoost object / Objective \[reg:squarederror\]") as info:
+        LtrPlugin(Refusing(None)).create_model("music", "m", {})
+    assert info.value.status == 400

@@ -1,0 +1,332 @@
+"""The LTR plugin's runtime path on the real nodes, once per flavor: featureset upload,
+hostile text in feature templates, `ltr_log` logging parity with the embedded engine, model
+upload with its parity check, `sltr` rescoring, a rejected model, a model missing on the node.
+
+The featuresets and models get per-run names (the feature store is node-wide) and are
+deleted afterwards. The Elasticsearch node has no rank_feature query (no mapper-extras), so
+its featureset leaves out q2e_memory, like tests/integration/test_cluster.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from es_ltrr.api import parse_search_request
+from es_ltrr.apply import _ltr_installed, apply, apply_ltr
+from es_ltrr.engines.cluster import ClusterError
+from es_ltrr.ltr import FeatureSet, LtrModel, PluginFeatureLogger, default_featureset, feature_logger, feature_params, log_features
+from es_ltrr.ltr.plugin import LtrPlugin
+from es_ltrr.ltr.upload import PARITY_TOLERANCE, ParityCase, UploadError, upload_model
+from es_ltrr.ranking import PluginRanker
+from es_ltrr.schema import MUSIC
+
+from ..judgments import grade, ndcg_at
+from ..unit.test_render import HOSTILE
+from .conftest import QUERIES
+
+pytestmark = pytest.mark.cluster
+
+PLUGIN_NAME = {"opensearch": "opensearch-ltr", "elasticsearch": "ltr"}
+TRAIN = ["ed sheeran", "the chainsmokers", "remix", "love", "summer", "dance", "i dont care", "party"]
+HELD_OUT = ["maroon 5", "justin bieber", "night", "tropical"]
+#: Lucene sums a fuzzy term's expansions, the embedded engine takes the best one (test_cluster.py)
+FUZZY = ("name_fuzzy", "artist_fuzzy")
+#: Lucene's standard tokenizer keeps "who's" and "i'm" one token, es_ltrr.analysis.words splits
+#: them: such fields differ in length (BM25 norms) and in what matches ("i" matches "I'm")
+TEXT = ("name_bm25", "name_fuzzy", "artist_fuzzy", "album_bm25")
+_APOSTROPHE = re.compile(r"\w['’]\w")
+
+
+def _featureset(gaps, name: str) -> FeatureSet:
+    fs = replace(default_featureset(), name=name)
+    if "q2e" in gaps:
+        fs = replace(fs, features=tuple(f for f in fs.features if f.name != "q2e_memory"))
+    return fs
+
+
+@pytest.fixture(scope="module")
+def plugin(engine, components, flavor) -> LtrPlugin:
+    """The node's LTR plugin with its feature store (skipped without it, failed under REQUIRE)."""
+    if not _ltr_installed(components):
+        message = f"the {flavor} node has no LTR plugin ({sorted(components)})"
+        if os.environ.get("ES_LTRR_REQUIRE_CLUSTER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    plugin = LtrPlugin(engine)
+    if not plugin.store_exists():
+        plugin.create_store()
+    return plugin
+
+
+@pytest.fixture(scope="module")
+def featureset(plugin, gaps, alias) -> FeatureSet:
+    """This run's featureset, stored on the node (removed afterwards)."""
+    fs = _featureset(gaps, f"{alias}-fs")
+    apply_ltr(plugin.engine, [fs], say=lambda _: None)
+    yield fs
+    plugin.engine.request("DELETE", f"/_ltr/_featureset/{fs.name}")
+
+
+def _case(searcher, query: str) -> tuple[list, ParityCase]:
+    result = searcher.search(parse_search_request({"query": query, "k": 50}))
+    return list(result.candidates), ParityCase.of(query, result.understanding, result.candidates)
+
+
+def _close(local: np.ndarray, remote: np.ndarray, names: list[str], candidates: list) -> None:
+    """Same matches (NaN where not matched) and values within 2 %, with the differences that
+    docs/cluster.md explains: fuzzy features only matched-or-not, and text features of a
+    field with an in-word apostrophe not at all."""
+    apostrophe = np.array([any(_APOSTROPHE.search(str(c.source.get(f) or "")) for f in ("name", "album", "artist"))
+                           for c in candidates])
+    for j, name in enumerate(names):
+        rows = ~apostrophe if name in TEXT else np.ones(len(candidates), bool)
+        assert np.array_equal(np.isnan(local[rows, j]), np.isnan(remote[rows, j])), name
+        if name not in FUZZY:
+            np.testing.assert_allclose(local[rows, j], remote[rows, j], rtol=0.02, atol=1e-3, err_msg=name)
+
+
+# -- the plugin and featuresets -----------------------------------------------------------------
+
+
+def test_the_plugin_is_installed(plugin, components, flavor):
+    assert PLUGIN_NAME[flavor] in components
+    rows = plugin.engine.request("GET", "/_cat/plugins", params={"format": "json"})
+    assert PLUGIN_NAME[flavor] in {row["component"] for row in rows}
+
+
+def test_featureset_upload_is_idempotent(plugin, gaps, alias):
+    fs = _featureset(gaps, f"{alias}-idem")
+    try:
+        first = apply_ltr(plugin.engine, [fs], say=lambda _: None)
+        assert [c.action for c in first] == ["unchanged", "store"]
+        assert plugin.featureset_matches(fs)
+        assert [c.action for c in apply_ltr(plugin.engine, [fs], say=lambda _: None)] == ["unchanged", "unchanged"]
+        changed = replace(fs, features=fs.features[:-1])
+        assert [c.action for c in apply_ltr(plugin.engine, [changed], say=lambda _: None)] == ["unchanged", "store"]
+        assert plugin.featureset_matches(changed) and not plugin.featureset_matches(fs)
+    finally:
+        plugin.engine.request("DELETE", f"/_ltr/_featureset/{fs.name}")
+
+
+@pytest.mark.skip_on_gap("apply")
+def test_apply_uploads_the_shipped_featuresets_idempotently(plugin, applied):
+    first = apply(plugin.engine, MUSIC, [default_featureset()], ltr=True, say=lambda _: None)
+    assert {c.action for c in first if c.target.startswith("featureset")} <= {"store", "unchanged"}
+    assert plugin.featureset_matches(default_featureset())
+    again = apply(plugin.engine, MUSIC, [default_featureset()], ltr=True, say=lambda _: None)
+    assert {c.action for c in again} <= {"unchanged", "skip"}, again
+
+
+@pytest.mark.parametrize("text", HOSTILE + ["\" OR 1=1 }}{{", '"]}}, {"match_all": {}}', "ed sheeran \\\" love"])
+def test_hostile_keywords_cannot_change_the_feature_queries(plugin, featureset, indexed, embedded_searcher, text):
+    """The plugin renders the templates itself: hostile text must stay the literal text the
+    embedded engine searches for (an injected match_all would match every candidate)."""
+    candidates, case = _case(embedded_searcher, "ed sheeran")
+    params = {**case.params, "keywords": text}
+    try:
+        remote = PluginFeatureLogger().log(plugin.engine, featureset, params, case.ids)
+    except ClusterError as exc:  # a clean refusal is allowed, a changed query is not
+        assert exc.status == 400, exc
+        return
+    local = log_features(embedded_searcher.engine, featureset, params, case.ids)
+    _close(local, remote, featureset.names, candidates)
+
+
+def test_hostile_strings_in_list_params_stay_strings(plugin, featureset, indexed, embedded_searcher):
+    """toJson of a list quotes its strings on the node as in es_ltrr.templating."""
+    candidates, case = _case(embedded_searcher, "love")
+    evil = ['track"]}}, {"match_all": {}}, {"x": ["', "album"]
+    params = {**case.params, "types": evil, "found_lexical": evil + list(case.ids[:3])}
+    remote = PluginFeatureLogger().log(plugin.engine, featureset, params, case.ids)
+    local = log_features(embedded_searcher.engine, featureset, params, case.ids)
+    _close(local, remote, featureset.names, candidates)
+    assert np.nansum(remote[:, featureset.names.index("found_lexical")]) == 3
+
+
+def test_the_plugins_tojson_writes_a_string_raw(plugin, featureset, indexed):
+    """Why es-ltrr passes only lists to toJson (and its renderer refuses strings there): the
+    plugin, like lang-mustache, writes a string raw — here it becomes JSON structure."""
+    ids = [h["_id"] for h in plugin.engine.request("POST", f"/{plugin.engine.index_name}/_search",
+                                                   {"size": 5, "query": {"term": {"type": "album"}}})["hits"]["hits"]]
+    params = {"keywords": "x", "q2e_field": "q2e._", "types": '["album"]',
+              **{f"found_{arm}": [] for arm in ("lexical", "popular", "structured", "semantic", "q2e", "explore")}}
+    logged = PluginFeatureLogger().log(plugin.engine, featureset, params, ids)
+    assert (logged[:, featureset.names.index("type_match")] == 1.0).all()
+
+
+# -- logging ------------------------------------------------------------------------------------
+
+
+def test_ltr_log_is_one_request_and_matches_the_embedded_engine(plugin, featureset, indexed, embedded_searcher,
+                                                                 monkeypatch):
+    calls: list[str] = []
+    request = plugin.engine.request
+    monkeypatch.setattr(plugin.engine, "request", lambda m, p, *a, **k: calls.append(p) or request(m, p, *a, **k))
+    compared = 0
+    # not "i dont care": the embedded engine indexes "I'm"/"I'll" with a token "i", so the
+    # term's document frequency (and BM25 of every match) differs — docs/cluster.md
+    for query in [q for q in QUERIES[:9] if q != "i dont care"]:
+        candidates, case = _case(embedded_searcher, query)
+        calls.clear()
+        remote = PluginFeatureLogger().log(plugin.engine, featureset, case.params, case.ids)
+        assert len(calls) == 1
+        local = log_features(embedded_searcher.engine, featureset, case.params, case.ids)
+        _close(local, remote, featureset.names, candidates)
+        compared += len(case.ids)
+    assert compared > 300
+
+
+def test_the_plugin_path_is_chosen_only_where_the_featureset_is_stored(plugin, featureset, gaps):
+    assert feature_logger(plugin, featureset).kind == "ltr_log"
+    assert feature_logger(plugin, _featureset(gaps, "es-ltrr-not-stored")).kind == "msearch"
+
+
+# -- models ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(plugin, featureset, cluster_searcher, tmp_path_factory):
+    """An XGBoost ranker trained on features the plugin logged and assessor grades (not a feature)."""
+    import xgboost as xgb
+
+    xs, ys, groups = [], [], []
+    for query in TRAIN:
+        candidates, case = _case(cluster_searcher, query)
+        xs.append(PluginFeatureLogger().log(plugin.engine, featureset, case.params, case.ids))
+        ys.append([grade(query, c.source) for c in candidates])
+        groups.append(len(candidates))
+    dtrain = xgb.DMatrix(np.vstack(xs), label=np.concatenate(ys), feature_names=featureset.names)
+    dtrain.set_group(groups)
+    booster = xgb.train({"objective": "rank:ndcg", "max_depth": 3, "eta": 0.3, "seed": 1}, dtrain, 30)
+    path = tmp_path_factory.mktemp("model") / "ranker.json"
+    booster.save_model(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def uploaded(plugin, featureset, trained, cluster_searcher, tmp_path_factory):
+    models = tmp_path_factory.mktemp("models")
+    cases = [_case(cluster_searcher, q)[1] for q in TRAIN[:3] + HELD_OUT]
+    done = upload_model(plugin, trained, featureset, cases, lambda name: models / name)
+    yield done
+    plugin.delete_model(done.name)
+
+
+def test_upload_passes_the_parity_check(uploaded, featureset):
+    assert uploaded.created and uploaded.name.startswith(f"{featureset.name}-")
+    assert uploaded.documents > 300
+    assert uploaded.parity_max_abs_diff <= PARITY_TOLERANCE
+    metrics = json.loads((uploaded.directory / "metrics.json").read_text())
+    assert metrics["parity_max_abs_diff"] == uploaded.parity_max_abs_diff
+    print(f"\nparity: max |sltr - xgboost| = {uploaded.parity_max_abs_diff:.3g} over {uploaded.documents} documents")
+
+
+def test_uploading_the_same_model_again_changes_nothing(plugin, uploaded, featureset, trained, cluster_searcher):
+    cases = [_case(cluster_searcher, "maroon 5")[1]]
+    again = upload_model(plugin, trained, featureset, cases, lambda name: uploaded.directory.parent / name)
+    assert again.name == uploaded.name and not again.created
+
+
+def test_a_name_that_exists_with_another_model_is_refused(plugin, uploaded, featureset, cluster_searcher, tmp_path):
+    import xgboost as xgb
+
+    x = np.random.default_rng(0).random((30, len(featureset.names)))
+    other = xgb.train({"objective": "rank:pairwise"}, xgb.DMatrix(x, label=x[:, 0] > 0.5, feature_names=featureset.names), 3)
+    other.save_model(str(tmp_path / "other.json"))
+    with pytest.raises(UploadError, match="already exists on the node"):
+        upload_model(plugin, tmp_path / "other.json", featureset, [_case(cluster_searcher, "love")[1]],
+                     lambda name: tmp_path / name, name=uploaded.name)
+
+
+def test_sltr_rescoring_orders_the_union_as_the_model_says(plugin, uploaded, featureset, cluster_searcher):
+    model = LtrModel.load(uploaded.directory, featureset)
+    ranked = replace(cluster_searcher, ranker=PluginRanker(uploaded.name))
+    fused, learned = [], []
+    for query in HELD_OUT:
+        result = ranked.search(parse_search_request({"query": query, "k": 10}))
+        assert result.ranker == f"sltr:{uploaded.name}"
+        cands = list(result.candidates)
+        params = feature_params(query, result.understanding, cands)
+        local = model.predict(PluginFeatureLogger().log(plugin.engine, featureset, params, [c.id for c in cands]))
+        expected = sorted(range(len(cands)), key=lambda i: -local[i])[:10]
+        np.testing.assert_allclose([local[i] for i in result.page], [local[i] for i in expected], atol=1e-4)
+        np.testing.assert_allclose([s for _, s in result.hits], [local[i] for i in result.page], atol=PARITY_TOLERANCE)
+        learned.append(ndcg_at([grade(query, c.source) for c, _ in result.hits]))
+        plain = cluster_searcher.search(parse_search_request({"query": query, "k": 10}))
+        fused.append(ndcg_at([grade(query, c.source) for c, _ in plain.hits]))
+    assert np.mean(learned) > np.mean(fused), (learned, fused)
+
+
+def test_a_model_the_plugin_rejects_is_a_clear_error(plugin, featureset, cluster_searcher, tmp_path):
+    import xgboost as xgb
+
+    x = np.random.default_rng(1).random((30, len(featureset.names)))
+    xgb.train({"objective": "reg:squarederror"}, xgb.DMatrix(x, label=x[:, 0], feature_names=featureset.names),
+              2).save_model(str(tmp_path / "reg.json"))
+    with pytest.raises(UploadError, match=r"rejected model .*reg:squarederror"):
+        upload_model(plugin, tmp_path / "reg.json", featureset, [_case(cluster_searcher, "love")[1]],
+                     lambda name: tmp_path / name)
+    assert not list(tmp_path.glob(f"{featureset.name}-*"))
+
+
+def test_a_model_missing_on_the_node_falls_back_to_rrf(plugin, featureset, cluster_searcher):
+    searcher = replace(cluster_searcher, ranker=PluginRanker("es-ltrr-no-such-model"))
+    result = searcher.search(parse_search_request({"query": "ed sheeran"}))
+    assert result.ranker == "rrf (fallback: sltr failed)"
+    assert result.hits
+
+
+@pytest.mark.skip_on_gap("q2e")
+def test_upload_model_command(plugin, node_url, flavor, alias, small_catalog, indexed, trained, settings):
+    """`es-ltrr upload-model --activate --json` (default featureset, stored by `apply`), then
+    searches of that data dir on this cluster rescore with sltr."""
+    from click.testing import CliRunner
+
+    from es_ltrr.app import build_searcher
+    from es_ltrr.cli import main
+
+    apply_ltr(plugin.engine, [default_featureset()], say=lambda _: None)
+    args = ["upload-model", str(trained), "--catalog", str(small_catalog), "--data-dir", str(settings.data_dir),
+            "--cluster", node_url, "--flavor", flavor, "--index", alias, "--no-embed", "--name", f"{alias}-cli"]
+    result = CliRunner().invoke(main, [*args, "--activate", "--json"])
+    try:
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert report["name"] == f"{alias}-cli" and report["featureset"] == "music" and report["active"] is True
+        assert report["parity_max_abs_diff"] <= PARITY_TOLERANCE
+        searcher = build_searcher(replace(settings, embed=False), say=lambda _: None)
+        assert searcher.search(parse_search_request({"query": "maroon 5"})).ranker == f"sltr:{alias}-cli"
+        other = args[:]
+        other[1] = str(trained.parent / "missing.json")
+        assert CliRunner().invoke(main, other).exit_code == 2
+    finally:
+        plugin.delete_model(f"{alias}-cli")
+        (settings.data_dir / "models" / "ACTIVE").unlink(missing_ok=True)
+
+
+@pytest.mark.skip_on_gap("q2e")
+def test_upload_model_command_errors(plugin, node_url, flavor, alias, small_catalog, indexed, settings, tmp_path):
+    import xgboost as xgb
+    from click.testing import CliRunner
+
+    from es_ltrr.cli import main
+
+    apply_ltr(plugin.engine, [default_featureset()], say=lambda _: None)
+    names = default_featureset().names
+    x = np.random.default_rng(2).random((30, len(names)))
+    label = x[:, 0]
+    xgb.train({"objective": "reg:squarederror"}, xgb.DMatrix(x, label=label, feature_names=names), 2).save_model(
+        str(tmp_path / "reg.json"))
+    xgb.train({}, xgb.DMatrix(x[:, :-1], label=label, feature_names=names[:-1]), 2).save_model(str(tmp_path / "short.json"))
+    base = ["--catalog", str(small_catalog), "--data-dir", str(settings.data_dir), "--cluster", node_url,
+            "--flavor", flavor, "--index", alias, "--no-embed"]
+    for model, message in (("reg.json", "Objective [reg:squarederror] is not a valid"), ("short.json", "lacks feature(s) ['log_popularity']")):
+        result = CliRunner().invoke(main, ["upload-model", str(tmp_path / model), *base])
+        last = result.stderr.strip().splitlines()[-1]  # after the catalog progress bar
+        assert result.exit_code == 2 and last.startswith("error: ") and message in last, result.output
