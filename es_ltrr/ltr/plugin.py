@@ -18,9 +18,6 @@ if TYPE_CHECKING:
 #: Model types the plugin accepts (`model/xgboost+json` is a `get_dump(dump_format="json")` list).
 MODEL_TYPES = ("model/xgboost+json", "model/xgboost+json+raw", "model/ranklib", "model/linear")
 
-#: The named `sltr` clause whose features `ltr_log` records.
-LOGGED_QUERY = "logged_featureset"
-
 
 class LtrPlugin:
     """A thin client: one method per plugin call, raising `ClusterError` with the reason."""
@@ -123,21 +120,21 @@ class LtrPlugin:
     def log_features(self, ids: Sequence[str], featureset: str, params: dict[str, Any]) -> dict[str, dict[str, float]]:
         """Feature values of `ids` logged by the plugin (`ltr_log`): id → {feature: value}.
 
-        Features that did not match a document are absent from its dict (`missing_as_zero`
-        off): the caller decides what missing means (es-ltrr: NaN, XGBoost's missing).
+        The featureset runs as a rescore query over the ids (logged by `rescore_index`): the
+        query phase then only looks ids up, where an `sltr` filter clause would also run every
+        feature there (15 vs 12 ms p50 for ~150 ids, measured). Features that did not match a
+        document are absent from its dict (`missing_as_zero` off): es-ltrr reads them as NaN.
         """
         body = {
             "size": len(ids),
             "_source": False,
-            "query": {
-                "bool": {
-                    "filter": [
-                        {"ids": {"values": list(ids)}},
-                        {"sltr": {"_name": LOGGED_QUERY, "featureset": featureset, "params": params}},
-                    ]
-                }
+            "query": {"ids": {"values": list(ids)}},
+            "rescore": {
+                "window_size": len(ids),
+                "query": {"rescore_query": {"sltr": {"featureset": featureset, "params": params}},
+                          "query_weight": 0.0, "rescore_query_weight": 1.0},
             },
-            "ext": {"ltr_log": {"log_specs": {"name": "features", "named_query": LOGGED_QUERY, "missing_as_zero": False}}},
+            "ext": {"ltr_log": {"log_specs": {"name": "features", "rescore_index": 0, "missing_as_zero": False}}},
         }
         result = self.engine.request("POST", f"/{self.engine.index_name}/_search", body)
         logged: dict[str, dict[str, float]] = {}

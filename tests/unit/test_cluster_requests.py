@@ -49,10 +49,9 @@ def test_ltr_log_request_and_parsing():
     logged = LtrPlugin(engine).log_features(["a"], "music", {"keywords": "x"})
     assert logged == {"a": {"name_bm25": 3.0}}  # no value: the feature did not match
     body = engine.calls[0][2]
-    sltr = body["query"]["bool"]["filter"][1]["sltr"]
-    assert sltr["_name"] == body["ext"]["ltr_log"]["log_specs"]["named_query"]
-    assert sltr["featureset"] == "music"
-    assert body["ext"]["ltr_log"]["log_specs"]["missing_as_zero"] is False
+    assert body["query"] == {"ids": {"values": ["a"]}} and body["rescore"]["window_size"] == 1
+    assert body["rescore"]["query"]["rescore_query"]["sltr"] == {"featureset": "music", "params": {"keywords": "x"}}
+    assert body["ext"]["ltr_log"]["log_specs"] == {"name": "features", "rescore_index": 0, "missing_as_zero": False}
 
 
 def test_plugin_logger_is_one_request_with_nan_for_missing():
