@@ -7,8 +7,9 @@
     es-ltrr serve            run the HTTP sidecar on a production WSGI server (waitress)
     es-ltrr bench            latency per stage and QPS of the HTTP endpoint (127.0.0.1 only)
     es-ltrr parity           per-arm top-k overlap, embedded engine vs a cluster
+    es-ltrr upload-model F   an XGBoost model to the cluster's LTR plugin, parity-checked
     es-ltrr mappings         write (or --check) the generated mappings/ files
-    es-ltrr node start|stop|status   a local OpenSearch (or --distribution elasticsearch) node for tests
+    es-ltrr node start|stop|status|assemble   a local OpenSearch (or --distribution elasticsearch) node for tests
 """
 
 from __future__ import annotations
@@ -321,6 +322,52 @@ def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:
     click.echo(table(results, k, "embedded", f"{other.flavor} {settings.cluster_url}"))
 
 
+@main.command("upload-model")
+@click.argument("model_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="Model name on the node and in the data dir (default: <featureset>-<sha8 of MODEL_FILE>).")
+@click.option("--activate", is_flag=True, help="Make it the active model: searches on this cluster rescore with sltr.")
+@click.option("--json", "as_json", is_flag=True, help="Print {name, featureset, parity_max_abs_diff, active} as JSON.")
+@settings_options()
+@click.pass_obj
+def upload_model(obj: Ctx, model_file: Path, name: str | None, activate: bool, as_json: bool) -> None:
+    """Upload MODEL_FILE (Booster.save_model JSON over the featureset) to the cluster's LTR plugin.
+
+    Checks the feature names, converts to model/xgboost+json, creates it under a versioned
+    name, compares sltr with local XGBoost on features logged for a few catalog queries
+    (max |diff| <= 1e-4, else the model is deleted again) and saves it in models/<name>/.
+    """
+    from .bench import sample_queries
+    from .catalog import load_catalog
+    from .datadir import DataDir
+    from .engines import EngineError
+    from .ltr import default_featureset
+    from .ltr.plugin import LtrPlugin
+    from .ltr.upload import ParityCase, UploadError, upload_model as upload
+
+    settings = obj.settings()
+    if not settings.cluster_url:
+        _fail("upload-model stores the model in a cluster's LTR plugin: pass --cluster URL")
+    searcher = _searcher(obj, replace(settings, ltr_model=None))
+    data = DataDir(settings.data_dir)
+    queries = [q[:200] for q in sample_queries(load_catalog(settings.catalog), 5, seed=11)]
+    results = [searcher.search(parse_search_request({"query": q})) for q in queries]
+    cases = [ParityCase.of(r.request.query, r.understanding, r.candidates) for r in results]
+    try:
+        done = upload(LtrPlugin(searcher.engine), model_file, default_featureset(), cases, data.model_dir, name)
+        if activate:
+            data.activate_model(done.name)
+    except (UploadError, EngineError, ValueError) as exc:
+        _fail(str(exc))
+    report = {"name": done.name, "featureset": done.featureset, "parity_max_abs_diff": done.parity_max_abs_diff,
+              "active": activate}
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        click.echo(f"uploaded {done.name} (featureset {done.featureset}): sltr = XGBoost within "
+                   f"{done.parity_max_abs_diff:.2g} over {done.documents} documents"
+                   + ("; active" if activate else "") + ("" if done.created else "; it was already on the node"))
+
+
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("mappings"), show_default=True)
 @click.option("--check", is_flag=True, help="Exit 1 if the files differ from what the schema generates.")
@@ -343,35 +390,54 @@ def mappings(out: Path, check: bool) -> None:
 
 @main.group()
 def node() -> None:
-    """A local single-node OpenSearch (k-NN; LTR if ES_LTRR_LTR_ZIP) or Elasticsearch assembled from Maven Central."""
+    """A local single-node OpenSearch (k-NN, LTR) or Elasticsearch (LTR) assembled from Maven artifacts;
+    the LTR plugin is built from the vendored upstream source."""
 
 
-def _node_config(home: Path | None, port: int | None, distribution: str = "opensearch"):
+def _node_config(home: Path | None, port: int | None, distribution: str = "opensearch", no_ltr: bool = False):
     """The dev node's config: the environment read once here, the options winning."""
     from .devnode import NodeConfig
 
-    return NodeConfig.from_env(distribution=distribution, home=home, port=port)
+    return NodeConfig.from_env(distribution=distribution, home=home, port=port, ltr=False if no_ltr else None)
 
 
 _distribution_option = click.option(
     "--distribution", type=click.Choice(["opensearch", "elasticsearch"]), default="opensearch", show_default=True,
     help="elasticsearch: the integ-test zip on port 9201 with its own home (no mapper-extras/lang-mustache/"
          "analysis-common/reindex: none is on Maven Central for 8.x).")
+_no_ltr_option = click.option(
+    "--no-ltr", is_flag=True, help="Leave the LTR plugin out (it is otherwise built from ../shared/vendor "
+                                   "or taken from ES_LTRR_LTR_ZIP / ES_LTRR_ES_LTR_ZIP).")
 
 
 @node.command("start")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="Node home (downloads, distribution, data, logs).")
 @click.option("--port", type=int, help="HTTP port on 127.0.0.1.")
 @_distribution_option
-def node_start(home: Path | None, port: int | None, distribution: str) -> None:
+@_no_ltr_option
+def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: bool) -> None:
     """Assemble (cached) and start the node; prints its URL as the last line."""
     from .devnode import NodeError, start
 
     try:
-        url = start(_node_config(home, port, distribution), progress=_say)
+        url = start(_node_config(home, port, distribution, no_ltr), progress=_say)
     except NodeError as exc:
         _fail(str(exc))
     click.echo(url)
+
+
+@node.command("assemble")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path))
+@_distribution_option
+@_no_ltr_option
+def node_assemble(home: Path | None, distribution: str, no_ltr: bool) -> None:
+    """Assemble (cached: modules, plugins, the LTR build) without starting; prints the distribution dir."""
+    from .devnode import NodeError, assemble
+
+    try:
+        click.echo(str(assemble(_node_config(home, None, distribution, no_ltr), progress=_say)))
+    except NodeError as exc:
+        _fail(str(exc))
 
 
 @node.command("stop")

@@ -1,0 +1,14 @@
+#!/usr/bin/env python3
+"""Upload an XGBoost model to the cluster's LTR plugin: exactly `es-ltrr upload-model`.
+
+    scripts/upload_model.py MODEL_FILE --cluster URL [--name N] [--activate] [--json]
+
+No logic of its own: the command (es_ltrr/cli.py) and es_ltrr/ltr/upload.py do the work.
+"""
+
+import sys
+
+from es_ltrr.cli import main
+
+if __name__ == "__main__":
+    main(["upload-model", *sys.argv[1:]], prog_name="upload_model.py")
