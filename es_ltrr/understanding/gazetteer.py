@@ -111,6 +111,7 @@ class Gazetteer:
         self._buckets: dict[tuple[str, int], tuple[str, ...]] = {}
         self._scoped_keys: dict[tuple[str, str], tuple[str, ...]] = {}
         self._fuzzy_cached = lru_cache(maxsize=self.fuzzy_cache_size)(self._fuzzy_uncached)
+        self._artist_of: dict[str, str] | None = None
 
     # building -----------------------------------------------------------------------
 
@@ -348,6 +349,24 @@ class Gazetteer:
             if hit is not None:
                 return hit
         return None
+
+    def artist_of(self, entity_id: str | None) -> str | None:
+        """The artist name (as the catalog writes it) of a title entity (track or album), or None.
+
+        Built on first use from the per-artist title tables; the whole map is assigned at
+        once, so concurrent callers see either nothing (and build it too) or all of it.
+        """
+        if entity_id is None:
+            return None
+        table = self._artist_of
+        if table is None:
+            table = {e.entity_id: self._artist_name(key) for titles in (self.artist_titles, self.artist_albums)
+                     for key, entries in titles.items() for e in entries.values() if e.entity_id}
+            self._artist_of = table
+        return table.get(entity_id)
+
+    def _artist_name(self, key: str) -> str:
+        return next((str(e.value) for e in self.lookup(key) if e.kind == "artist"), key)
 
     def _skeleton(self, key: str) -> str:
         sk = self._skeletons.get(key)

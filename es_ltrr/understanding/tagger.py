@@ -4,7 +4,7 @@ titles scoped to a tagged artist, and the intent (rules in the package docstring
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace, asdict, dataclass, field
 from typing import Any, Iterable
 
 from es_ltrr.analysis import normalize_query
@@ -38,6 +38,9 @@ class Slot:
     confidence: float
     matched: str
     entity_id: str | None = None
+    #: For a track or album title: its artist, so "back in black" is understood
+    #: as AC/DC's song and a page about it can hold the artist's other work.
+    artist: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -291,6 +294,13 @@ def _competing_names(slots: Iterable[Slot]) -> bool:
     return len(kinds) != len(set(kinds))
 
 
+def _with_artist(slot: Slot, gaz: Gazetteer) -> Slot:
+    if slot.kind not in ("track", "album"):
+        return slot
+    artist = gaz.artist_of(slot.entity_id)
+    return replace(slot, artist=artist) if artist else slot
+
+
 def understand(query: str, gaz: Gazetteer) -> Understanding:
     """Tag `query` against `gaz` and decide its intent (see the module docstring)."""
     normalized = normalize_query(query)
@@ -299,6 +309,7 @@ def understand(query: str, gaz: Gazetteer) -> Understanding:
     head = tokens[:n]
     slots = _select(_candidates(head, gaz), n)
     slots = _resolve_artist_titles(slots, n, head, gaz)
+    slots = [_with_artist(s, gaz) for s in slots]
     intent, confidence = _intent(slots, tokens)
     if _competing_names(slots):
         confidence *= AMBIGUITY_DISCOUNT

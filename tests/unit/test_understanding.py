@@ -240,3 +240,10 @@ def test_real_catalog_queries_keep_the_invariants(real):
     entities, gazetteer = real
     for q in [q for e in entities[::60] for q in e["q2e_queries"][:3]]:
         check_invariants(understand(q, gazetteer))
+
+
+def test_a_title_slot_knows_its_artist(gaz):
+    u = understand("hells bells", gaz)
+    title = u.first("track")
+    assert title is not None and title.artist == "AC/DC"  # as the catalog writes it
+    assert understand("taylor swift", gaz).first("artist").artist is None  # only titles carry one
