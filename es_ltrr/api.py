@@ -130,7 +130,9 @@ def search_response(result: SearchResult) -> dict[str, Any]:
         "ranker": result.ranker,
         "candidates": len(result.candidates),
         "partial": result.partial,
-        "hits": [_hit(cand, score) for cand, score in result.hits],
+        "confidence": result.confidence,
+        "no_match": result.no_match,
+        "hits": [_hit(cand, score, result.variant_ids(j)) for j, (cand, score) in enumerate(result.hits)],
         "timings_ms": dict(result.timings_ms),
     }
     if result.request.debug:
@@ -158,9 +160,11 @@ def _arm_entry(result: SearchResult, name: str) -> dict[str, Any]:
     return entry
 
 
-def _hit(cand: Candidate, score: float) -> dict[str, Any]:
+def _hit(cand: Candidate, score: float, variants: list[str]) -> dict[str, Any]:
     hit = {"id": cand.id, "type": cand.source.get("type"), "name": cand.source.get("name")}
     hit.update({k: v for k, v in cand.source.items() if k not in hit and k != "id"})
     hit["score"] = round(float(score), 6)
     hit["arms"] = [p.to_dict() for p in cand.provenance]
+    if variants:
+        hit["variants"] = variants
     return hit

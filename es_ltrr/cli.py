@@ -189,26 +189,31 @@ def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_jso
 
 
 def format_table(response: dict[str, Any]) -> str:
-    """A readable page: rank, type, name, artist, score and the arms that found each hit."""
+    """A readable page: rank, type, name (+ versions), artist, album, year, score and the
+    arms that found each hit; the header says when the page holds only guesses."""
     from tabulate import tabulate
 
     rows = [
         [
             i,
             hit.get("type"),
-            _clip(hit.get("name"), 40),
+            _clip(hit.get("name"), 40) + (f" (+{len(hit['variants'])})" if hit.get("variants") else ""),
             _clip(hit.get("artist") or "", 24),
+            _clip(hit.get("album") or "", 24) if hit.get("type") == "track" else "",
+            (hit.get("release_year") or "") if hit.get("type") in ("track", "album") else "",
             f"{hit['score']:.4f}",
             ",".join(f"{a['arm']}#{a['rank']}" for a in hit["arms"]),
         ]
         for i, hit in enumerate(response["hits"], start=1)
     ]
     arms = ", ".join(f"{a['arm']}({a['returned']}/{a['requested']})" for a in response["arms"])
+    verdict = "no match: these are guesses" if response.get("no_match") else f"confidence {response.get('confidence', 0):.2f}"
     header = (
         f"query: {response['query']!r}   ranker: {response['ranker']}   "
-        f"candidates: {response['candidates']}   {response['timings_ms']['total']:.1f} ms\narms: {arms}\n"
+        f"candidates: {response['candidates']}   {response['timings_ms']['total']:.1f} ms   {verdict}\narms: {arms}\n"
     )
-    return header + tabulate(rows, headers=["#", "type", "name", "artist", "score", "found by (arm#rank)"])
+    return header + tabulate(rows, headers=["#", "type", "name (+versions)", "artist", "album", "year", "score",
+                                            "found by (arm#rank)"])
 
 
 def _clip(text: Any, width: int) -> str:

@@ -1,7 +1,8 @@
 """One search, top to bottom:
 
     understand → choose arms → embed (only if a chosen arm needs the vector)
-      → render arm templates → one msearch → union with provenance → rank → SearchResult
+      → render arm templates → one msearch → union with provenance → rank
+      → one hit per work (collapse) → page confidence → SearchResult
 
 The policy chooses *before* embedding (the founding design embedded first): the query embedding
 is the largest per-query cost, and a decision without the semantic arm skips it.
@@ -22,6 +23,8 @@ from typing import Any, Callable, Mapping
 
 from .api import SearchRequest
 from .arms import ARMS, Arm, ArmInput, CatalogStats
+from .collapse import collapse
+from .confidence import page_confidence
 from .embedding import Encoder
 from .engines.base import Engine, EngineError
 from .policy import Decision, Policy, PolicyContext
@@ -101,12 +104,14 @@ class Searcher:
         scores, ranker_name = self._rank(request.query, understanding, candidates)
         timer.lap("rank")
 
-        page = sorted(range(len(candidates)), key=lambda i: -scores[i])[: request.k]
+        page, variants = collapse(candidates, scores, request.k)
+        confidence, no_match = page_confidence(understanding, (candidates[i].source for i in page))
         return SearchResult(
             impression_id=impression_id, request=request, understanding=understanding,
             context=context, decision=decision, arm_results=tuple(arm_results),
             candidates=tuple(candidates), scores=tuple(float(s) for s in scores), page=tuple(page),
-            ranker=ranker_name, timings_ms=timer.total(), served_at=served_at,
+            ranker=ranker_name, variants=variants, confidence=confidence, no_match=no_match,
+            timings_ms=timer.total(), served_at=served_at,
         )
 
     # -- stages ---------------------------------------------------------------------------

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """One served search. `scores[i]` belongs to `candidates[i]`; `page` indexes the hits shown."""
+    """One served search. `scores[i]` belongs to `candidates[i]`; `page` indexes the hits shown
+    (one per work: `variants[j]` are the versions collapsed into `page[j]`)."""
 
     impression_id: str
     request: SearchRequest
@@ -35,6 +36,11 @@ class SearchResult:
     scores: tuple[float, ...]
     page: tuple[int, ...]
     ranker: str
+    #: Per page entry: the other candidates of the same work (versions), best first.
+    variants: tuple[tuple[int, ...], ...] = ()
+    #: Evidence that the page answers the query (0..1), and whether it holds only guesses.
+    confidence: float = 0.0
+    no_match: bool = False
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     served_at: float = 0.0  # seconds since the epoch, from the searcher's clock
 
@@ -42,6 +48,10 @@ class SearchResult:
     def hits(self) -> list[tuple[Candidate, float]]:
         """The page in rank order: (candidate, score)."""
         return [(self.candidates[i], self.scores[i]) for i in self.page]
+
+    def variant_ids(self, position: int) -> list[str]:
+        """Ids of the versions collapsed into the page entry at `position` (0-based)."""
+        return [self.candidates[i].id for i in self.variants[position]] if self.variants else []
 
     @property
     def ids(self) -> list[str]:
