@@ -103,7 +103,7 @@ def parse_search_request(payload: Any, max_query_chars: int = MAX_QUERY_CHARS, m
     if not query.strip():
         raise BadRequest("'query' must not be empty or whitespace")
     if len(query) > max_query_chars:
-        raise BadRequest(f"'query' is longer than {max_query_chars} characters ({len(query)})")
+        raise BadRequest(f"'query' is longer than the limit of {max_query_chars} characters (got {len(query)})")
     k = payload.get("k", DEFAULT_K)
     if not _is_int(k):
         raise BadRequest("'k' must be an integer")

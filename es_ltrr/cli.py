@@ -24,7 +24,8 @@ import click
 
 from ._extras import MissingExtra, require
 from .api import BadRequest, decode_json, parse_search_request, search_response
-from .config import MAX_K, Settings
+from .arms import ARMS
+from .config import MAX_K, MAX_QUERY_CHARS, Settings
 
 
 class Ctx:
@@ -62,7 +63,9 @@ class _Group(click.Group):
 #: value when the flag is given (None: the option's value), click keyword arguments).
 _SETTINGS_OPTIONS: list[tuple[tuple[str, ...], str, Any, dict[str, Any]]] = [
     (("--config",), "config", None, dict(type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file (or ES_LTRR_CONFIG).")),
-    (("--data-dir",), "data_dir", None, dict(type=click.Path(file_okay=False, path_type=Path), help="Where the index, caches and models live (default .es-ltrr, or ES_LTRR_DATA_DIR).")),
+    (("--data-dir",), "data_dir", None, dict(type=click.Path(file_okay=False, path_type=Path), help="Where the index, models and policy state live (or ES_LTRR_DATA_DIR); default: the "
+         "platform's data dir, $XDG_DATA_HOME/es-ltrr or ~/.local/share/es-ltrr on Linux, "
+         "the same from every working directory.")),
     (("--catalog",), "catalog", None, dict(type=click.Path(dir_okay=False, path_type=Path), help="Catalog file: Spotify CSV(.gz) or entity JSONL(.gz) (default: the shipped Spotify catalog).")),
     (("--no-embed",), "embed", False, dict(is_flag=True, help="Run without the embedding model (no semantic arm).")),
     (("--cluster",), "cluster_url", None, dict(metavar="URL", help="Elasticsearch/OpenSearch URL (or ES_LTRR_CLUSTER_URL); default: the embedded engine.")),
@@ -98,6 +101,7 @@ def settings_options(*, skip: tuple[str, ...] = ()):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="es-ltrr", prog_name="es-ltrr", message="%(prog)s %(version)s")
 @settings_options()
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -114,7 +118,8 @@ def main(ctx: click.Context) -> None:
 def index(obj: Ctx) -> None:
     """Index the catalog: into the embedded engine, or with --cluster into the cluster's alias.
 
-    Catalog vectors are cached (~/.cache/es-ltrr), so re-indexing the same catalog is fast.
+    Catalog vectors are cached outside the data dir ($XDG_CACHE_HOME/es-ltrr, on Linux by
+    default ~/.cache/es-ltrr; or ES_LTRR_CACHE_DIR), so re-indexing the same catalog is fast.
     """
     from .embedding import Encoder
     from .indexing import build_index
@@ -166,18 +171,20 @@ def apply(obj: Ctx, dry_run: bool, no_ltr: bool) -> None:
         _fail(str(exc))
 
 
-@main.command()
+@main.command(help=f"""Search the catalog and print the ranked hits.
+
+QUERY has at most {MAX_QUERY_CHARS} characters (Unicode code points): a longer one is refused
+with an error, never silently cut.""")
 @click.argument("query")
 @click.option("--k", default=10, show_default=True, help=f"Hits to return (1..{MAX_K}).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON response of POST /search.")
 @click.option("--debug", is_flag=True, help="Include query understanding and per-arm results.")
-@click.option("--context", "context_json", default=None, help="JSON object passed as the request context.")
+@click.option("--context", "context_json", default=None, metavar="JSON", help="JSON object passed as the request context.")
 @settings_options()
 @click.pass_obj
 def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_json: str | None) -> None:
-    """Search the catalog and print the ranked hits."""
     try:
-        context = decode_json(context_json, "--context") if context_json else {}
+        context = _decode_context(context_json) if context_json else {}
         request = parse_search_request({"query": query, "k": k, "context": context, "debug": debug})
     except BadRequest as exc:
         _fail(str(exc))
@@ -186,6 +193,21 @@ def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_jso
         click.echo(json.dumps(response, ensure_ascii=False, indent=2))
     else:
         click.echo(format_table(response))
+
+
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+
+
+def _decode_context(text: str) -> Any:
+    """`--context` JSON; an error about its text or type names the flag, not the JSON field.
+
+    `null` means no context, as in the HTTP request.
+    """
+    context = decode_json(text, "--context")
+    if context is not None and not isinstance(context, dict):
+        got = _JSON_TYPES.get(type(context), type(context).__name__)
+        raise BadRequest(f"--context must be a JSON object, e.g. '{{\"market\": \"US\"}}' (got {got})")
+    return context
 
 
 def format_table(response: dict[str, Any]) -> str:
@@ -221,7 +243,13 @@ def _clip(text: Any, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-@main.command()
+def _arms_help() -> str:
+    """The arm registry as a help paragraph click does not rewrap (`\\b`)."""
+    width = max(map(len, ARMS))
+    return "\b\nARM is one of:\n" + "\n".join(f"  {name:<{width}}  {arm.description}" for name, arm in ARMS.items())
+
+
+@main.command(help="Print the search body ARM sends for QUERY (exactly what reaches the engine).\n\n" + _arms_help())
 @click.argument("arm")
 @click.argument("query")
 @click.option("--size", default=10, show_default=True, help="Candidates the arm draws.")
@@ -230,8 +258,7 @@ def _clip(text: Any, width: int) -> str:
 @settings_options(skip=("--flavor",))
 @click.pass_obj
 def render(obj: Ctx, arm: str, query: str, size: int, flavor: str, short_vectors: bool) -> None:
-    """Print the search body ARM sends for QUERY (exactly what reaches the engine)."""
-    from .arms import ARMS, ArmInput
+    from .arms import ArmInput
     from .understanding import understand
 
     if arm not in ARMS:

@@ -1,15 +1,17 @@
 """Settings, read once at the edge (CLI or app factory) from env vars and an optional TOML.
 
 Precedence: explicit overrides (CLI flags) > environment (`ES_LTRR_*`) > TOML file
-(`ES_LTRR_CONFIG` or `--config`) > defaults. Nothing deeper in the code reads the
-environment.
+(`ES_LTRR_CONFIG` or `--config`) > defaults. The default data and cache dirs are the
+platform's per-user dirs (`default_dirs`), never relative to the working directory. Nothing
+deeper in the code reads the environment.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,16 +21,52 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The shipped catalog, beside the repository (../shared); every command takes another path.
 DEFAULT_CATALOG = REPO_ROOT.parent / "shared" / "data" / "spotify_songs" / "spotify_songs.csv.gz"
 
-#: Longest accepted query, in characters. Longer text is a client bug or an attack, not a query.
+#: Longest accepted query, in characters (code points). Longer text is refused, not truncated:
+#: a cut query is one the user did not type. The catalog's longest name has 151 characters.
 MAX_QUERY_CHARS = 256
 #: Largest page a client may ask for.
 MAX_K = 100
 
 
-@dataclass(frozen=True)
+#: The directory name under the platform's data and cache dirs.
+APP_DIR = "es-ltrr"
+
+
+def default_dirs(env: Mapping[str, str], platform: str = sys.platform) -> dict[str, Path]:
+    """The per-user `data_dir` and `cache_dir`: the same from every working directory.
+
+    An absolute `XDG_DATA_HOME` / `XDG_CACHE_HOME` wins on any platform (the XDG spec says to
+    ignore relative ones); otherwise ~/.local/share and ~/.cache (Linux, BSD),
+    ~/Library/Application Support and ~/Library/Caches (macOS), %LOCALAPPDATA% (Windows).
+    Written here rather than with platformdirs, which reads `os.environ` itself.
+
+    >>> dirs = default_dirs({"HOME": "/home/ana", "XDG_CACHE_HOME": "/var/cache/ana"}, "linux")
+    >>> str(dirs["data_dir"]), str(dirs["cache_dir"])
+    ('/home/ana/.local/share/es-ltrr', '/var/cache/ana/es-ltrr')
+    """
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    if platform == "win32":
+        local = Path(env["LOCALAPPDATA"]) if env.get("LOCALAPPDATA") else home / "AppData" / "Local"
+        data, cache = local / APP_DIR, local / APP_DIR / "Cache"
+    elif platform == "darwin":
+        data, cache = home / "Library" / "Application Support" / APP_DIR, home / "Library" / "Caches" / APP_DIR
+    else:
+        data, cache = home / ".local" / "share" / APP_DIR, home / ".cache" / APP_DIR
+    return {"data_dir": _xdg(env, "XDG_DATA_HOME", data), "cache_dir": _xdg(env, "XDG_CACHE_HOME", cache)}
+
+
+def _xdg(env: Mapping[str, str], name: str, fallback: Path) -> Path:
+    value = env.get(name, "")
+    return Path(value) / APP_DIR if value and Path(value).is_absolute() else fallback
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
+    """Every setting; build with `Settings.load` (the dirs' defaults depend on the environment)."""
+
     catalog: Path = DEFAULT_CATALOG
-    data_dir: Path = Path(".es-ltrr")
+    #: What es-ltrr builds and learns (docs/data-dir.md); default: `default_dirs`.
+    data_dir: Path
     cluster_url: str | None = None
     flavor: str | None = None
     index: str = "es-ltrr-entities"
@@ -47,7 +85,7 @@ class Settings:
     rrf_weights: dict[str, float] = field(default_factory=dict)
     embed: bool = True
     #: Catalog vectors are cached here, outside the data dir, so fresh clones and CI reuse them.
-    cache_dir: Path = Path("~/.cache/es-ltrr").expanduser()
+    cache_dir: Path
 
     @classmethod
     def load(cls, config_file: Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -61,7 +99,7 @@ class Settings:
             if key in env and f.name not in ("allocation", "rrf_weights"):
                 values[f.name] = env[key]
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return replace(cls(), **_coerce(values))
+        return cls(**{**default_dirs(env), **_coerce(values)})
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

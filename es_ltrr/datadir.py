@@ -1,8 +1,9 @@
-"""The data dir (`.es-ltrr/` by default): the one owner of what es-ltrr keeps on disk.
+"""The data dir (by default the platform's per-user data dir, e.g. ~/.local/share/es-ltrr,
+see `config.default_dirs`): the one owner of what es-ltrr keeps on disk.
 
 Every artifact's path and format version is decided here, and nowhere else::
 
-    .es-ltrr/
+    <data dir>/
       manifest.json          format version, schema digest, catalog digest, artifact versions
       index/                 the embedded engine's index (arrays + JSON meta, own format version)
       gazetteer.json.gz      query-understanding tables (versioned gzip'd JSON)

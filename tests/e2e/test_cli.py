@@ -9,7 +9,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
 from es_ltrr.api import MAX_CONTEXT_DEPTH
+from es_ltrr.arms import ARMS
 from es_ltrr.cli import main
+from es_ltrr.config import MAX_QUERY_CHARS
 
 from ..hostile import QUERIES
 
@@ -57,6 +59,9 @@ def test_bad_input_exits_2_with_a_message(run, args):
         (("search", "x", "--context", '{"a": ' + "[" * MAX_CONTEXT_DEPTH + "]" * MAX_CONTEXT_DEPTH + "}"),
          f"error: 'context' is nested deeper than {MAX_CONTEXT_DEPTH} levels"),
         (("search", "x", "--context", "{nope"), "error: --context is not valid JSON"),
+        (("search", "x", "--context", "[1]"), "error: --context must be a JSON object"),
+        (("search", "x", "--context", '"{}"'), "error: --context must be a JSON object"),
+        (("search", "x" * (MAX_QUERY_CHARS + 1)), f"error: 'query' is longer than the limit of {MAX_QUERY_CHARS} characters"),
     ],
 )
 def test_hostile_input_is_a_clean_error(run, args, message):
@@ -139,3 +144,44 @@ def test_apply_takes_the_cluster_after_the_command():
 
     result = CliRunner().invoke(main, ["apply", "--dry-run", "--cluster", "http://127.0.0.1:1", "--flavor", "opensearch"])
     assert result.exit_code == 2 and "port=1" in result.output  # it tried that cluster
+
+
+def test_version_is_the_installed_package_version():
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and result.stdout == f"es-ltrr {version('es-ltrr')}\n"
+
+
+def test_render_help_lists_the_arms_of_the_registry():
+    result = CliRunner().invoke(main, ["render", "--help"])
+    assert result.exit_code == 0
+    for name, arm in ARMS.items():
+        assert f"  {name} " in result.stdout and arm.description in result.stdout
+
+
+def test_an_unknown_arm_lists_the_arms(run):
+    result = run("render", "nope", "love")
+    assert result.exit_code == 2
+    assert result.stderr == f"error: unknown arm 'nope'; arms: {', '.join(ARMS)}\n"
+
+
+def test_search_help_states_the_query_limit():
+    result = CliRunner().invoke(main, ["search", "--help"])
+    assert result.exit_code == 0 and f"QUERY has at most {MAX_QUERY_CHARS} characters" in result.stdout
+
+
+def test_search_from_two_directories_uses_one_data_dir(small_catalog, tmp_path, monkeypatch):
+    """The default data dir is the platform's (XDG), not `.es-ltrr` in the working directory."""
+    env = {"XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "ES_LTRR_DATA_DIR": None, "ES_LTRR_CACHE_DIR": None, "ES_LTRR_CONFIG": None}
+    outputs = []
+    for cwd in (tmp_path / "a", tmp_path / "b"):
+        cwd.mkdir()
+        monkeypatch.chdir(cwd)
+        result = CliRunner().invoke(main, ["search", "memories", "--json", "--catalog", str(small_catalog), "--no-embed"], env=env)
+        assert result.exit_code == 0, result.output
+        outputs.append(result.stderr)
+        assert not any(cwd.iterdir())  # nothing written to the working directory
+    assert (tmp_path / "data" / "es-ltrr" / "manifest.json").exists()
+    assert "indexing" in outputs[0] and "indexing" not in outputs[1]  # the second search reused the index

@@ -70,6 +70,16 @@ def test_bad_input_is_a_json_400(client, body):
     assert resp.get_json()["error"]["message"]
 
 
+def test_the_query_limit_is_inclusive_and_named_in_the_error(client):
+    """At the limit a query is searched; one character more is refused (never truncated)."""
+    at_limit = ("memories " * MAX_QUERY_CHARS)[:MAX_QUERY_CHARS]
+    assert _post(client, {"query": at_limit, "k": 3}).status_code == 200
+    resp = _post(client, {"query": at_limit + "x"})
+    assert resp.status_code == 400
+    assert resp.get_json()["error"]["message"] == (
+        f"'query' is longer than the limit of {MAX_QUERY_CHARS} characters (got {MAX_QUERY_CHARS + 1})")
+
+
 @pytest.mark.parametrize("raw", [b"{not json", b"\xff\xfe\x00garbage", b"", b'{"query": "a"'])
 def test_invalid_json_is_a_400(client, raw):
     resp = _post(client, raw, raw=True)

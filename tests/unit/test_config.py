@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from es_ltrr.config import Settings
+from es_ltrr.config import Settings, default_dirs
 
 
 def test_precedence_override_env_file(tmp_path):
@@ -39,3 +39,50 @@ def test_arm_tables_are_read(tmp_path):
     cfg.write_text("[allocation]\nlexical = 10\n[rrf_weights]\nsemantic = 0.5\n")
     s = Settings.load(cfg, env={})
     assert s.allocation == {"lexical": 10} and s.rrf_weights == {"semantic": 0.5}
+
+
+def test_default_dirs_follow_xdg():
+    s = Settings.load(env={"HOME": "/home/ana", "XDG_DATA_HOME": "/xdg/data", "XDG_CACHE_HOME": "/xdg/cache"})
+    assert s.data_dir == Path("/xdg/data/es-ltrr") and s.cache_dir == Path("/xdg/cache/es-ltrr")
+
+
+def test_default_dirs_without_xdg_are_under_home():
+    s = Settings.load(env={"HOME": "/home/ana"})
+    assert s.data_dir == Path("/home/ana/.local/share/es-ltrr") and s.cache_dir == Path("/home/ana/.cache/es-ltrr")
+
+
+def test_a_relative_xdg_dir_is_ignored():
+    """The XDG spec: a relative path in XDG_* is invalid; it must not bring back a cwd-relative dir."""
+    s = Settings.load(env={"HOME": "/home/ana", "XDG_DATA_HOME": "data", "XDG_CACHE_HOME": ""})
+    assert s.data_dir == Path("/home/ana/.local/share/es-ltrr") and s.cache_dir == Path("/home/ana/.cache/es-ltrr")
+
+
+@pytest.mark.parametrize("platform, data, cache", [
+    ("darwin", "/Users/ana/Library/Application Support/es-ltrr", "/Users/ana/Library/Caches/es-ltrr"),
+    ("win32", "/local/es-ltrr", "/local/es-ltrr/Cache"),
+])
+def test_default_dirs_of_other_platforms(platform, data, cache):
+    dirs = default_dirs({"HOME": "/Users/ana", "LOCALAPPDATA": "/local"}, platform)
+    assert dirs == {"data_dir": Path(data), "cache_dir": Path(cache)}
+
+
+def test_configured_dirs_win_over_the_platform_dirs(tmp_path):
+    xdg = {"HOME": "/home/ana", "XDG_DATA_HOME": "/xdg/data", "XDG_CACHE_HOME": "/xdg/cache"}
+    env = {**xdg, "ES_LTRR_DATA_DIR": "/env/data", "ES_LTRR_CACHE_DIR": "/env/cache"}
+    assert (Settings.load(env=env).data_dir, Settings.load(env=env).cache_dir) == (Path("/env/data"), Path("/env/cache"))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('data_dir = "/file/data"\ncache_dir = "/file/cache"\n')
+    assert Settings.load(cfg, env=xdg).data_dir == Path("/file/data")
+    assert Settings.load(cfg, env=xdg).cache_dir == Path("/file/cache")
+    assert Settings.load(cfg, env=xdg, data_dir=Path("/flag")).data_dir == Path("/flag")
+
+
+def test_the_same_settings_from_two_working_directories_use_one_data_dir(tmp_path, monkeypatch):
+    env = {"HOME": str(tmp_path / "home")}
+    seen = []
+    for cwd in (tmp_path / "a", tmp_path / "b"):
+        cwd.mkdir()
+        monkeypatch.chdir(cwd)
+        s = Settings.load(env=env)
+        seen.append((s.data_dir.resolve(), s.cache_dir.resolve()))
+    assert seen[0] == seen[1] == ((tmp_path / "home/.local/share/es-ltrr").resolve(), (tmp_path / "home/.cache/es-ltrr").resolve())
