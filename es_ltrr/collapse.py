@@ -10,7 +10,7 @@ are their own work.
 
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+from typing import Any, Hashable, Mapping, Sequence
 
 from .analysis import normalize_query
 from .catalog.names import core_title
@@ -21,10 +21,14 @@ COLLAPSED_TYPES = ("track", "album")
 
 def work_key(candidate: Candidate) -> Hashable:
     """What makes two candidates the same work (see the module docstring)."""
-    source = candidate.source
+    return source_work_key(candidate.id, candidate.source)
+
+
+def source_work_key(entity_id: str, source: Mapping[str, Any]) -> Hashable:
+    """The work of an entity given its id and source fields."""
     kind = source.get("type")
     if kind not in COLLAPSED_TYPES or not source.get("name"):
-        return ("id", candidate.id)
+        return ("id", entity_id)
     return (kind, normalize_query(core_title(str(source["name"]))), normalize_query(str(source.get("artist") or "")))
 
 

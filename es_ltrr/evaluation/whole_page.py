@@ -14,8 +14,9 @@ relevant — no hand labels that go stale:
 * **symbol** ("💊"): entities whose name holds the symbol;
 * **nonsense**: nothing should be presented as a match — the page must say `no_match`.
 
-Precision@10 of one query = relevant hits in the top 10 / min(10, relevant entities in the
-catalog); a page with fewer than 10 hits is not penalized below what the catalog allows.
+Precision@10 of one query = relevant hits in the top 10 / min(10, relevant works in the
+catalog) — works, because a page shows one hit per work (`es_ltrr.collapse`); a page with
+fewer than 10 hits is not penalized below what the catalog allows.
 `python benchmarks/whole_page.py` prints the table per intent.
 """
 
@@ -27,6 +28,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..analysis import fold
 from ..catalog.names import core_title
+from ..collapse import source_work_key
 
 Source = Mapping[str, Any]
 Judge = Callable[[Source], bool]
@@ -159,7 +161,8 @@ QUERIES: tuple[PageQuery, ...] = (
 
 
 def relevant_count(query: PageQuery, entities: Iterable[Source]) -> int:
-    return sum(1 for e in entities if query.judge(e))
+    """Distinct relevant works in the catalog (a page shows one hit per work)."""
+    return len({source_work_key(str(e.get("id")), e) for e in entities if query.judge(e)})
 
 
 def precision_at_k(query: PageQuery, hits: Sequence[Source], n_relevant: int,

