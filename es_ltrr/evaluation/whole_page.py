@@ -14,9 +14,10 @@ relevant — no hand labels that go stale:
 * **symbol** ("💊"): entities whose name holds the symbol;
 * **nonsense**: nothing should be presented as a match — the page must say `no_match`.
 
-Precision@10 of one query = relevant hits in the top 10 / min(10, relevant works in the
-catalog) — works, because a page shows one hit per work (`es_ltrr.collapse`); a page with
-fewer than 10 hits is not penalized below what the catalog allows.
+Precision@10 of one query = distinct relevant works in the top 10 / min(10, relevant works
+in the catalog) — works, because three rows of one recording tell the user one thing
+(`es_ltrr.collapse`); a page with fewer than 10 hits is not penalized below what the
+catalog allows.
 `python benchmarks/whole_page.py` prints the table per intent.
 """
 
@@ -172,7 +173,8 @@ def precision_at_k(query: PageQuery, hits: Sequence[Source], n_relevant: int,
         return 1.0 if (no_match or not hits) else 0.0
     if n_relevant == 0:
         raise ValueError(f"query {query.query!r} has no relevant entity in the catalog: fix its judge")
-    return sum(1 for s in hits[:k] if query.judge(s)) / min(k, n_relevant)
+    works = {source_work_key(str(s.get("id")), s) for s in hits[:k] if query.judge(s)}
+    return len(works) / min(k, n_relevant)
 
 
 @dataclass
