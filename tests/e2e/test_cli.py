@@ -81,7 +81,7 @@ def test_undecodable_argument_bytes_are_a_clean_error(tmp_path):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(query=QUERIES)
 def test_any_query_is_a_page_or_a_clean_error(run, query):
-    result = run("search", query, "--k", "3", "--json")
+    result = run("search", "--k", "3", "--json", "--", query)  # "--": a query may start with "-"
     if result.exit_code == 0:
         assert isinstance(json.loads(result.stdout)["hits"], list)
     else:
