@@ -3,6 +3,14 @@
 One place for "what is a token": the embedded engine indexes with these functions, query
 understanding tags with them and Q2E keys are built from them, so the three agree with each
 other and (closely) with Lucene's `standard` tokenizer + `lowercase` + `asciifolding`.
+
+Symbols: Lucene's `standard` tokenizer keeps each emoji as a token (`<EMOJI>`: "🔥🔥🔥" →
+three tokens), so :func:`words` keeps every character of Unicode category So ("other
+symbol": emoji, ★, ♥, ©, ♪) as a token of its own. Currency, math and modifier symbols
+(Sc, Sm, Sk) stay out: in names they stand in for letters ("A$AP", "Ty Dolla $ign") or
+separate parts ("Pop | Rock"). Where the two differ (an emoji sequence is one Lucene token
+and several here; ♪ is no emoji for Lucene), the `symbols` sub-fields (`ltrr_symbol`: one
+token per So character, a `pattern` tokenizer on the cluster) match alike on both engines.
 """
 
 from __future__ import annotations
@@ -13,6 +21,13 @@ from functools import lru_cache
 from typing import Callable
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+SYMBOL_CATEGORY = "So"
+
+
+def is_symbol(token: str) -> bool:
+    """True for a one-character token of Unicode category So (emoji and other symbols)."""
+    return len(token) == 1 and unicodedata.category(token) == SYMBOL_CATEGORY
 
 
 @lru_cache(maxsize=65536)
@@ -25,8 +40,21 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """`ltrr_text`: standard-like word tokens, folded."""
-    return _WORD.findall(fold(text))
+    """`ltrr_text`: standard-like word tokens and symbol characters, folded.
+
+    >>> words("Trap 2020 🔥🔥"), words("A$AP Rocky | ★")
+    (['trap', '2020', '🔥', '🔥'], ['a', 'ap', 'rocky', '★'])
+    """
+    return [t for t in _TOKEN.findall(fold(text)) if _WORD.match(t) or is_symbol(t)]
+
+
+def symbols(text: str) -> list[str]:
+    """`ltrr_symbol`: one token per symbol character, in order (the cluster's `\\p{So}`).
+
+    >>> symbols("💊ELECTRO-HOUSE💊 ❤️")
+    ['💊', '💊', '❤']
+    """
+    return [c for c in text if is_symbol(c)]
 
 
 def trigrams(text: str) -> list[str]:
@@ -48,10 +76,13 @@ def normalize_query(text: str) -> str:
 
 
 def q2e_key(text: str) -> str:
-    """The rank_features key of a query: folded words joined by `_`.
+    """The rank_features key of a query: folded words (and symbols) joined by `_`.
 
-    rank_features keys may not contain dots; this key holds only word characters, so a
-    user's text can never address another field through it.
+    rank_features keys may not contain dots; this key holds only word characters and So
+    symbols, so a user's text can never address another field through it.
+
+    >>> q2e_key("🔥🔥🔥"), q2e_key("Don't stop!")
+    ('🔥_🔥_🔥', 'don_t_stop')
     """
     return "_".join(words(text))
 
@@ -60,6 +91,7 @@ ANALYZERS: dict[str, Callable[[str], list[str]]] = {
     "ltrr_text": words,
     "standard": words,
     "ltrr_trigram": trigrams,
+    "ltrr_symbol": symbols,
 }
 
 

@@ -24,7 +24,9 @@ EMBEDDING_DIM = 384
 #: Analysis chain shared by both flavors. `ltrr_text` folds case and accents so "Beyoncé"
 #: matches "beyonce"; `ltrr_trigram` indexes character trigrams so a misspelt name still
 #: shares most of its grams with the right one; `ltrr_norm` normalizes keyword sub-fields
-#: for exact (case/accent-insensitive) matching of whole names.
+#: for exact (case/accent-insensitive) matching of whole names; `ltrr_symbol` keeps each
+#: "other symbol" character (emoji, ★, ♪; Unicode So) as a token, so "🔥🔥🔥" finds names
+#: with 🔥 (see `es_ltrr.analysis`).
 ANALYSIS: dict[str, Any] = {
     "analyzer": {
         "ltrr_text": {
@@ -37,6 +39,7 @@ ANALYSIS: dict[str, Any] = {
             "tokenizer": "ltrr_trigram_tokenizer",
             "filter": ["lowercase", "asciifolding"],
         },
+        "ltrr_symbol": {"type": "custom", "tokenizer": "ltrr_symbol_tokenizer"},
     },
     "tokenizer": {
         "ltrr_trigram_tokenizer": {
@@ -44,7 +47,8 @@ ANALYSIS: dict[str, Any] = {
             "min_gram": 3,
             "max_gram": 3,
             "token_chars": ["letter", "digit"],
-        }
+        },
+        "ltrr_symbol_tokenizer": {"type": "pattern", "pattern": "\\p{So}", "group": 0},
     },
     "normalizer": {"ltrr_norm": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
 }
@@ -131,6 +135,7 @@ def _name_field(name: str) -> Field:
         subfields=(
             Field("exact", "keyword", normalizer="ltrr_norm"),
             Field("trigram", "text", analyzer="ltrr_trigram"),
+            Field("symbols", "text", analyzer="ltrr_symbol"),
         ),
     )
 
@@ -157,6 +162,7 @@ MUSIC = Schema(
         Field("valence", "float"),
         Field("acousticness", "float"),
         Field("tempo", "float"),
+        Field("instrumentalness", "float"),
         Field("q2e", "rank_features"),
         Field("q2e_queries", "text", analyzer="ltrr_text"),
         Field("embedding", "vector", dims=EMBEDDING_DIM),

@@ -1,4 +1,10 @@
-"""Lexical BM25 over names, artist, album and description, fuzzy for misspellings."""
+"""Lexical BM25 over names, artist, album and description, fuzzy for misspellings.
+
+The trigram clause needs a quarter of the query's trigrams in one field: a misspelt name
+shares about half of its grams with the right one, while a nonsense word shares one or two
+with some name among 60k ("qwpoeiru" and "Mg Poet" share "poe"). The `symbols` clause
+matches emoji and other symbols ("🔥🔥🔥" → playlists with 🔥 in their names).
+"""
 
 from .base import Arm, text_params
 
@@ -7,5 +13,5 @@ ARM = Arm(
     "lexical",
     text_params,
     default_depth=50,
-    description="BM25 best_fields over name/artist/album/description, fuzzy + trigram + exact name",
+    description="BM25 best_fields over name/artist/album/description, fuzzy + trigram + symbols + exact name",
 )

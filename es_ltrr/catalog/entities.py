@@ -18,7 +18,9 @@ from es_ltrr.catalog.moods import AGGREGATE_SHARE, aggregate_moods
 from es_ltrr.catalog.names import core_title
 from es_ltrr.catalog.queries import attach_predicted_queries
 
-AUDIO_FEATURES: tuple[str, ...] = ("danceability", "energy", "valence", "acousticness", "tempo")
+AUDIO_FEATURES: tuple[str, ...] = (
+    "danceability", "energy", "valence", "acousticness", "tempo", "instrumentalness"
+)
 
 #: Display names of the six Spotify genre keywords (the keyword stays in `genres`).
 GENRE_NAMES: dict[str, str] = {

@@ -4,6 +4,7 @@ memory predicts are the forms the tagger recognizes.
 
 * :func:`core_title` — a title without "(feat. …)", "[Remix]", " - Radio Edit" decorations;
 * :func:`without_apostrophes` — "Don't" as typed: "Dont";
+* :func:`without_symbols` — "Trap 2020 🔥" as typed: "Trap 2020";
 * :func:`name_variants` — other typed forms of an artist name ("beatles", "simon and
   garfunkel", "kesha");
 * :data:`GENRE_SYNONYMS` — other ways to say a genre ("rnb" for R&B);
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from es_ltrr.analysis import normalize_query, words
+from es_ltrr.analysis import is_symbol, normalize_query, words
 
 STOPWORDS = frozenset(
     """a an and the of by in on at for to from with my me you your i it is be we us
@@ -65,10 +66,20 @@ def without_apostrophes(text: str) -> str:
     return _APOSTROPHES.sub("", text)
 
 
+def without_symbols(text: str) -> str:
+    """The text without emoji and other symbols, which few people type ("Trap 2020 🔥").
+
+    >>> without_symbols("💊ELECTRO-HOUSE💊")
+    'ELECTRO-HOUSE'
+    """
+    return "".join(c for c in text if not is_symbol(c))
+
+
 def name_variants(name: str) -> list[str]:
     """Other normalized forms people type for a name, without the name's own form.
 
-    Apostrophes dropped, a leading "the" dropped, "and" for "&", "s" for "$", "i" for "!".
+    Apostrophes or symbols dropped, a leading "the" dropped, "and" for "&", "s" for "$",
+    "i" for "!".
     A bare name left after "the" must be a real name: ≥ 4 characters and not a stopword,
     else "who" would mean The Who and "band" The Band.
 
@@ -80,7 +91,7 @@ def name_variants(name: str) -> list[str]:
     ([], [], [])
     """
     key = normalize_query(name)
-    out = [normalize_query(without_apostrophes(name))]
+    out = [normalize_query(without_apostrophes(name)), normalize_query(without_symbols(name))]
     tokens = key.split(" ")
     rest = " ".join(tokens[1:])
     bare_ok = len(rest) >= MIN_BARE_NAME_CHARS and rest not in STOPWORDS

@@ -35,6 +35,7 @@ from es_ltrr.catalog.names import (
     core_title,
     name_variants,
     without_apostrophes,
+    without_symbols,
 )
 
 #: Upper bound on predicted queries per entity (keeps the rank_features field small).
@@ -244,6 +245,7 @@ def _track(e: dict[str, Any], q: _Queries, rng: random.Random) -> None:
         q.add(f"{core} {artist}", "title_artist")
     q.add(name, "name_variant")
     q.add(without_apostrophes(core), "name_variant")
+    q.add(without_symbols(core), "name_variant")
     q.add_all(misspellings(core, rng, 1), "misspelt_name")
     if artist:
         q.add_all(
@@ -274,6 +276,7 @@ def _album(e: dict[str, Any], q: _Queries, rng: random.Random) -> None:
     core = core_title(name)
     q.add(core, "name")
     q.add(name, "name_variant")
+    q.add(without_symbols(core), "name_variant")
     if artist:
         q.add(f"{artist} {core}", "artist_title")
         q.add(f"{core} {artist}", "title_artist")
@@ -286,6 +289,7 @@ def _album(e: dict[str, Any], q: _Queries, rng: random.Random) -> None:
 def _playlist(e: dict[str, Any], q: _Queries, rng: random.Random) -> None:
     name = e["name"]
     q.add(name, "name")
+    q.add(without_symbols(name), "name_variant")
     q.add(f"{name} playlist", "name_suffix")
     q.add_all(misspellings(name, rng, 1), "misspelt_name")
     genre, mood = _first(e.get("genres")), _first(e.get("moods"))

@@ -64,6 +64,7 @@ SPOTIFY_COLUMNS: frozenset[str] = frozenset(
         "valence",
         "acousticness",
         "tempo",
+        "instrumentalness",
         "duration_ms",
     }
 )

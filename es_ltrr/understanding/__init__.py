@@ -17,10 +17,15 @@ Tagging
    mean with the ratio of phonetic *skeletons* (vowels → "*", c/k/s, ph/f, doubled letters
    collapsed), so vowel confusions ("tayler" → "taylor") and sound-alike spellings
    ("beyonse" → "beyonce") beat other one-edit neighbours ("tyler"). Ties go to the more popular entity. A match needs
-   a score ≥ :data:`FUZZY_CUTOFF`; results are cached per n-gram.
+   a score ≥ :data:`FUZZY_CUTOFF` and at most ⌊length / 4⌋ edits
+   (:func:`~es_ltrr.understanding.fuzzy.max_edits`: 1 for 4–7 characters, 2 for 8–11, …);
+   results are cached per n-gram. Symbol-only n-grams are never fuzzy.
 3. **Selection** — among all candidates, the non-overlapping set with the highest
    Σ confidence × span length × kind weight wins (dynamic programming; on a tie, fewer
-   and longer slots). Vocabulary and artists weigh 1.0, titles less (track 0.8, album
+   and longer slots). Fuzzy names never overrule exact vocabulary: a fuzzy artist or title
+   may cover a vocabulary word only when that word is part of the name and the name also
+   explains another content word ("rainy day" is a mood, not the artist Randy; "happy
+   togethr" is still "Happy Together"). Vocabulary and artists weigh 1.0, titles less (track 0.8, album
    0.75, playlist 0.7): "happy songs" is a mood plus a type, not the track "Happy Songs".
 4. **Artist scope** — when an artist was tagged, the rest of the query (tokens that are not
    vocabulary) is matched against *that artist's* titles, exactly and then fuzzily:

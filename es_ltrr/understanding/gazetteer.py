@@ -12,7 +12,12 @@ from typing import Any, Iterable, Mapping, NamedTuple
 
 from es_ltrr.analysis import normalize_query, words
 from es_ltrr.catalog.moods import MOODS
-from es_ltrr.catalog.names import core_title, name_variants, without_apostrophes
+from es_ltrr.catalog.names import (
+    core_title,
+    name_variants,
+    without_apostrophes,
+    without_symbols,
+)
 from es_ltrr.understanding.fuzzy import best_fuzzy, skeleton
 from es_ltrr.understanding.vocabulary import (
     DECADE_WORDS,
@@ -33,7 +38,9 @@ FUZZY_CACHE_SIZE = 50_000
 FULL = 1.0
 VARIANT = 0.9
 ALIAS = 0.7
-AMBIGUOUS_ARTIST = 0.8  # one-word artist names that are common title words ("future")
+#: one-word artist names that are common title words ("future"), and artist names that are
+#: vocabulary words ("Focus", "Sleep"): below VARIANT, so the vocabulary reading wins
+AMBIGUOUS_ARTIST = 0.8
 TITLE_PRIOR = {"track": 0.85, "album": 0.8, "playlist": 0.8}
 ONE_WORD_TITLE = 0.5
 GENERIC_TITLE_FACTOR = 0.7  # titles containing an entity-type word ("Love Songs")
@@ -249,7 +256,7 @@ class Gazetteer:
         for key, (name, pop, eid) in artists.items():
             tokens = key.split(" ")
             prior = FULL
-            if len(tokens) == 1 and title_df[key] >= ALIAS_MAX_TITLE_DF:
+            if key in vocab_keys or len(tokens) == 1 and title_df[key] >= ALIAS_MAX_TITLE_DF:
                 prior = AMBIGUOUS_ARTIST
             fuzzy = pop >= FUZZY_ARTIST_MIN_POPULARITY
             self.add(key, Entry("artist", name, prior, pop, eid), fuzzy)
@@ -278,7 +285,11 @@ class Gazetteer:
         pop = float(e.get("popularity") or 0.0)
         core = core_title(name)
         keys = dict.fromkeys(
-            k for k in (_key(core), _key(name), _key(without_apostrophes(core))) if k
+            k
+            for k in (
+                _key(core), _key(name), _key(without_apostrophes(core)), _key(without_symbols(core))
+            )
+            if k
         )
         artist_key = _key(str(e.get("artist") or ""))
         for key in keys:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace, asdict, dataclass, field
 from typing import Any, Iterable
 
-from es_ltrr.analysis import normalize_query
+from es_ltrr.analysis import is_symbol, normalize_query
 from es_ltrr.understanding.gazetteer import (
     FUZZY_MIN_CHARS,
     ONE_WORD_TITLE,
@@ -97,13 +97,19 @@ class Understanding:
 class _Candidate:
     slot: Slot
     weight: float
+    fuzzy: bool = False
+
+    @property
+    def exact_vocabulary(self) -> bool:
+        return not self.fuzzy and self.slot.kind in VOCAB_KINDS
 
 
 def _fuzzy_eligible(tokens: tuple[str, ...], text: str) -> bool:
-    """Worth a fuzzy lookup: ≥ 4 characters, ≤ 4 tokens, not only stopwords or digits."""
+    """Worth a fuzzy lookup: ≥ 4 characters, ≤ 4 tokens, not only stopwords, digits or
+    symbols (an emoji is no misspelling of anything)."""
     if len(tokens) > FUZZY_MAX_TOKENS or len(text) < FUZZY_MIN_CHARS:
         return False
-    return not all(t in STOPWORDS or t.isdigit() for t in tokens)
+    return not all(t in STOPWORDS or t.isdigit() or is_symbol(t) for t in tokens)
 
 
 def _candidates(tokens: tuple[str, ...], gaz: Gazetteer) -> list[_Candidate]:
@@ -114,7 +120,7 @@ def _candidates(tokens: tuple[str, ...], gaz: Gazetteer) -> list[_Candidate]:
             gram = tokens[i:j]
             text = " ".join(gram)
             slot: Slot | None = None
-            fuzzy_single = False
+            fuzzy = fuzzy_single = False
             era = era_of(gram) if j - i <= 2 else None
             entries = gaz.lookup(text)
             if era is not None:
@@ -128,6 +134,7 @@ def _candidates(tokens: tuple[str, ...], gaz: Gazetteer) -> list[_Candidate]:
                     e, score, key = hit
                     conf = round(score * e.prior, 3)
                     slot = Slot(e.kind, e.value, (i, j), conf, key, e.entity_id)
+                    fuzzy = True
                     fuzzy_single = j - i == 1 and e.kind not in VOCAB_KINDS
             if slot is not None:
                 # a fuzzy hit counts for no more tokens than the key it matched, so
@@ -136,8 +143,31 @@ def _candidates(tokens: tuple[str, ...], gaz: Gazetteer) -> list[_Candidate]:
                 weight = slot.confidence * length * KIND_WEIGHT[slot.kind]
                 if fuzzy_single:
                     weight *= FUZZY_SINGLE_TOKEN_WEIGHT
-                out.append(_Candidate(slot, weight))
-    return out
+                out.append(_Candidate(slot, weight, fuzzy))
+    return _vocabulary_first(out, tokens)
+
+
+def _vocabulary_first(candidates: list[_Candidate], tokens: tuple[str, ...]) -> list[_Candidate]:
+    """Drop fuzzy name matches that overrule exact vocabulary.
+
+    A word that *is* a mood, activity, era, genre or entity-type word means that; a name a
+    few edits away is a guess ("rainy day" is a mood, not the artist Randy + the artist DAY;
+    "songs for a" is not the album "Songs for Dads"). A fuzzy name may cover vocabulary
+    only when those words are part of the name and it also explains another content word
+    ("happy togethr" → "Happy Together").
+    """
+    vocab = {k for c in candidates if c.exact_vocabulary for k in range(*c.slot.span)}
+
+    def allowed(c: _Candidate) -> bool:
+        span = range(*c.slot.span)
+        if not c.fuzzy or c.slot.kind in VOCAB_KINDS or not vocab.intersection(span):
+            return True
+        name = set(c.slot.matched.split(" "))
+        return all(tokens[k] in name for k in span if k in vocab) and any(
+            k not in vocab and tokens[k] not in STOPWORDS for k in span
+        )
+
+    return [c for c in candidates if allowed(c)]
 
 
 def _select(candidates: list[_Candidate], n: int) -> list[Slot]:

@@ -43,24 +43,37 @@ KIND_RANK = {k: i for i, k in enumerate(KINDS)}
 VOCAB_KINDS = frozenset({"entity_type", "era", "mood", "subgenre", "genre"})
 TITLE_KINDS = frozenset({"track", "album", "playlist"})
 
-#: Mood vocabulary (the catalog's moods) and the words people use for them.
+#: Mood vocabulary (the catalog's moods) and the words people use for them, activities
+#: included: an activity asks for the audio features that suit it (studying and focus →
+#: instrumental, a workout → energetic, a party → danceable, a rainy day or sleep → chill,
+#: a road trip → happy, dinner or coffee → acoustic).
 MOOD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "happy": (
         "happy", "upbeat", "cheerful", "joyful", "feel good", "feelgood", "positive",
-        "sunny", "uplifting",
+        "sunny", "uplifting", "good vibes", "road trip", "roadtrip", "driving",
     ),
     "sad": (
         "sad", "melancholy", "melancholic", "depressing", "heartbreak", "heartbroken",
         "gloomy", "sorrowful", "crying",
     ),
-    "energetic": ("energetic", "energy", "workout", "gym", "running", "pump up", "hype", "power"),
+    "energetic": (
+        "energetic", "energy", "workout", "workouts", "gym", "running", "run", "exercise",
+        "training", "cardio", "fitness", "pump up", "hype", "power",
+    ),
     "chill": (
         "chill", "relaxing", "relax", "calm", "mellow", "chillout", "chill out", "laid back",
-        "soothing", "study", "sleep",
+        "soothing", "sleep", "sleeping", "bedtime", "rainy day", "rainy", "rain", "lazy",
     ),
-    "danceable": ("danceable", "dance", "dancing", "party", "club", "groovy"),
-    "acoustic": ("acoustic", "unplugged"),
+    "danceable": ("danceable", "dance", "dancing", "party", "partying", "club", "clubbing",
+                  "groovy"),
+    "acoustic": ("acoustic", "unplugged", "dinner", "coffee", "coffeehouse", "cafe",
+                 "campfire"),
     "intense": ("intense", "angry", "aggressive", "rage", "heavy", "dark"),
+    "instrumental": (
+        "instrumental", "instrumentals", "no vocals", "without lyrics", "study", "studying",
+        "focus", "focusing", "concentration", "concentrate", "reading", "homework",
+        "meditation",
+    ),
 }
 
 ENTITY_TYPE_WORDS: dict[str, tuple[str, ...]] = {

@@ -123,7 +123,8 @@ def core_index_body() -> dict:
     """The music mappings with analysis the bare server has and `q2e` stored, not indexed."""
     body = MUSIC.index_body("elasticsearch")
     plain = {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]}
-    body["settings"]["analysis"] = {"analyzer": {"ltrr_text": plain, "ltrr_trigram": plain},
+    analyzers = {name: plain for name in MUSIC.analysis["analyzer"]}
+    body["settings"]["analysis"] = {"analyzer": analyzers,
                                     "normalizer": {"ltrr_norm": {"type": "custom", "filter": ["lowercase"]}}}
     body["mappings"]["properties"]["q2e"] = {"type": "object", "enabled": False}
     return body

@@ -176,7 +176,8 @@ def test_slug():
 
 
 def features(**kw):
-    base = {"valence": 0.5, "energy": 0.6, "danceability": 0.6, "acousticness": 0.2, "tempo": 110.0}
+    base = {"valence": 0.5, "energy": 0.6, "danceability": 0.6, "acousticness": 0.2, "tempo": 110.0,
+            "instrumentalness": 0.0}
     return {**base, **kw}
 
 
@@ -191,6 +192,8 @@ def features(**kw):
         ({"danceability": 0.75, "energy": 0.55}, ["danceable"]),
         ({"acousticness": 0.5}, ["acoustic"]),
         ({"energy": 0.4, "tempo": 126.0}, []),
+        ({"instrumentalness": 0.5}, ["instrumental"]),
+        ({"instrumentalness": 0.49}, []),
     ],
 )
 def test_mood_thresholds(kw, expected):
@@ -200,10 +203,10 @@ def test_mood_thresholds(kw, expected):
 unit = st.floats(0.0, 1.0, allow_nan=False)
 
 
-@given(unit, unit, unit, unit, st.floats(40.0, 220.0, allow_nan=False))
-def test_moods_are_a_deterministic_ordered_subset(valence, energy, dance, acoustic, tempo):
+@given(unit, unit, unit, unit, st.floats(40.0, 220.0, allow_nan=False), unit)
+def test_moods_are_a_deterministic_ordered_subset(valence, energy, dance, acoustic, tempo, instr):
     f = {"valence": valence, "energy": energy, "danceability": dance,
-         "acousticness": acoustic, "tempo": tempo}
+         "acousticness": acoustic, "tempo": tempo, "instrumentalness": instr}
     moods = moods_for(f)
     assert moods == moods_for(dict(f))
     assert moods == [m for m in MOODS if m in moods]

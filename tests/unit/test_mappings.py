@@ -27,12 +27,13 @@ def test_vector_field_per_flavor():
 def test_q2e_is_rank_features_and_names_have_subfields():
     props = MUSIC.index_body("opensearch")["mappings"]["properties"]
     assert props["q2e"] == {"type": "rank_features"}
-    assert set(props["name"]["fields"]) == {"exact", "trigram"}
+    assert set(props["name"]["fields"]) == {"exact", "trigram", "symbols"}
     assert props["name"]["fields"]["exact"]["normalizer"] == "ltrr_norm"
 
 
 def test_field_lookup():
     assert MUSIC.field("name.trigram").analyzer == "ltrr_trigram"
+    assert MUSIC.field("name.symbols").analyzer == "ltrr_symbol"
     assert MUSIC.field("q2e.anything").kind == "rank_features"
     with pytest.raises(KeyError):
         MUSIC.field("nope")
