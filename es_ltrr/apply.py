@@ -157,6 +157,11 @@ def _apply_index(engine: ClusterEngine, schema: Schema, changes: list[Change]) -
     if "create" not in actions:
         return
     current = _alias_target(engine, alias)
+    if current and _exists(engine, f"/{target}"):
+        # an older copy of this version (e.g. a schema change rolled back): rebuild it from the
+        # live documents — reindexing over it would keep documents deleted since and leave
+        # every overwritten one counted in the term statistics (BM25 scores drift by ~2 %)
+        engine.request("DELETE", f"/{target}")
     if not _exists(engine, f"/{target}"):
         engine.request("PUT", f"/{target}", schema.index_body(engine.flavor))
     if current:
