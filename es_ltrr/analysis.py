@@ -20,8 +20,20 @@ import unicodedata
 from functools import lru_cache
 from typing import Callable
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+#: Bump when tokens change: indexes built with another version are rebuilt (data dir
+#: manifest, embedded index signature), never searched with mismatched tokens.
+ANALYSIS_VERSION = 2
+
+#: A word as UAX#29 (Lucene's `standard` tokenizer) sees it: word characters, joined across
+#: an apostrophe, period or colon between letters ("who's", "u.s.a", "rock'n'roll") and
+#: across a period, comma, semicolon or apostrophe between digits ("1.5", "2,000").
+_WORD_PATTERN = (
+    r"\w+(?:(?:(?<=[^\W\d_])[.:'](?=[^\W\d_])|(?<=\d)[.,;'](?=\d))\w+)*"
+)
+_WORD = re.compile(r"\w", re.UNICODE)
+_TOKEN = re.compile(_WORD_PATTERN + r"|[^\w\s]", re.UNICODE)
+#: asciifolding turns typographic apostrophes into "'" ("don’t" → "don't").
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'"})
 SYMBOL_CATEGORY = "So"
 
 
@@ -36,7 +48,7 @@ def fold(text: str) -> str:
     # decompose before lowercasing: compatibility forms ("№", math letters) fold to plain
     # letters first, so that fold(fold(x)) == fold(x)
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_APOSTROPHES)
 
 
 def words(text: str) -> list[str]:
@@ -44,6 +56,8 @@ def words(text: str) -> list[str]:
 
     >>> words("Trap 2020 🔥🔥"), words("A$AP Rocky | ★")
     (['trap', '2020', '🔥', '🔥'], ['a', 'ap', 'rocky', '★'])
+    >>> words("Who’s afraid of U.S.A. 1.5 2,000 5:00 vol.5 80's")
+    ["who's", 'afraid', 'of', 'u.s.a', '1.5', '2,000', '5', '00', 'vol', '5', '80', 's']
     """
     return [t for t in _TOKEN.findall(fold(text)) if _WORD.match(t) or is_symbol(t)]
 
@@ -81,11 +95,14 @@ def q2e_key(text: str) -> str:
     rank_features keys may not contain dots; this key holds only word characters and So
     symbols, so a user's text can never address another field through it.
 
-    >>> q2e_key("🔥🔥🔥"), q2e_key("Don't stop!")
-    ('🔥_🔥_🔥', 'don_t_stop')
+    >>> q2e_key("🔥🔥🔥"), q2e_key("Don't stop!"), q2e_key("U.S.A. 1.5")
+    ('🔥_🔥_🔥', 'don_t_stop', 'u_s_a_1_5')
     """
-    return "_".join(words(text))
+    return "_".join(part for token in words(text) for part in _JOINERS.split(token) if part)
 
+
+#: The punctuation a word token may hold inside (see _WORD_PATTERN); never in a Q2E key.
+_JOINERS = re.compile(r"[.:',;]")
 
 ANALYZERS: dict[str, Callable[[str], list[str]]] = {
     "ltrr_text": words,

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from .analysis import ANALYSIS_VERSION
 from .arms import CatalogStats
 
 if TYPE_CHECKING:
@@ -56,9 +57,10 @@ def file_digest(path: Path) -> str:
 
 
 def schema_digest(schema: Schema) -> str:
-    """A short digest of the fields and their analysis: a changed schema needs a re-index."""
+    """A short digest of the fields, their analysis and the tokenizer version: a change needs
+    a re-index."""
     fields = [[f.name, f.kind, f.analyzer, f.normalizer, f.dims, [s.name for s in f.subfields]] for f in schema.fields]
-    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps([fields, ANALYSIS_VERSION]).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

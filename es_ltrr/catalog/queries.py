@@ -212,17 +212,22 @@ class _Queries:
 
     def __init__(self) -> None:
         self.scores: dict[str, float] = {}
+        self._by_key: dict[str, str] = {}  # Q2E key → the query stored for it
 
     def add(self, text: str | None, kind: str) -> None:
+        """Keep one query per Q2E key ("shi:reborn" and "shi reborn" share a key)."""
         if not text:
             return
         query = normalize_query(text)
-        if not query:
+        key = q2e_key(query)
+        if not key:
             return
         base = BASE[kind]
-        if query in self.scores:
-            self.scores[query] = max(self.scores[query], base)
+        stored = self._by_key.get(key)
+        if stored is not None:
+            self.scores[stored] = max(self.scores[stored], base)
         elif len(self.scores) < MAX_QUERIES:
+            self._by_key[key] = query
             self.scores[query] = base
 
     def add_all(self, texts: Iterable[str], kind: str) -> None:

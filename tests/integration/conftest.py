@@ -163,3 +163,19 @@ def embedded_searcher(settings, tmp_path_factory):
 
     local = replace(settings, cluster_url=None, data_dir=tmp_path_factory.mktemp("embedded"))
     return build_searcher(local, say=lambda _: None)
+
+
+#: Lucene sums a fuzzy term's expansions, the embedded engine takes the best one: these
+#: features are compared as matched-or-not only (docs/cluster.md).
+FUZZY_FEATURES = ("name_fuzzy", "artist_fuzzy")
+
+
+def assert_features_close(local, remote, names) -> None:
+    """Logged feature matrices of the embedded engine and a node agree: the same features
+    match (NaN where not) and values are within 2 %, fuzzy features matched-or-not only."""
+    import numpy as np
+
+    for j, name in enumerate(names):
+        assert np.array_equal(np.isnan(local[:, j]), np.isnan(remote[:, j])), name
+        if name not in FUZZY_FEATURES:
+            np.testing.assert_allclose(local[:, j], remote[:, j], rtol=0.02, atol=1e-3, err_msg=name)

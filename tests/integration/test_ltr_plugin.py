@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import replace
 
 import numpy as np
@@ -28,19 +27,13 @@ from es_ltrr.schema import MUSIC
 
 from ..judgments import grade, ndcg_at
 from ..unit.test_render import HOSTILE
-from .conftest import QUERIES
+from .conftest import QUERIES, assert_features_close
 
 pytestmark = pytest.mark.cluster
 
 PLUGIN_NAME = {"opensearch": "opensearch-ltr", "elasticsearch": "ltr"}
 TRAIN = ["ed sheeran", "the chainsmokers", "remix", "love", "summer", "dance", "i dont care", "party"]
 HELD_OUT = ["maroon 5", "justin bieber", "night", "tropical"]
-#: Lucene sums a fuzzy term's expansions, the embedded engine takes the best one (test_cluster.py)
-FUZZY = ("name_fuzzy", "artist_fuzzy")
-#: Lucene's standard tokenizer keeps "who's" and "i'm" one token, es_ltrr.analysis.words splits
-#: them: such fields differ in length (BM25 norms) and in what matches ("i" matches "I'm")
-TEXT = ("name_bm25", "name_fuzzy", "artist_fuzzy", "album_bm25")
-_APOSTROPHE = re.compile(r"\w['’]\w")
 
 
 def _featureset(gaps, name: str) -> FeatureSet:
@@ -76,19 +69,6 @@ def featureset(plugin, gaps, alias) -> FeatureSet:
 def _case(searcher, query: str) -> tuple[list, ParityCase]:
     result = searcher.search(parse_search_request({"query": query, "k": 50}))
     return list(result.candidates), ParityCase.of(query, result.understanding, result.candidates)
-
-
-def _close(local: np.ndarray, remote: np.ndarray, names: list[str], candidates: list) -> None:
-    """Same matches (NaN where not matched) and values within 2 %, with the differences that
-    docs/cluster.md explains: fuzzy features only matched-or-not, and text features of a
-    field with an in-word apostrophe not at all."""
-    apostrophe = np.array([any(_APOSTROPHE.search(str(c.source.get(f) or "")) for f in ("name", "album", "artist"))
-                           for c in candidates])
-    for j, name in enumerate(names):
-        rows = ~apostrophe if name in TEXT else np.ones(len(candidates), bool)
-        assert np.array_equal(np.isnan(local[rows, j]), np.isnan(remote[rows, j])), name
-        if name not in FUZZY:
-            np.testing.assert_allclose(local[rows, j], remote[rows, j], rtol=0.02, atol=1e-3, err_msg=name)
 
 
 # -- the plugin and featuresets -----------------------------------------------------------------
@@ -135,7 +115,7 @@ def test_hostile_keywords_cannot_change_the_feature_queries(plugin, featureset, 
         assert exc.status == 400, exc
         return
     local = log_features(embedded_searcher.engine, featureset, params, case.ids)
-    _close(local, remote, featureset.names, candidates)
+    assert_features_close(local, remote, featureset.names)
 
 
 def test_hostile_strings_in_list_params_stay_strings(plugin, featureset, indexed, embedded_searcher):
@@ -145,7 +125,7 @@ def test_hostile_strings_in_list_params_stay_strings(plugin, featureset, indexed
     params = {**case.params, "types": evil, "found_lexical": evil + list(case.ids[:3])}
     remote = PluginFeatureLogger().log(plugin.engine, featureset, params, case.ids)
     local = log_features(embedded_searcher.engine, featureset, params, case.ids)
-    _close(local, remote, featureset.names, candidates)
+    assert_features_close(local, remote, featureset.names)
     assert np.nansum(remote[:, featureset.names.index("found_lexical")]) == 3
 
 
@@ -177,7 +157,7 @@ def test_ltr_log_is_one_request_and_matches_the_embedded_engine(plugin, features
         remote = PluginFeatureLogger().log(plugin.engine, featureset, case.params, case.ids)
         assert len(calls) == 1
         local = log_features(embedded_searcher.engine, featureset, case.params, case.ids)
-        _close(local, remote, featureset.names, candidates)
+        assert_features_close(local, remote, featureset.names)
         compared += len(case.ids)
     assert compared > 300
 

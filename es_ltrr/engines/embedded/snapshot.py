@@ -42,7 +42,9 @@ def keyword_normalizer(name: str | None) -> Callable[[str], str]:
 
 
 def schema_signature(schema: Schema) -> list:
-    return [[p, f.kind, f.analyzer, f.normalizer, f.dims] for p, f, _ in schema_paths(schema)]
+    """Fields, their analysis and the tokenizer version: an index built otherwise is rebuilt."""
+    fields = [[p, f.kind, f.analyzer, f.normalizer, f.dims] for p, f, _ in schema_paths(schema)]
+    return [*fields, ["analysis", analysis.ANALYSIS_VERSION]]
 
 
 def _build_field(f: Any, col: list, n: int, what: str) -> Any:
