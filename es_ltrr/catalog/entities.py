@@ -10,10 +10,11 @@ description. Source-specific readers (`spotify.py`) only merge rows into `Merged
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from typing import Any
 
-from es_ltrr.analysis import words
+from es_ltrr.analysis import fold
 from es_ltrr.catalog.moods import AGGREGATE_SHARE, aggregate_moods
 from es_ltrr.catalog.names import core_title
 from es_ltrr.catalog.queries import attach_predicted_queries
@@ -39,15 +40,21 @@ def ranked(counter: Counter[str]) -> list[str]:
 
 
 def slug(name: str) -> str:
-    """Folded words joined by "-"; names without any word get a stable hash slug.
+    """Folded runs of word characters joined by "-"; names without any get a stable hash slug.
 
-    >>> slug("Beyoncé"), slug("Tyler, The Creator"), slug("!!!")
-    ('beyonce', 'tyler-the-creator', 'x-9a7b006d')
+    Ids must not change when the search tokenizer does, so this does not use
+    `analysis.words` (which keeps "who's" and emoji as tokens).
+
+    >>> slug("Beyoncé"), slug("Tyler, The Creator"), slug("!!!"), slug("Who's P.O.D. 🔥")
+    ('beyonce', 'tyler-the-creator', 'x-9a7b006d', 'who-s-p-o-d')
     """
-    tokens = words(name)
+    tokens = _SLUG_RUN.findall(fold(name))
     if tokens:
         return "-".join(tokens)
     return "x-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+
+
+_SLUG_RUN = re.compile(r"\w+")
 
 
 class MergedTrack:
