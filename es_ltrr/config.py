@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from .arms import check_arm_names
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The shipped catalog, beside the repository (../shared); every command takes another path.
@@ -111,6 +110,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
+    from .arms import check_arm_names  # here, not at import: arms → catalog → config
+
     for key in ("allocation", "rrf_weights"):
         if not isinstance(data.get(key, {}), dict):
             raise ValueError(f"{path}: '{key}' must be a table of arm = value")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..catalog.names import STOPWORDS
 from .base import Arm, ArmInput
 
 if TYPE_CHECKING:
@@ -45,11 +46,14 @@ def structured_params(inp: ArmInput) -> dict | None:
     names = titles + genres + subgenres
     if not any((types, genres, subgenres, moods, eras, artists, names)):
         return None
+    # words no slot explains must match as text, but not filler ("sixties music": the era is
+    # the query; requiring "music" in a 1960s name returned nothing)
+    residual = [t for t in u.residual if t not in STOPWORDS]
     return {
         **_mood_params(moods),
         "min_should": 1 if artists or titles else 0,
-        "has_text": bool(u.residual),
-        "text": u.residual_text,
+        "has_text": bool(residual),
+        "text": " ".join(residual),
         "has_types": bool(types), "types": types,
         "has_genres": bool(genres), "genres": genres,
         "has_subgenres": bool(subgenres), "subgenres": subgenres,
