@@ -101,19 +101,7 @@ class LtrPlugin:
 
     def rescore(self, ids: Sequence[str], model: str, params: dict[str, Any]) -> dict[str, float]:
         """Model scores of `ids` from the plugin's `sltr` query (id → score)."""
-        body = {
-            "size": len(ids),
-            "_source": False,
-            "query": {"ids": {"values": list(ids)}},
-            "rescore": {
-                "window_size": len(ids),
-                "query": {
-                    "rescore_query": {"sltr": {"params": params, "model": model}},
-                    "query_weight": 0.0,
-                    "rescore_query_weight": 1.0,
-                },
-            },
-        }
+        body = _rescore_ids(ids, {"params": params, "model": model})
         result = self.engine.request("POST", f"/{self.engine.index_name}/_search", body)
         return {h["_id"]: float(h["_score"]) for h in result["hits"]["hits"]}
 
@@ -126,14 +114,7 @@ class LtrPlugin:
         document are absent from its dict (`missing_as_zero` off): es-ltrr reads them as NaN.
         """
         body = {
-            "size": len(ids),
-            "_source": False,
-            "query": {"ids": {"values": list(ids)}},
-            "rescore": {
-                "window_size": len(ids),
-                "query": {"rescore_query": {"sltr": {"featureset": featureset, "params": params}},
-                          "query_weight": 0.0, "rescore_query_weight": 1.0},
-            },
+            **_rescore_ids(ids, {"featureset": featureset, "params": params}),
             "ext": {"ltr_log": {"log_specs": {"name": "features", "rescore_index": 0, "missing_as_zero": False}}},
         }
         result = self.engine.request("POST", f"/{self.engine.index_name}/_search", body)
@@ -155,3 +136,16 @@ def caused_by(exc: ClusterError) -> list[str]:
         error = error["caused_by"]
         reasons.append(str(error.get("reason")))
     return reasons
+
+
+def _rescore_ids(ids: Sequence[str], sltr: dict[str, Any]) -> dict[str, Any]:
+    """A search over exactly `ids` whose scores are the `sltr` query's alone (query weight 0)."""
+    return {
+        "size": len(ids),
+        "_source": False,
+        "query": {"ids": {"values": list(ids)}},
+        "rescore": {
+            "window_size": len(ids),
+            "query": {"rescore_query": {"sltr": sltr}, "query_weight": 0.0, "rescore_query_weight": 1.0},
+        },
+    }
