@@ -130,7 +130,7 @@ def index(obj: Ctx) -> None:
     if not settings.catalog.exists():
         _fail(f"catalog not found: {settings.catalog}")
     try:
-        engine = build_index(settings, Encoder() if settings.embed else None, _say)
+        engine = build_index(settings, Encoder(cache_dir=settings.cache_dir) if settings.embed else None, _say)
     except (EngineError, ValueError) as exc:
         _fail(str(exc))
     click.echo(json.dumps(engine.health()))
@@ -299,7 +299,9 @@ def serve(obj: Ctx, host: str, port: int, threads: int) -> None:
     from .server import create_app
 
     waitress = require("waitress", "server", "es-ltrr serve")
-    app = create_app(_searcher(obj))
+    searcher = _searcher(obj)
+    searcher.warm()  # the first request must not pay the model load
+    app = create_app(searcher)
     _say(f"serving on http://{host}:{port}")
     waitress.serve(app, host=host, port=port, threads=threads, ident="es-ltrr")
 

@@ -18,7 +18,7 @@ EDGE = {"cli", "server", "app", "bench", "parity", "apply", "indexing", "devnode
 #: Rooms that learn or rank from served searches.
 LEARNING = {"policy", "ranking", "ltr", "record", "pipeline"}
 #: Rooms that know nothing of searches being served or learned from.
-CORE = {"_extras", "analysis", "templating", "schema", "catalog", "understanding", "arms", "engines", "embedding", "union", "collapse", "confidence", "evaluation"}
+CORE = {"_extras", "analysis", "templating", "schema", "catalog", "understanding", "arms", "engines", "embedding", "embedding_onnx", "union", "collapse", "confidence", "evaluation"}
 
 RULES = {
     **{room: EDGE | LEARNING for room in CORE},

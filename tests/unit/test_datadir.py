@@ -103,7 +103,7 @@ def test_policy_state_round_trip_and_corruption(tmp_path):
         data.policy_state("static")
 
 
-@pytest.mark.parametrize("name", ["meta.json", "arrays.npz", "sources.json"])
+@pytest.mark.parametrize("name", ["meta.json", "arrays/id_hash.npy", "sources.jsonl", "sources.offsets.npy"])
 def test_a_damaged_index_file_names_the_index(copy, name):
     from es_ltrr.engines import EngineError
 

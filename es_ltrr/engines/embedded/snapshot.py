@@ -1,14 +1,18 @@
 """The index snapshot: ids, sources and every field's storage, built, saved and loaded as one
-immutable value (so a search keeps its snapshot while a writer swaps in the next)."""
+immutable value (so a search keeps its snapshot while a writer swaps in the next).
+
+On disk (format 2): `meta.json` (ids, vocabularies), one `.npy` per array under `arrays/`,
+memory-mapped read-only at load, and the sources as JSON lines decoded on first read
+(`stored.py`): a cold start maps 180 MB instead of copying it and parsing 57 MB of JSON.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -20,8 +24,10 @@ from .builders import (build_features, build_keyword, build_numeric, build_text,
                        replace_vectors)
 from .fields import Features, KeywordField, Numeric, TextField, Vectors
 from .lucene import hash64
+from .stored import StoredSources, replace_file, with_changes, write_sources
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+ARRAYS = "arrays"
 NUMERIC_KINDS = ("float", "integer", "date", "boolean")
 
 
@@ -76,7 +82,7 @@ class Snapshot:
     every untouched field, so a search holding a snapshot reads consistent arrays.
     """
 
-    def __init__(self, schema: Schema, ids: list[str], sources: list[dict],
+    def __init__(self, schema: Schema, ids: list[str], sources: Sequence[dict],
                  fields: dict[str, Any], id_hash: np.ndarray):
         self.schema, self.ids, self.sources, self.fields = schema, ids, sources, fields
         self.n = len(ids)
@@ -127,10 +133,10 @@ class Snapshot:
         so an error applies nothing."""
         rows = self._rows(updates)
         touched = {name for fields in updates.values() for name in fields}
-        sources = list(self.sources)
         vector = self.schema.vector_field
-        for i, fields in zip(rows, updates.values()):
-            sources[i] = {**sources[i], **{k: v for k, v in fields.items() if k != vector}}
+        sources = with_changes(self.sources, {
+            i: {**self.sources[i], **{k: v for k, v in fields.items() if k != vector}}
+            for i, fields in zip(rows, updates.values())})
         new_fields = dict(self.fields)
         for path, f, name in schema_paths(self.schema):
             if name not in touched:
@@ -164,9 +170,11 @@ class Snapshot:
         for name, part in self.fields.items():
             meta["fields"][name] = part.meta()
             arrays.update({f"{name}/{k}": v for k, v in part.arrays().items()})
-        np.savez(path / "arrays.npz", **arrays)
-        (path / "meta.json").write_text(json.dumps(meta))
-        (path / "sources.json").write_text(json.dumps(self.sources, default=_json_default))
+        for key, array in arrays.items():
+            (path / ARRAYS / key).parent.mkdir(parents=True, exist_ok=True)
+            replace_file(path / ARRAYS / f"{key}.npy", lambda f, a=array: np.save(f, a))
+        write_sources(path, self.sources, _json_default)
+        replace_file(path / "meta.json", lambda f: f.write(json.dumps(meta).encode()))
 
     @classmethod
     def load(cls, schema: Schema, path: Path) -> "Snapshot":
@@ -175,7 +183,7 @@ class Snapshot:
             return cls._load(schema, path)
         except EngineError:
             raise
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
             raise EngineError(f"{path}: the embedded index is unreadable ({type(exc).__name__}: {exc}); "
                               "re-index with `es-ltrr index`") from exc
 
@@ -185,8 +193,8 @@ class Snapshot:
         if meta.get("format") != FORMAT_VERSION or meta.get("schema") != schema_signature(schema):
             raise EngineError(f"{path}: index was built with another format or schema; "
                               "re-index")
-        with np.load(path / "arrays.npz") as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        arrays = {f.relative_to(path / ARRAYS).with_suffix("").as_posix(): np.load(f, mmap_mode="r")
+                  for f in (path / ARRAYS).rglob("*.npy")}
         n = len(meta["ids"])
         fields: dict[str, Any] = {}
         for name, f, _ in schema_paths(schema):
@@ -203,8 +211,7 @@ class Snapshot:
                 fields[name] = Features.restore(fmeta, part)
             elif f.kind == "vector":
                 fields[name] = Vectors(part["unit"], part["norms"], part["present"])
-        sources = json.loads((path / "sources.json").read_text())
-        return cls(schema, meta["ids"], sources, fields, arrays["id_hash"])
+        return cls(schema, meta["ids"], StoredSources.load(path), fields, arrays["id_hash"])
 
 
 def _json_default(value: Any) -> Any:

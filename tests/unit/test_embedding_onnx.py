@@ -1,0 +1,110 @@
+"""The query model: loaded once (under a lock, before timing), shared vectors read-only, and
+the ONNX export agreeing with the torch model it was exported from."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from es_ltrr.api import SearchRequest
+from es_ltrr.embedding import DIM, Encoder
+from es_ltrr.embedding_onnx import EXPORT_VERSION, onnx_path
+from es_ltrr.pipeline import Searcher, Timer
+from es_ltrr.policy import StaticPolicy
+
+SENTENCES = ["tayler love", "songs for a rainy sunday morning", "80s rock", "metalica",
+             "the weeknd blinding lights", "chill lofi beats to study and relax to, no lyrics please"]
+
+
+class CountingEncoder(Encoder):
+    """A query model that takes `delay` seconds to load and counts its loads (no torch)."""
+
+    def __init__(self, delay: float = 0.0):
+        super().__init__(cache_size=8)
+        self.delay, self.loads = delay, 0
+
+    def _load_query_model(self):
+        self.loads += 1
+        time.sleep(self.delay)  # lets other threads reach load() meanwhile
+        return lambda texts: np.ones((len(texts), DIM), np.float32) / np.sqrt(DIM)
+
+
+def test_query_model_loads_once_under_concurrent_first_queries():
+    encoder = CountingEncoder(delay=0.05)
+    start = threading.Barrier(6)
+
+    def first_query(i: int) -> None:
+        start.wait()
+        encoder.encode_query(f"query {i}")
+
+    threads = [threading.Thread(target=first_query, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert encoder.loads == 1
+
+
+def test_cached_query_vector_cannot_be_changed_by_a_caller():
+    encoder = CountingEncoder()
+    vector = encoder.encode_query("a")
+    with pytest.raises(ValueError):
+        vector[0] = 2.0
+    assert encoder.encode_query("a") is vector
+
+
+def test_timer_exclude_leaves_a_load_out_of_stages_and_total():
+    timer = Timer()
+    timer.lap("choose")
+    time.sleep(0.05)
+    timer.exclude()
+    timer.lap("embed")
+    marks = timer.total()
+    assert marks["embed"] < 20 and marks["total"] < 20
+
+
+def test_first_search_does_not_count_the_model_load(small_searcher):
+    encoder = CountingEncoder(delay=0.3)
+    searcher = Searcher(engine=small_searcher.engine, gazetteer=small_searcher.gazetteer,
+                        policy=small_searcher.policy, encoder=encoder, catalog=small_searcher.catalog)
+    result = searcher.search(SearchRequest(query="love"))
+    assert encoder.loads == 1
+    assert "semantic" in result.decision.chosen
+    assert result.timings_ms["total"] < 300
+
+
+def test_warm_loads_the_query_model_and_leaves_the_policy_alone(small_searcher):
+    encoder = CountingEncoder()
+    policy = StaticPolicy(seed=5)
+    before = policy.state()
+    searcher = Searcher(engine=small_searcher.engine, gazetteer=small_searcher.gazetteer, policy=policy,
+                        encoder=encoder, catalog=small_searcher.catalog)
+    searcher.warm()
+    assert encoder.loads == 1
+    assert encoder._cached_query.cache_info().currsize == 1  # the warm search did embed a query
+    assert policy.state() == before
+
+
+def test_export_path_is_keyed_by_model_version_and_export_version(tmp_path: Path):
+    a, b = onnx_path(tmp_path, "0.1.0"), onnx_path(tmp_path, "0.2.0")
+    assert a != b and a.parent == tmp_path and f"onnx{EXPORT_VERSION}" in a.name
+
+
+@pytest.mark.slow
+def test_onnx_export_agrees_with_the_torch_model(tmp_path: Path):
+    pytest.importorskip("onnxruntime")
+    torch_encoder = Encoder()
+    onnx_encoder = Encoder(cache_dir=tmp_path)
+    expected = torch_encoder.encode(SENTENCES)
+    singles = np.stack([onnx_encoder.encode_query(s) for s in SENTENCES])
+    from es_ltrr.embedding_onnx import load_onnx_encoder
+
+    batch = load_onnx_encoder(tmp_path).encode(SENTENCES)  # padded to the longest: masks must hold
+    assert len(list(tmp_path.glob("*.onnx"))) == 1  # exported once, no temporary file left
+    for got in (singles, batch):
+        assert got.shape == (len(SENTENCES), DIM)
+        assert np.min(np.sum(got * expected, axis=1)) > 0.999
