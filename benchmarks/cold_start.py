@@ -3,8 +3,9 @@
 
     python benchmarks/cold_start.py --data-dir DIR [--baseline-src /work/main --baseline-data-dir DIR0] [--runs 5]
 
-Each variant runs `python -m es_ltrr.cli` with PYTHONPATH set to its source tree (the data
-dirs differ when the index format differs). Prints median/min/max per figure (issue 9 item 2).
+Each variant runs `python -m es_ltrr.cli` in its source tree (cwd and PYTHONPATH: `-m` puts
+the cwd first on sys.path); the data dirs differ when the index format differs. A baseline
+tree of another commit: `git archive COMMIT | tar -x -C /tmp/base`. Prints median/min/max per figure (issue 9 item 2).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def env_for(src: Path) -> dict[str, str]:
 def cold_search(src: Path, data_dir: Path) -> float:
     """Seconds from process start to exit of `es-ltrr search QUERY`."""
     start = time.perf_counter()
-    subprocess.run(cli(src, data_dir, "search", QUERY), env=env_for(src), check=True, capture_output=True)
+    subprocess.run(cli(src, data_dir, "search", QUERY), env=env_for(src), cwd=src, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -51,7 +52,7 @@ def serve_ready(src: Path, data_dir: Path) -> tuple[float, float]:
     """(seconds until /healthz is ok, seconds of the first POST /search after that)."""
     port = free_port()
     start = time.perf_counter()
-    proc = subprocess.Popen(cli(src, data_dir, "serve", "--port", str(port)), env=env_for(src),
+    proc = subprocess.Popen(cli(src, data_dir, "serve", "--port", str(port)), env=env_for(src), cwd=src,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"

