@@ -127,6 +127,14 @@ class Searcher:
             timings_ms=timer.total(), served_at=served_at,
         )
 
+    def arm_bodies(self, query: str, seed: int = 0) -> dict[str, dict[str, Any]]:
+        """Arm name → the search body `search` would send for `query` (bench, tools)."""
+        understanding = understand(query, self.gazetteer)
+        context = self._policy_context(understanding, SearchRequest(query))
+        decision = self.policy.choose(context, self._available())
+        vector = self._embed(query, decision)
+        return self._render(ArmInput(query, understanding, vector, seed, self.catalog), decision)
+
     # -- stages ---------------------------------------------------------------------------
 
     def _available(self) -> list[str]:

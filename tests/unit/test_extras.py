@@ -20,7 +20,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-EXTRAS = ("embedding", "server", "cluster", "ltr")
+EXTRAS = ("embedding", "server", "cluster", "ltr", "ann")
 ROOT = Path(__file__).resolve().parents[2]
 PRELUDE = "import json, os, sys\nfor name in json.loads(os.environ['BLOCKED']): sys.modules[name] = None\n"
 CLI = PRELUDE + "from es_ltrr.cli import main\nmain()\n"
@@ -61,15 +61,16 @@ def blocked_modules() -> tuple[str, ...]:
     return tuple(sorted(m for m, dists in modules.items() if all(canonicalize_name(d) in optional for d in dists)))
 
 
-def _run(code: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BLOCKED": json.dumps(blocked_modules())}
+def _run(code: str, *args: str, cwd: Path = ROOT, also: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BLOCKED": json.dumps([*blocked_modules(), *also])}
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_the_extras_are_blocked():
     """The test can fail: what each extra brings (and what they pull in) is not importable."""
     blocked = set(blocked_modules())
-    assert {"flask", "waitress", "sentence_transformers", "torch", "opensearchpy", "elasticsearch", "requests", "xgboost"} <= blocked
+    assert {"flask", "waitress", "sentence_transformers", "torch", "opensearchpy", "elasticsearch", "requests", "xgboost",
+            "usearch"} <= blocked
     assert not blocked & {"numpy", "scipy", "rapidfuzz", "click", "tqdm", "tabulate"}
     result = _run(PRELUDE + "import torch")
     assert result.returncode == 1 and "ModuleNotFoundError" in result.stderr
@@ -110,6 +111,18 @@ def test_a_command_needing_an_extra_names_it(small_catalog, tmp_path, args, extr
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: ") and f'pip install "es-ltrr[{extra}]"' in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_knn_without_the_ann_extra_is_exact():
+    code = PRELUDE + (
+        "import numpy as np\n"
+        "from es_ltrr.engines.embedded import ann\n"
+        "unit = np.eye(4, dtype=np.float32)\n"
+        "assert not ann.available() and ann.AnnIndex.build(unit, np.ones(4, bool), min_docs=0) is None\n"
+        "rows, cos = ann.nearest(unit, np.ones(4, bool), None, unit[2], 1, None)\n"
+        "assert rows.tolist() == [2]\n")
+    result = _run(code, also=("usearch",))  # named too: an install older than the extra
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_model_needs_the_ltr_extra():

@@ -12,6 +12,7 @@ from scipy import sparse
 
 from es_ltrr.engines.base import EngineError
 
+from .ann import AnnIndex
 from .fields import Features, KeywordField, Numeric, TextField, Vectors
 from .lucene import B, K1, LEGACY_BM25_GAIN, POSITION_GAP, bm25_idf, lucene_lengths, quantize_feature
 from .values import as_text, flat, index_number
@@ -163,6 +164,13 @@ def build_features(values: list, n: int, what: str) -> Features:
 
 
 def build_vectors(values: list, dims: int, n: int, what: str) -> Vectors:
+    """Unit vectors, norms, presence, and the kNN graph when the corpus is large enough."""
+    unit, norms, present = _unit_rows(values, dims, n, what)
+    return Vectors(unit, norms, present, AnnIndex.build(unit, present))
+
+
+def _unit_rows(values: list, dims: int, n: int,
+               what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows = [i for i, v in enumerate(values) if v is not None and len(v)]
     unit = np.zeros((n, dims), np.float32)
     for i in rows:
@@ -177,12 +185,16 @@ def build_vectors(values: list, dims: int, n: int, what: str) -> Vectors:
     if not np.isfinite(norms).all() or (norms[present] == 0).any():
         raise EngineError(f"{what}: vectors must be finite and non-zero for cosine similarity")
     unit[present] /= norms[present, None]
-    return Vectors(unit, norms, present)
+    return unit, norms, present
 
 
 def replace_vectors(old: Vectors, rows: list[int], values: list, what: str) -> Vectors:
     """A copy of `old` with `rows` set to `values` (None removes a vector)."""
-    new = build_vectors(values, old.unit.shape[1], len(values), what)
+    new = _unit_rows(values, old.unit.shape[1], len(values), what)
     unit, norms, present = old.unit.copy(), old.norms.copy(), old.present.copy()
-    unit[rows], norms[rows], present[rows] = new.unit, new.norms, new.present
-    return Vectors(unit, norms, present)
+    unit[rows], norms[rows], present[rows] = new
+    if old.ann is not None:  # the graph follows the changed rows (a copy: old stays intact)
+        ann = old.ann.replaced(rows, unit, present)
+    else:
+        ann = AnnIndex.build(unit, present)
+    return Vectors(unit, norms, present, ann)

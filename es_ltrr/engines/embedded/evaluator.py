@@ -12,6 +12,7 @@ import numpy as np
 from es_ltrr import analysis
 from es_ltrr.engines.base import QueryError, UnsupportedQuery
 
+from .ann import nearest
 from .clauses import CLAUSES
 from .fields import Fuzzy, Numeric, Terms, TextField, Vectors
 from .lucene import LEGACY_BM25_GAIN
@@ -166,7 +167,8 @@ class Eval:
                 scores += best
                 counts += best > 0
         matched = counts >= required
-        scores[~matched] = 0
+        if required > 1:  # with one required term every scored doc matched (weights are > 0)
+            scores[~matched] = 0
         return scores, matched
 
     def phrase(self, part: Terms, terms: list[str]) -> Result:
@@ -186,7 +188,8 @@ class Eval:
 
     def knn(self, field: str, vector: Any, k: int, filt: Any, similarity: float | None,
             path: str) -> Result:
-        """Exact top-k cosine neighbours (score (1 + cos) / 2) among filtered docs."""
+        """Top-k cosine neighbours (score (1 + cos) / 2) among filtered docs: from the
+        field's graph when it has one (`ann`), else exact."""
         part = self.part(field)
         if not isinstance(part, Vectors):
             raise QueryError(f"field [{field}] is not a vector field at {path}")
@@ -202,15 +205,12 @@ class Eval:
             raise QueryError(f"query vector at {path} must be finite and non-zero")
         if k <= 0:
             raise QueryError(f"[k] must be greater than 0 at {path}")
-        cos = part.unit @ (query / norm)
-        candidates = part.present.copy()
-        if filt is not None:
-            candidates &= self.filter(filt, f"{path}.filter")
+        allowed = None if filt is None else self.filter(filt, f"{path}.filter")
+        idx, cos = nearest(part.unit, part.present, part.ann, query / norm, k, allowed)
         if similarity is not None:
-            candidates &= cos >= similarity
-        idx = top_k(cos, np.flatnonzero(candidates), k)
+            idx, cos = idx[cos >= similarity], cos[cos >= similarity]
         scores, matched = self.none()
-        scores[idx] = (1.0 + cos[idx]) / 2.0
+        scores[idx] = (1.0 + cos) / 2.0
         matched[idx] = True
         return scores, matched
 

@@ -13,6 +13,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 from scipy import sparse
 
+from .ann import AnnIndex
 from .lucene import bm25_idf
 
 class Fuzzy(NamedTuple):
@@ -248,11 +249,13 @@ class Features(Mapping):
 
 @dataclass
 class Vectors:
-    """A dense-vector field: unit rows (float32), their original norms, presence."""
+    """A dense-vector field: unit rows (float32), their original norms, presence, and the
+    approximate-kNN graph over them (None: kNN is exact)."""
 
     unit: np.ndarray  # float32[n, dims] (zeros where missing)
     norms: np.ndarray  # float32[n]
     present: np.ndarray  # bool[n]
+    ann: AnnIndex | None = None
     kind = "vector"
 
     def original(self, i: int) -> list[float]:
@@ -262,4 +265,4 @@ class Vectors:
         return {"unit": self.unit, "norms": self.norms, "present": self.present}
 
     def meta(self) -> dict[str, Any]:
-        return {}
+        return {"ann": self.ann is not None}

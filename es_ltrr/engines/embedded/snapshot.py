@@ -20,13 +20,16 @@ from es_ltrr import analysis
 from es_ltrr.engines.base import DocumentMissing, EngineError, check_update
 from es_ltrr.schema import Schema
 
+from .ann import AnnIndex
 from .builders import (build_features, build_keyword, build_numeric, build_text, build_vectors,
                        replace_vectors)
 from .fields import Features, KeywordField, Numeric, TextField, Vectors
 from .lucene import hash64
 from .stored import StoredSources, replace_file, with_changes, write_sources
 
-FORMAT_VERSION = 2
+#: 2: arrays as one memory-mapped .npy each, sources as JSON lines;
+#: 3: a vector field's kNN graph is saved beside the arrays (`<field>.usearch`).
+FORMAT_VERSION = 3
 ARRAYS = "arrays"
 NUMERIC_KINDS = ("float", "integer", "date", "boolean")
 
@@ -170,6 +173,8 @@ class Snapshot:
         for name, part in self.fields.items():
             meta["fields"][name] = part.meta()
             arrays.update({f"{name}/{k}": v for k, v in part.arrays().items()})
+            if isinstance(part, Vectors) and part.ann is not None:
+                part.ann.save(path / ann_file(name))
         for key, array in arrays.items():
             (path / ARRAYS / key).parent.mkdir(parents=True, exist_ok=True)
             replace_file(path / ARRAYS / f"{key}.npy", lambda f, a=array: np.save(f, a))
@@ -210,8 +215,15 @@ class Snapshot:
             elif f.kind == "rank_features":
                 fields[name] = Features.restore(fmeta, part)
             elif f.kind == "vector":
-                fields[name] = Vectors(part["unit"], part["norms"], part["present"])
+                ann = (AnnIndex.load(path / ann_file(name), part["unit"].shape[1])
+                       if fmeta.get("ann") else None)
+                fields[name] = Vectors(part["unit"], part["norms"], part["present"], ann)
         return cls(schema, meta["ids"], StoredSources.load(path), fields, arrays["id_hash"])
+
+
+def ann_file(field: str) -> str:
+    """The file of a vector field's kNN graph inside the index directory."""
+    return f"{field}.usearch"
 
 
 def _json_default(value: Any) -> Any:
