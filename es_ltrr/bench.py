@@ -5,18 +5,24 @@ Two scenarios run in the same process, on the same catalog and query sample:
 * baseline — the lexical arm alone, RRF (what a plain BM25 search costs through the sidecar);
 * es-ltrr  — the static policy with every applicable arm (incl. query embedding).
 
+Then each arm's cost alone: the same queries, every chosen arm's body sent by itself (one
+msearch per body, one client), timed in the client and by the engine (`took`): what a policy
+pays for choosing that arm.
+
 Queries are sampled (seeded) from the catalog's generated cold-start queries — titles,
 artist + title, misspellings, genre and mood phrases — so they look like a real mix.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from tabulate import tabulate
@@ -41,10 +47,21 @@ class Scenario:
 
 
 @dataclass
+class ArmCost:
+    """One arm's body alone: client wall time of its msearch and the engine's `took`."""
+
+    arm: str
+    wall_ms: list[float] = field(default_factory=list)
+    took_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+@dataclass
 class BenchReport:
     scenarios: list[Scenario]
     n_requests: int
     concurrency: int
+    arms: list[ArmCost] = field(default_factory=list)
 
     def table(self) -> str:
         rows = []
@@ -58,7 +75,15 @@ class BenchReport:
             [[s.name, len(s.client_ms), s.errors, f"{s.qps():.1f}"] for s in self.scenarios],
             headers=["scenario", "requests", "errors", "QPS"],
         )
-        return f"{latency}\n\n{qps}\n(concurrency {self.concurrency}, 127.0.0.1)"
+        return f"{latency}\n\n{qps}\n(concurrency {self.concurrency}, 127.0.0.1)" + self._arm_table()
+
+    def _arm_table(self) -> str:
+        if not self.arms:
+            return ""
+        rows = [[a.arm, len(a.wall_ms), a.errors, _pct(a.wall_ms, 50), _pct(a.wall_ms, 99),
+                 _pct(a.took_ms, 50), _pct(a.took_ms, 99)] for a in self.arms]
+        heads = ["arm alone", "queries", "errors", "p50 ms", "p99 ms", "took p50", "took p99"]
+        return "\n\n" + tabulate(rows, headers=heads, floatfmt=".2f") + "\n(one body per msearch, one client)"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +94,11 @@ class BenchReport:
                 "p99_ms": {k: _pct(v, 99) for k, v in s.stages.items()} | {"http": _pct(s.client_ms, 99)},
             }
             for s in self.scenarios
+        } | {
+            "arms": {a.arm: {"queries": len(a.wall_ms), "errors": a.errors,
+                             "p50_ms": _pct(a.wall_ms, 50), "p99_ms": _pct(a.wall_ms, 99),
+                             "took_p50_ms": _pct(a.took_ms, 50), "took_p99_ms": _pct(a.took_ms, 99)}
+                     for a in self.arms}
         }
 
 
@@ -91,7 +121,41 @@ def run_bench(searcher: Searcher, queries: list[str], concurrency: int, say: Cal
         ("es-ltrr: static, all arms", searcher),
     ]
     results = [_run_scenario(name, s, queries, concurrency, say) for name, s in scenarios]
-    return BenchReport(results, n_requests, concurrency)
+    say(f"bench: each arm alone: {len(queries)} queries, one client")
+    return BenchReport(results, n_requests, concurrency, arm_costs(searcher, queries))
+
+
+def arm_costs(searcher: Searcher, queries: list[str]) -> list[ArmCost]:
+    """Every chosen arm's body for each query, sent alone and timed (sequential)."""
+    costs: dict[str, ArmCost] = {}
+    # render (and embed) everything first: torch's threads spin for a while after an
+    # embedding and would slow whichever arm is timed next
+    rendered = [searcher.arm_bodies(query) for query in queries]
+    for bodies in rendered:
+        for arm, body in bodies.items():
+            cost = costs.setdefault(arm, ArmCost(arm))
+            start = time.perf_counter()
+            response = searcher.engine.msearch([body])[0]
+            elapsed = (time.perf_counter() - start) * 1000
+            if "error" in response:
+                cost.errors += 1
+                continue
+            cost.wall_ms.append(elapsed)
+            cost.took_ms.append(float(response.get("took", 0)))
+    return list(costs.values())
+
+
+@contextmanager
+def quiet_waitress() -> Iterator[None]:
+    """Mute waitress's "Task queue depth" warnings, which a bounded load triggers by design
+    (requests queue behind busy threads) and which would interleave with the tables."""
+    logger = logging.getLogger("waitress.queue")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _run_scenario(name: str, searcher: Searcher, queries: list[str], concurrency: int, say: Callable[[str], None]) -> Scenario:
@@ -122,17 +186,18 @@ def _run_scenario(name: str, searcher: Searcher, queries: list[str], concurrency
             for stage, ms in resp.json()["timings_ms"].items():
                 scenario.stages.setdefault(stage, []).append(ms)
 
-    try:
-        for q in queries[: min(20, len(queries))]:  # warm-up: model, caches, connections
-            one(q)
-        scenario.client_ms.clear(), scenario.stages.clear()
-        say(f"bench: {name}: {len(queries)} requests, concurrency {concurrency}")
-        start = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            for i, _ in enumerate(pool.map(one, queries), start=1):
-                if i % 100 == 0:
-                    say(f"  {i}/{len(queries)}")
-        scenario.wall_s = time.perf_counter() - start
-    finally:
-        server.close()
-    return scenario
+    with quiet_waitress():
+        try:
+            for q in queries[: min(20, len(queries))]:  # warm-up: model, caches, connections
+                one(q)
+            scenario.client_ms.clear(), scenario.stages.clear()
+            say(f"bench: {name}: {len(queries)} requests, concurrency {concurrency}")
+            start = time.perf_counter()
+            with ThreadPoolExecutor(concurrency) as pool:
+                for i, _ in enumerate(pool.map(one, queries), start=1):
+                    if i % 100 == 0:
+                        say(f"  {i}/{len(queries)}")
+            scenario.wall_s = time.perf_counter() - start
+        finally:
+            server.close()
+        return scenario
