@@ -77,7 +77,7 @@ class Arm:
         built = self.build_params(inp)
         if built is None:
             return None
-        return {"size": int(size), "source": DISPLAY_FIELDS, **built}
+        return {"size": int(size), "source": DISPLAY_FIELDS, **spelling_params(inp.understanding), **built}
 
     def render(self, inp: ArmInput, size: int, flavor: str = "embedded") -> dict[str, Any] | None:
         """The search body this arm sends for `inp`, or None if the arm does not apply."""
@@ -92,6 +92,13 @@ def _template_text(name: str, flavor: str) -> str:
     text = (specific if specific.is_file() else folder / f"{name}.mustache").read_text()
     check_template(text)
     return text
+
+
+def spelling_params(u: Understanding) -> dict[str, Any]:
+    """`fuzziness` of the text clauses and the `fuzzy` flag (trigram clauses): on only when the
+    understanding sees a likely misspelling, since fuzzy expansion is what text costs most."""
+    fuzzy = u.misspelled
+    return {"fuzziness": "AUTO" if fuzzy else "0", "fuzzy": fuzzy}
 
 
 def text_params(inp: ArmInput) -> dict[str, Any]:

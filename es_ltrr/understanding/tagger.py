@@ -77,6 +77,13 @@ class Understanding:
         return _coverage(self.slots, self.tokens)
 
     @property
+    def misspelled(self) -> bool:
+        """A slot matched a name spelled otherwise than the query ("tayler" → "taylor"): the
+        query likely has a misspelling. The arms turn fuzziness on only then (it is their
+        most expensive part on a cluster, and most queries are spelled right)."""
+        return any(s.matched != " ".join(self.tokens[s.span[0]:s.span[1]]) for s in self.slots)
+
+    @property
     def residual_text(self) -> str:
         return " ".join(self.residual)
 
