@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from .arms import CatalogStats
 from .catalog import load_catalog
+from .catalog.texts import embedding_texts
 from .config import Settings
 from .datadir import DataDir
 from .embedding import Encoder, embed_catalog
@@ -43,7 +44,7 @@ def build_index(settings: Settings, encoder: Encoder | None, say: Say = print) -
     entities = load_catalog(settings.catalog)
     say(f"{len(entities):,} entities")
     if encoder is not None:
-        texts = [e.get("description") or e["name"] for e in entities]
+        texts = embedding_texts(entities)
         with tqdm(total=len(texts), desc="embedding", unit="entity", mininterval=2.0) as bar:
             vectors = embed_catalog(encoder, texts, settings.cache_dir, progress=bar.update)
         for entity, vector in zip(entities, vectors):

@@ -57,6 +57,17 @@ def slug(name: str) -> str:
 _SLUG_RUN = re.compile(r"\w+")
 
 
+def artist_id(name: str) -> str:
+    """The id of the artist entity a track's `artist` name belongs to."""
+    return f"artist:{slug(name)}"
+
+
+def top_titles(tracks: list[dict[str, Any]], n: int) -> list[str]:
+    """The `n` most popular distinct core titles among `tracks` (versions fold to one title)."""
+    by_popularity = sorted(tracks, key=lambda t: -t["popularity"])
+    return list(dict.fromkeys(core_title(t["name"]) for t in by_popularity))[:n]
+
+
 class MergedTrack:
     """A track being merged from its rows."""
 
@@ -172,16 +183,12 @@ def build_entities(
         for s in doc["subgenres"]:
             by_subgenre.setdefault(s, []).append(doc)
 
-    def by_popularity(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return sorted(members, key=lambda m: -m["popularity"])
-
     artists = []
     for key, members in by_artist.items():
         name = ranked(artist_names[key])[0]
-        doc = {"id": f"artist:{key}", "type": "artist", "name": name, "artist": name}
+        doc = {"id": artist_id(name), "type": "artist", "name": name, "artist": name}
         doc = _aggregate(doc, members, "max")
-        top = list(dict.fromkeys(core_title(m["name"]) for m in by_popularity(members)))[:3]
-        doc["description"] = describe(doc, top)
+        doc["description"] = describe(doc, top_titles(members, 3))
         artists.append(doc)
 
     albums = []
