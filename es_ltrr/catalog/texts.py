@@ -4,8 +4,9 @@ Not the `description`: that full sentence serves BM25 and the page, but embeddin
 ~32 tokens per entity (song counts, years, album names, "in the catalog", every subgenre a
 track was ever filed under). MiniLM's cost grows with the tokens it reads, so this text keeps
 only what a meaning-based query can match — the name, the artist, the entity type, a few
-genre/subgenre tags and the moods — at ~15 tokens: the catalog's first run embeds twice as
-fast, and the lexical arms still see every word of the description.
+genre/subgenre tags and the moods — at ~20 tokens with MiniLM's two markers: the catalog
+embeds ~3× faster (benchmarks/embedding.py), and the lexical arms still see every word of
+the description.
 """
 
 from __future__ import annotations
