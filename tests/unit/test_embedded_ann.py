@@ -98,9 +98,11 @@ def test_a_knn_filter_pre_filters(with_graph, kind):
 def test_a_selective_filter_is_answered_exactly(with_graph):
     vectors = _vectors(N)
     engine = _engine(vectors)
-    ids = [f"d{i}" for i in range(0, N, 97)]  # 31 docs: the graph would need > MAX_FETCH
+    rows = list(range(0, N, 211))  # 15 docs: the graph would need > MAX_FETCH neighbours
+    assert 10 * ann.OVERSAMPLE * N / len(rows) > ann.MAX_FETCH
+    ids = [f"d{i}" for i in rows]
     allowed = np.zeros(N, bool)
-    allowed[list(range(0, N, 97))] = True
+    allowed[rows] = True
     query = _vectors(1, seed=17)[0]
     got = _knn(engine, query, 10, {"ids": {"values": ids}})
     assert got.keys() == _exact(vectors, query, 10, allowed).keys()
