@@ -1,0 +1,129 @@
+"""`es-ltrr` command line: one command per stage, each runnable alone.
+
+    es-ltrr apply            mappings, templates and LTR featuresets to a cluster (idempotent)
+    es-ltrr index            index a catalog (embedded engine, or --cluster) with progress
+    es-ltrr search QUERY     search and print a table (or --json, the HTTP response)
+    es-ltrr render ARM QUERY print the DSL an arm sends for a query
+    es-ltrr serve            run the HTTP sidecar on a production WSGI server (waitress)
+    es-ltrr bench            latency per stage and QPS of the HTTP endpoint (127.0.0.1 only)
+    es-ltrr parity           per-arm top-k overlap, embedded engine vs a cluster
+    es-ltrr upload-model F   an XGBoost model to the cluster's LTR plugin, parity-checked
+    es-ltrr mappings         write (or --check) the generated mappings/ files
+    es-ltrr node start|stop|status|assemble   a local OpenSearch (or --distribution elasticsearch) node for tests
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._extras import MissingExtra
+from ..config import Settings
+
+
+class Ctx:
+    """Settings shared by subcommands, built once from flags + env + config file."""
+
+    def __init__(self, **options: Any):
+        self.options: dict[str, Any] = dict(options)
+
+    def settings(self, **more: Any) -> Settings:
+        options = {**self.options, **more}
+        return Settings.load(options.pop("config", None), **options)
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class _Group(click.Group):
+    """Commands whose optional dependency is not installed end like bad input: `error:`, exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MissingExtra as exc:
+            fail(str(exc))
+
+
+#: Settings every command may take, before or after its name (`es-ltrr --cluster URL apply`
+#: and `es-ltrr apply --cluster URL` are the same): (option declarations, settings key,
+#: value when the flag is given (None: the option's value), click keyword arguments).
+_SETTINGS_OPTIONS: list[tuple[tuple[str, ...], str, Any, dict[str, Any]]] = [
+    (("--config",), "config", None, dict(type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file (or ES_LTRR_CONFIG).")),
+    (("--data-dir",), "data_dir", None, dict(type=click.Path(file_okay=False, path_type=Path), help="Where the index, models and policy state live (or ES_LTRR_DATA_DIR); default: the "
+         "platform's data dir, $XDG_DATA_HOME/es-ltrr or ~/.local/share/es-ltrr on Linux, "
+         "the same from every working directory.")),
+    (("--catalog",), "catalog", None, dict(type=click.Path(dir_okay=False, path_type=Path), help="Catalog file: Spotify CSV(.gz) or entity JSONL(.gz) (default: the shipped Spotify catalog).")),
+    (("--no-embed",), "embed", False, dict(is_flag=True, help="Run without the embedding model (no semantic arm).")),
+    (("--cluster",), "cluster_url", None, dict(metavar="URL", help="Elasticsearch/OpenSearch URL (or ES_LTRR_CLUSTER_URL); default: the embedded engine.")),
+    (("--flavor",), "flavor", None, dict(type=click.Choice(["opensearch", "elasticsearch"]), help="Cluster flavor (detected from the root endpoint if omitted).")),
+    (("--index",), "index", None, dict(metavar="ALIAS", help="Index alias on the cluster (default es-ltrr-entities).")),
+    (("--username",), "username", None, dict(help="Basic-auth user (password from ES_LTRR_PASSWORD).")),
+    (("--ca-certs",), "ca_certs", None, dict(type=click.Path(dir_okay=False), help="CA bundle for TLS.")),
+    (("--insecure",), "verify_certs", False, dict(is_flag=True, help="Do not verify TLS certificates.")),
+    (("--ltr-model",), "ltr_model", None, dict(metavar="NAME", help="Rank with this model stored in the cluster's LTR plugin (sltr).")),
+]
+
+
+def settings_options(*, skip: tuple[str, ...] = ()):
+    """Add the settings options to a group or command; given values land in the shared `Ctx`.
+
+    A value given after the command overrides one given before it. `skip` leaves out options
+    a command defines with another meaning (`render --flavor` includes "embedded").
+    """
+    def store(key: str, flag_value: Any):
+        def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+            if value is None or value is False:
+                return  # not given: keep what an outer level or the environment says
+            ctx.ensure_object(Ctx).options[key] = value if flag_value is None else flag_value
+        return callback
+
+    def decorate(f):
+        for decls, key, flag_value, kwargs in reversed(_SETTINGS_OPTIONS):
+            if decls[0] not in skip:
+                f = click.option(*decls, expose_value=False,
+                                 callback=store(key, flag_value), **kwargs)(f)
+        return f
+    return decorate
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="es-ltrr", prog_name="es-ltrr", message="%(prog)s %(version)s")
+@settings_options()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """es-ltrr: learning to rank *and retrieve* for Elasticsearch/OpenSearch.
+
+    Settings options (--cluster, --data-dir, ...) may stand before or after the command.
+    """
+    ctx.ensure_object(Ctx)
+
+
+def searcher_for(obj: Ctx, settings: Settings | None = None):
+    from ..app import build_searcher
+    from ..datadir import DataDir
+    from ..engines import EngineError
+
+    settings = settings or obj.settings()
+    if not settings.catalog.exists() and not DataDir(settings.data_dir).exists():
+        fail(f"catalog not found: {settings.catalog}")
+    try:
+        return build_searcher(settings, say=say)
+    except (FileNotFoundError, ValueError, EngineError) as exc:
+        fail(str(exc))
+
+
+# the commands live in their modules; importing them registers them on `main`
+from . import node, ops, searching  # noqa: E402,F401
+from .searching import format_table  # noqa: E402  (the CLI table, also used by tests)
+
+__all__ = ["Ctx", "fail", "format_table", "main", "say", "searcher_for", "settings_options"]

@@ -1,0 +1,88 @@
+"""es-ltrr node: a local OpenSearch/Elasticsearch test node (developer tooling, es_ltrr.devnode)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from . import fail, main, say
+
+
+@main.group()
+def node() -> None:
+    """A local single-node OpenSearch (k-NN, LTR) or Elasticsearch (LTR) assembled from Maven artifacts;
+    the LTR plugin is built from the vendored upstream source."""
+
+
+def _node_config(home: Path | None, port: int | None, distribution: str = "opensearch", no_ltr: bool = False):
+    """The dev node's config: the environment read once here, the options winning."""
+    from ..devnode import NodeConfig
+
+    return NodeConfig.from_env(distribution=distribution, home=home, port=port, ltr=False if no_ltr else None)
+
+
+_distribution_option = click.option(
+    "--distribution", type=click.Choice(["opensearch", "elasticsearch"]), default="opensearch", show_default=True,
+    help="elasticsearch: the integ-test zip on port 9201 with its own home (no mapper-extras/lang-mustache/"
+         "analysis-common/reindex: none is on Maven Central for 8.x).")
+_no_ltr_option = click.option(
+    "--no-ltr", is_flag=True, help="Leave the LTR plugin out (it is otherwise built from ../shared/vendor "
+                                   "or taken from ES_LTRR_LTR_ZIP / ES_LTRR_ES_LTR_ZIP).")
+
+
+@node.command("start")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="Node home (downloads, distribution, data, logs).")
+@click.option("--port", type=int, help="HTTP port on 127.0.0.1.")
+@_distribution_option
+@_no_ltr_option
+def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: bool) -> None:
+    """Assemble (cached) and start the node; prints its URL as the last line."""
+    from ..devnode import NodeError, start
+
+    try:
+        url = start(_node_config(home, port, distribution, no_ltr), progress=say)
+    except NodeError as exc:
+        fail(str(exc))
+    click.echo(url)
+
+
+@node.command("assemble")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path))
+@_distribution_option
+@_no_ltr_option
+def node_assemble(home: Path | None, distribution: str, no_ltr: bool) -> None:
+    """Assemble (cached: modules, plugins, the LTR build) without starting; prints the distribution dir."""
+    from ..devnode import NodeError, assemble
+
+    try:
+        click.echo(str(assemble(_node_config(home, None, distribution, no_ltr), progress=say)))
+    except NodeError as exc:
+        fail(str(exc))
+
+
+@node.command("stop")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--port", type=int)
+@_distribution_option
+def node_stop(home: Path | None, port: int | None, distribution: str) -> None:
+    """Stop the node started by `es-ltrr node start`."""
+    from ..devnode import NodeError, stop
+
+    try:
+        stopped = stop(_node_config(home, port, distribution))
+    except NodeError as exc:
+        fail(str(exc))
+    click.echo("stopped" if stopped else "no node was running")
+
+
+@node.command("status")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--port", type=int)
+@_distribution_option
+def node_status(home: Path | None, port: int | None, distribution: str) -> None:
+    """Print the node's status as JSON."""
+    from ..devnode import status
+
+    click.echo(json.dumps(status(_node_config(home, port, distribution)), indent=2))

@@ -1,0 +1,124 @@
+"""es-ltrr commands that build and ship: index, apply, upload-model, mappings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from ..api import parse_search_request
+
+from . import Ctx, fail, main, say, searcher_for, settings_options
+
+
+@main.command()
+@settings_options()
+@click.pass_obj
+def index(obj: Ctx) -> None:
+    """Index the catalog: into the embedded engine, or with --cluster into the cluster's alias.
+
+    Catalog vectors are cached outside the data dir ($XDG_CACHE_HOME/es-ltrr, on Linux by
+    default ~/.cache/es-ltrr; or ES_LTRR_CACHE_DIR), so re-indexing the same catalog is fast.
+    """
+    from ..embedding import Encoder
+    from ..indexing import build_index
+
+    from ..engines import EngineError
+
+    settings = obj.settings()
+    if not settings.catalog.exists():
+        fail(f"catalog not found: {settings.catalog}")
+    try:
+        engine = build_index(settings, Encoder(cache_dir=settings.cache_dir) if settings.embed else None, say)
+    except (EngineError, ValueError) as exc:
+        fail(str(exc))
+    click.echo(json.dumps(engine.health()))
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@click.option("--no-ltr", is_flag=True, help="Skip the LTR feature store (rank in the sidecar instead).")
+@settings_options()
+@click.pass_obj
+def apply(obj: Ctx, dry_run: bool, no_ltr: bool) -> None:
+    """Create/upgrade the versioned index behind the alias, store arm templates and LTR featuresets."""
+    from ..apply import ApplyError, apply as apply_changes
+    from ..engines import EngineError
+    from ..engines.factory import cluster_engine
+    from ..ltr import default_featureset
+    from ..schema import MUSIC
+
+    settings = obj.settings()
+    try:
+        engine = cluster_engine(settings)
+        apply_changes(engine, MUSIC, [default_featureset()], ltr=not no_ltr, dry_run=dry_run, say=click.echo)
+    except (ApplyError, EngineError, ValueError) as exc:
+        fail(str(exc))
+
+
+@main.command("upload-model")
+@click.argument("model_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="Model name on the node and in the data dir (default: <featureset>-<sha8 of MODEL_FILE>).")
+@click.option("--activate", is_flag=True, help="Make it the active model: searches on this cluster rescore with sltr.")
+@click.option("--json", "as_json", is_flag=True, help="Print {name, featureset, parity_max_abs_diff, active} as JSON.")
+@settings_options()
+@click.pass_obj
+def upload_model(obj: Ctx, model_file: Path, name: str | None, activate: bool, as_json: bool) -> None:
+    """Upload MODEL_FILE (Booster.save_model JSON over the featureset) to the cluster's LTR plugin.
+
+    Checks the feature names, converts to model/xgboost+json, creates it under a versioned
+    name, compares sltr with local XGBoost on features logged for a few catalog queries
+    (max |diff| <= 1e-4, else the model is deleted again) and saves it in models/<name>/.
+    """
+    from ..bench import sample_queries
+    from ..catalog import load_catalog
+    from ..datadir import DataDir
+    from ..engines import EngineError
+    from ..ltr import default_featureset
+    from ..ltr.plugin import LtrPlugin
+    from ..ltr.upload import ParityCase, UploadError, upload_model as upload
+
+    settings = obj.settings()
+    if not settings.cluster_url:
+        fail("upload-model stores the model in a cluster's LTR plugin: pass --cluster URL")
+    searcher = searcher_for(obj, replace(settings, ltr_model=None))
+    data = DataDir(settings.data_dir)
+    queries = [q[:200] for q in sample_queries(load_catalog(settings.catalog), 5, seed=11)]
+    results = [searcher.search(parse_search_request({"query": q})) for q in queries]
+    cases = [ParityCase.of(r.request.query, r.understanding, r.candidates) for r in results]
+    try:
+        done = upload(LtrPlugin(searcher.engine), model_file, default_featureset(), cases, data.model_dir, name)
+        if activate:
+            data.activate_model(done.name)
+    except (UploadError, EngineError, ValueError) as exc:
+        fail(str(exc))
+    report = {"name": done.name, "featureset": done.featureset, "parity_max_abs_diff": done.parity_max_abs_diff,
+              "active": activate}
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        click.echo(f"uploaded {done.name} (featureset {done.featureset}): sltr = XGBoost within "
+                   f"{done.parity_max_abs_diff:.2g} over {done.documents} documents"
+                   + ("; active" if activate else "") + ("" if done.created else "; it was already on the node"))
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("mappings"), show_default=True)
+@click.option("--check", is_flag=True, help="Exit 1 if the files differ from what the schema generates.")
+def mappings(out: Path, check: bool) -> None:
+    """Write mappings/<flavor>.json generated from the schema."""
+    import tempfile
+
+    from ..schema import MUSIC, write_mappings
+
+    if not check:
+        for path in write_mappings(MUSIC, out):
+            click.echo(str(path))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        stale = [p.name for p in write_mappings(MUSIC, Path(tmp)) if not (out / p.name).exists() or (out / p.name).read_text() != p.read_text()]
+    if stale:
+        fail(f"stale mappings: {', '.join(stale)} (run `es-ltrr mappings`)")
+    click.echo("mappings are up to date")

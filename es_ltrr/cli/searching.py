@@ -1,0 +1,203 @@
+"""es-ltrr commands that search: search (and its table), render, serve, bench, parity."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._extras import require
+from ..api import BadRequest, decode_json, parse_search_request, search_response
+from ..arms import ARMS
+from ..config import MAX_K, MAX_QUERY_CHARS
+
+from . import Ctx, fail, main, say, searcher_for, settings_options
+
+
+@main.command(help=f"""Search the catalog and print the ranked hits.
+
+QUERY has at most {MAX_QUERY_CHARS} characters (Unicode code points): a longer one is refused
+with an error, never silently cut.""")
+@click.argument("query")
+@click.option("--k", default=10, show_default=True, help=f"Hits to return (1..{MAX_K}).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON response of POST /search.")
+@click.option("--debug", is_flag=True, help="Include query understanding and per-arm results.")
+@click.option("--context", "context_json", default=None, metavar="JSON", help="JSON object passed as the request context.")
+@settings_options()
+@click.pass_obj
+def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_json: str | None) -> None:
+    try:
+        context = _decode_context(context_json) if context_json else {}
+        request = parse_search_request({"query": query, "k": k, "context": context, "debug": debug})
+    except BadRequest as exc:
+        fail(str(exc))
+    response = search_response(searcher_for(obj).search(request))
+    if as_json:
+        click.echo(json.dumps(response, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_table(response))
+
+
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+
+
+def _decode_context(text: str) -> Any:
+    """`--context` JSON; an error about its text or type names the flag, not the JSON field.
+
+    `null` means no context, as in the HTTP request.
+    """
+    context = decode_json(text, "--context")
+    if context is not None and not isinstance(context, dict):
+        got = _JSON_TYPES.get(type(context), type(context).__name__)
+        raise BadRequest(f"--context must be a JSON object, e.g. '{{\"market\": \"US\"}}' (got {got})")
+    return context
+
+
+def format_table(response: dict[str, Any]) -> str:
+    """A readable page: rank, type, name (+ versions), artist, album, year, score and the
+    arms that found each hit; the header says when the page holds only guesses."""
+    from tabulate import tabulate
+
+    rows = [
+        [
+            i,
+            hit.get("type"),
+            _clip(hit.get("name"), 40) + (f" (+{len(hit['variants'])})" if hit.get("variants") else ""),
+            _clip(hit.get("artist") or "", 24),
+            _clip(hit.get("album") or "", 24) if hit.get("type") == "track" else "",
+            (hit.get("release_year") or "") if hit.get("type") in ("track", "album") else "",
+            f"{hit['score']:.4f}",
+            ",".join(f"{a['arm']}#{a['rank']}" for a in hit["arms"]),
+        ]
+        for i, hit in enumerate(response["hits"], start=1)
+    ]
+    arms = ", ".join(f"{a['arm']}({a['returned']}/{a['requested']})" for a in response["arms"])
+    verdict = "no match: these are guesses" if response.get("no_match") else f"confidence {response.get('confidence', 0):.2f}"
+    header = (
+        f"query: {response['query']!r}   ranker: {response['ranker']}   "
+        f"candidates: {response['candidates']}   {response['timings_ms']['total']:.1f} ms   {verdict}\narms: {arms}\n"
+    )
+    return header + tabulate(rows, headers=["#", "type", "name (+versions)", "artist", "album", "year", "score",
+                                            "found by (arm#rank)"])
+
+
+def _clip(text: Any, width: int) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _arms_help() -> str:
+    """The arm registry as a help paragraph click does not rewrap (`\\b`)."""
+    width = max(map(len, ARMS))
+    return "\b\nARM is one of:\n" + "\n".join(f"  {name:<{width}}  {arm.description}" for name, arm in ARMS.items())
+
+
+@main.command(help="Print the search body ARM sends for QUERY (exactly what reaches the engine).\n\n" + _arms_help())
+@click.argument("arm")
+@click.argument("query")
+@click.option("--size", default=10, show_default=True, help="Candidates the arm draws.")
+@click.option("--flavor", type=click.Choice(["embedded", "opensearch", "elasticsearch"]), default="opensearch", show_default=True)
+@click.option("--short-vectors", is_flag=True, help="Abbreviate query vectors in the output (not what is sent).")
+@settings_options(skip=("--flavor",))
+@click.pass_obj
+def render(obj: Ctx, arm: str, query: str, size: int, flavor: str, short_vectors: bool) -> None:
+    from ..arms import ArmInput
+    from ..understanding import understand
+
+    if arm not in ARMS:
+        fail(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
+    try:
+        query = parse_search_request({"query": query}).query
+    except BadRequest as exc:
+        fail(str(exc))
+    searcher = searcher_for(obj)
+    vector = searcher.encoder.encode_query(query) if ARMS[arm].needs_vector and searcher.encoder else None
+    inp = ArmInput(query, understand(query, searcher.gazetteer), vector, 0, searcher.catalog)
+    body = ARMS[arm].render(inp, size, flavor)
+    if body is None:
+        fail(f"arm {arm!r} does not apply to {query!r} (no slots / no vector / empty key)")
+    if short_vectors:
+        body = _shorten_vectors(body)
+    click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+
+
+def _shorten_vectors(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _shorten_vectors(v) for k, v in node.items()}
+    if isinstance(node, list):
+        if len(node) > 16 and all(isinstance(x, float) for x in node):
+            return node[:3] + [f"... {len(node)} floats"]
+        return [_shorten_vectors(v) for v in node]
+    return node
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+@click.option("--threads", default=4, show_default=True, help="WSGI worker threads.")
+@settings_options()
+@click.pass_obj
+def serve(obj: Ctx, host: str, port: int, threads: int) -> None:
+    """Run the sidecar (POST /search, GET /healthz) on waitress."""
+    from ..server import create_app
+
+    waitress = require("waitress", "server", "es-ltrr serve")
+    searcher = searcher_for(obj)
+    searcher.warm()  # the first request must not pay the model load
+    app = create_app(searcher)
+    say(f"serving on http://{host}:{port}")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="es-ltrr")
+
+
+@main.command()
+@click.option("--requests", "n_requests", default=300, show_default=True, help="Measured requests per scenario.")
+@click.option("--concurrency", default=2, show_default=True, help="Client threads.")
+@click.option("--seed", default=7, show_default=True, help="Seed of the query sample.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results as JSON.")
+@settings_options()
+@click.pass_obj
+def bench(obj: Ctx, n_requests: int, concurrency: int, seed: int, out: Path | None) -> None:
+    """Latency per stage (p50/p99) and QPS of POST /search on 127.0.0.1, against a baseline."""
+    from ..bench import run_bench, sample_queries
+    from ..catalog import load_catalog
+
+    require("waitress", "server", "es-ltrr bench")  # before the searcher: a first run indexes for minutes
+    if not 1 <= n_requests <= 20000 or not 1 <= concurrency <= 16:
+        fail("--requests must be in 1..20000 and --concurrency in 1..16")
+    searcher = searcher_for(obj)
+    queries = sample_queries(load_catalog(obj.settings().catalog), n_requests, seed)
+    report = run_bench(searcher, queries, concurrency, say=say)
+    click.echo(report.table())
+    if out:
+        out.write_text(json.dumps(report.to_dict(), indent=2))
+
+
+@main.command()
+@click.option("--queries", "n_queries", default=200, show_default=True, help="Sampled catalog queries.")
+@click.option("--k", default=10, show_default=True, help="Depth compared per arm.")
+@click.option("--seed", default=11, show_default=True)
+@settings_options()
+@click.pass_obj
+def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:
+    """Per-arm top-k overlap: embedded engine (DATA_DIR) vs the --cluster, same corpus."""
+    from tqdm import tqdm
+
+    from ..bench import sample_queries
+    from ..catalog import load_catalog
+    from ..engines.factory import cluster_engine
+    from ..parity import measure, table
+
+    settings = obj.settings()
+    if not settings.cluster_url:
+        fail("parity compares the embedded index with a cluster: pass --cluster URL")
+    other = cluster_engine(settings)
+    # the searcher side runs on the embedded index in DATA_DIR
+    searcher = searcher_for(obj, replace(settings, cluster_url=None, flavor=None, ltr_model=None))
+    queries = sample_queries(load_catalog(settings.catalog), n_queries, seed)
+    with tqdm(total=len(queries), desc="parity", unit="query", mininterval=2.0, file=sys.stderr) as bar:
+        results = measure(searcher, other, queries, k, progress=bar.update)
+    click.echo(table(results, k, "embedded", f"{other.flavor} {settings.cluster_url}"))
