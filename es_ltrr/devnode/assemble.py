@@ -7,7 +7,6 @@ a given zip), so a rebuilt zip is installed even at the same path, and an unchan
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,7 +17,7 @@ from pathlib import Path
 from .config import ES_MISSING_MODULES, NodeConfig, NodeError, Progress
 from .host import java_home, node_pid
 from .ltr_build import LtrSource, build_plugin
-from .maven import Coord, Maven
+from .maven import Coord, Maven, file_digest
 from .modules import MODULES, build_modules
 
 MARKER = ".es-ltrr-assembled.json"
@@ -39,14 +38,6 @@ def _is_opensearch(config: NodeConfig) -> bool:
     return config.distribution == "opensearch"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def ltr_spec(config: NodeConfig) -> dict | None:
     """What LTR plugin the node gets, by content: a given zip's sha256, or the source build's key."""
     if not config.ltr:
@@ -54,7 +45,7 @@ def ltr_spec(config: NodeConfig) -> dict | None:
     if config.ltr_zip:
         if not config.ltr_zip.is_file():
             raise NodeError(f"{config.ltr_zip} ({config.distro.ltr_env}) is not a file")
-        return {"zip": str(config.ltr_zip), "sha256": _sha256(config.ltr_zip)}
+        return {"zip": str(config.ltr_zip), "sha256": file_digest(config.ltr_zip, "sha256")}
     source = LtrSource.locate(config)
     return {"source": source.tarball.name, "patches": [p.name for p in source.patches], "key": source.key}
 

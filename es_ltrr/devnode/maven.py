@@ -97,8 +97,9 @@ def download(coord: Coord, repo: str, dest: Path, progress: Progress = print) ->
     return dest
 
 
-def sha1_of(path: Path) -> str:
-    digest = hashlib.sha1()
+def file_digest(path: Path, algorithm: str = "sha1") -> str:
+    """Hex digest of a file, read in 1 MiB chunks (sha1 for Maven checksums, sha256 for zips)."""
+    digest = hashlib.new(algorithm)
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
@@ -147,8 +148,9 @@ class Maven:
             got = stage / c.path
             if not got.is_file():
                 raise NodeError(f"{c}: mvn succeeded but copied no {c.path}")
-            if str(c) in PINNED_SHA1 and sha1_of(got) != PINNED_SHA1[str(c)]:
-                raise NodeError(f"{c}: sha1 {sha1_of(got)} != pinned {PINNED_SHA1[str(c)]}")
+            pinned_sha1 = PINNED_SHA1.get(str(c))
+            if pinned_sha1 and (actual := file_digest(got)) != pinned_sha1:
+                raise NodeError(f"{c}: sha1 {actual} != pinned {pinned_sha1}")
             (self.cache / c.path).parent.mkdir(parents=True, exist_ok=True)
             got.replace(self.cache / c.path)
         shutil.rmtree(stage, ignore_errors=True)
