@@ -112,6 +112,20 @@ ANALYZERS: dict[str, Callable[[str], list[str]]] = {
 }
 
 
+def script_of(text: str) -> str:
+    """"latin" when Latin letters are at least half the letters, "other" when another script
+    dominates, "none" without letters (a policy feature: other scripts match other arms).
+
+    >>> script_of("tayler love"), script_of("Бетховен"), script_of("!!! 123")
+    ('latin', 'other', 'none')
+    """
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "none"
+    latin = sum(1 for c in letters if "LATIN" in unicodedata.name(c, ""))
+    return "latin" if latin * 2 >= len(letters) else "other"
+
+
 def analyzer(name: str) -> Callable[[str], list[str]]:
     """The tokenizer function for an analyzer name; a clear error for unknown ones."""
     try:

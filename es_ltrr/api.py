@@ -138,10 +138,25 @@ def search_response(result: SearchResult) -> dict[str, Any]:
     if result.request.debug:
         response["understanding"] = result.understanding.to_dict()
         response["policy"] = result.decision.policy
+        response["decision"] = _decision_debug(result)
         response["arm_results"] = [
             {"arm": r.arm, "ids": list(r.ids), "took_ms": r.took_ms} for r in result.arm_results
         ]
     return response
+
+
+def _decision_debug(result: SearchResult) -> dict[str, Any]:
+    """Per arm: the depth chosen, its propensity, and why (a rule, or the policy's posterior
+    mean, the value drawn and the reason the depth won or the arm was left out)."""
+    d = result.decision
+    out: dict[str, Any] = {}
+    for arm, depth in d.allocations.items():
+        entry: dict[str, Any] = {"depth": depth, "propensity": d.propensities.get(arm, 1.0)}
+        if arm in d.forced:
+            entry["forced"] = d.forced[arm]
+        entry.update({k: v for k, v in d.explain.get(arm, {}).items() if k != "depth"})
+        out[arm] = entry
+    return out
 
 
 def _arm_entry(result: SearchResult, name: str) -> dict[str, Any]:

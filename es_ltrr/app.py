@@ -6,7 +6,7 @@ call `build_searcher`, so they can never disagree about configuration.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from .config import Settings
 from .datadir import DataDir
@@ -17,7 +17,7 @@ from .indexing import build_index, index_exists
 from .ltr import LtrModel, default_featureset, feature_logger
 from .ltr.plugin import LtrPlugin
 from .pipeline import Searcher
-from .policy import Policy, StaticPolicy
+from .policy import POLICIES, Policy, StaticPolicy
 from .ranking import PluginRanker, Ranker, RRFRanker, XGBoostRanker
 from .schema import MUSIC
 
@@ -55,12 +55,31 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
     )
 
 
+def make_policy(name: str, options: Mapping[str, Any] | None = None, allocation: Mapping[str, int] | None = None,
+                seed: int | None = None) -> Policy:
+    """A policy by name with its hyper-parameters; an unknown name or option is a ValueError
+    that lists what exists."""
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy {name!r} (policies: {', '.join(POLICIES)})")
+    if name == StaticPolicy.name:
+        return StaticPolicy(dict(allocation or {}) or None, seed=seed)
+    try:
+        return POLICIES[name](seed=seed, **dict(options or {}))
+    except TypeError as exc:  # an option the policy does not take
+        raise ValueError(f"policy {name!r}: {exc}") from None
+
+
 def _policy(settings: Settings, data: DataDir) -> Policy:
-    """The configured policy, resumed from its saved state in the data dir when there is one."""
-    policy = StaticPolicy(settings.allocation or None)
+    """The configured policy, resumed from its saved state in the data dir when there is one
+    (`policy/<name>.json`, written by `es-ltrr simulate --save-policy` and, later, the
+    feedback loop)."""
+    policy = make_policy(settings.policy, settings.policy_options, settings.allocation)
     state = data.policy_state(policy.name)
     if state is not None:
-        policy.load_state(state)
+        try:
+            policy.load_state(state)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{data.policy_state_path(policy.name)}: {exc}") from None
     return policy
 
 

@@ -80,6 +80,11 @@ class Settings:
     timeout_s: float = 10.0
     #: Per-arm search budget sent with each msearch body; a slow arm answers partially.
     arm_timeout_ms: int = 1000
+    #: Arm-selection policy (`es_ltrr.policy.POLICIES`): thompson serves the static allocation
+    #: until its burn-in is over, then its learned choice.
+    policy: str = "thompson"
+    #: Hyper-parameters of the policy (constructor arguments: cost, budget, burn_in, ...).
+    policy_options: dict[str, Any] = field(default_factory=dict)
     allocation: dict[str, int] = field(default_factory=dict)
     rrf_weights: dict[str, float] = field(default_factory=dict)
     embed: bool = True
@@ -95,7 +100,7 @@ class Settings:
             values.update(_read_toml(Path(path)))
         for f in fields(cls):
             key = f"ES_LTRR_{f.name.upper()}"
-            if key in env and f.name not in ("allocation", "rrf_weights"):
+            if key in env and f.name not in ("allocation", "rrf_weights", "policy_options"):
                 values[f.name] = env[key]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**{**default_dirs(env), **_coerce(values)})
@@ -116,6 +121,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         if not isinstance(data.get(key, {}), dict):
             raise ValueError(f"{path}: '{key}' must be a table of arm = value")
         check_arm_names(data.get(key, {}), f"'{key}' of {path}")
+    if not isinstance(data.get("policy_options", {}), dict):
+        raise ValueError(f"{path}: 'policy_options' must be a table of name = value")
     return data
 
 

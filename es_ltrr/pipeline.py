@@ -21,6 +21,7 @@ import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
+from .analysis import script_of
 from .api import SearchRequest
 from .arms import ARMS, Arm, ArmInput, CatalogStats
 from .collapse import collapse
@@ -73,6 +74,16 @@ def explore_seed(impression_id: str) -> int:
     return zlib.crc32(impression_id.encode())
 
 
+def policy_context(u: Understanding, request: SearchRequest, served_at: float) -> PolicyContext:
+    """What the policy sees of a search; the time features come from `served_at` (UTC)."""
+    when = time.gmtime(served_at)
+    return PolicyContext(
+        u.intent, tuple(s.kind for s in u.slots), len(u.tokens), request.context,
+        intent_confidence=u.intent_confidence, misspelled=u.misspelled, script=script_of(request.query),
+        weekday=when.tm_wday, hour=when.tm_hour,
+    )
+
+
 @dataclass
 class Searcher:
     """The search pipeline, wired with its collaborators (built by `es_ltrr.app`)."""
@@ -98,7 +109,7 @@ class Searcher:
         understanding = understand(request.query, self.gazetteer)
         timer.lap("understand")
 
-        context = self._policy_context(understanding, request)
+        context = policy_context(understanding, request, served_at)
         decision = self.policy.choose(context, self._available())
         timer.lap("choose")
         if self.encoder is not None and self._needs_vector(decision):
@@ -130,7 +141,7 @@ class Searcher:
     def arm_bodies(self, query: str, seed: int = 0) -> dict[str, dict[str, Any]]:
         """Arm name → the search body `search` would send for `query` (bench, tools)."""
         understanding = understand(query, self.gazetteer)
-        context = self._policy_context(understanding, SearchRequest(query))
+        context = policy_context(understanding, SearchRequest(query), self.clock())
         decision = self.policy.choose(context, self._available())
         vector = self._embed(query, decision)
         return self._render(ArmInput(query, understanding, vector, seed, self.catalog), decision)
@@ -140,10 +151,6 @@ class Searcher:
     def _available(self) -> list[str]:
         """Arms that can run here: the semantic arm needs an encoder."""
         return [name for name, arm in self.arms.items() if not (arm.needs_vector and self.encoder is None)]
-
-    @staticmethod
-    def _policy_context(u: Understanding, request: SearchRequest) -> PolicyContext:
-        return PolicyContext(u.intent, tuple(s.kind for s in u.slots), len(u.tokens), request.context)
 
     def warm(self) -> None:
         """Load what searches load lazily (the query model, the gazetteer's derived tables,

@@ -27,25 +27,49 @@ STATE_VERSION = 1
 
 @dataclass(frozen=True)
 class PolicyContext:
-    """What a policy sees of a query: understanding summary and the caller's context."""
+    """What a policy sees of a query: the understanding's summary, the time it was served and
+    the caller's `context`. Everything a learning policy featurizes is here (not derived
+    later from the clock), so a logged search replays to the same features."""
 
     intent: str
     slot_kinds: tuple[str, ...]
     n_tokens: int
     request_context: Mapping[str, Any] = field(default_factory=dict)
+    intent_confidence: float = 1.0
+    #: The understanding matched a name spelled otherwise (fuzzy matching fired).
+    misspelled: bool = False
+    #: "latin", "other" (a non-Latin script dominates) or "none" (no letters).
+    script: str = "latin"
+    #: Day of week (0 = Monday) and hour (0-23) the search was served, UTC.
+    weekday: int = 0
+    hour: int = 12
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Candidates to draw per arm (0 = do not run) and P(arm included) under the policy."""
+    """Candidates to draw per arm (0 = do not run) and the propensity of each arm's choice.
+
+    `propensities[arm]` is P(this arm gets the depth it got) under the policy at decision
+    time, in (0, 1] for every arm a learning policy decided on (static: 1 for a chosen arm,
+    0 for an arm it never runs). `depths[arm]` is the whole distribution over the depth menu
+    when the policy has one, for off-policy estimators. `forced` names arms a rule set
+    (propensity 1, not the policy's draw); `explain` says per arm why (shown with `debug`).
+    """
 
     allocations: dict[str, int]
     propensities: dict[str, float]
     policy: str
+    depths: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    forced: Mapping[str, str] = field(default_factory=dict)
+    explain: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def chosen(self) -> list[str]:
         return [arm for arm, n in self.allocations.items() if n > 0]
+
+    @property
+    def candidates_requested(self) -> int:
+        return sum(self.allocations.values())
 
 
 class Policy(ABC):
@@ -63,18 +87,21 @@ class Policy(ABC):
     def choose(self, context: PolicyContext, available: Sequence[str]) -> Decision:
         """Allocations for the arms in `available` (every available arm gets an entry)."""
 
-    def update(self, record: SearchResult, rewards: Mapping[str, float]) -> None:
-        """Learn from one served search: `rewards` maps each executed arm to its reward.
+    def update(self, record: SearchResult, engagement: Mapping[str, float]) -> None:
+        """Learn from one served search: `engagement` maps entity ids to what the user did
+        with them (> 0 engaged: a click, a play; < 0 a skip). Policies turn it into per-arm,
+        per-depth rewards with `policy.rewards.depth_rewards` from the record's arm lists.
 
-        Policies that learn override `_learn`; the base validates the arms first.
+        Policies that learn override `_learn`; the base validates the input first.
         """
-        unknown = set(rewards) - set(record.decision.allocations)
-        if unknown:
-            raise ValueError(f"rewards for arms the decision did not include: {', '.join(sorted(unknown))}")
+        bad = [f"{k!r}={v!r}" for k, v in engagement.items()
+               if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, float)) or v != v]
+        if bad:
+            raise ValueError(f"engagement maps entity ids to numbers: {', '.join(bad[:5])}")
         with self._lock:
-            self._learn(record, rewards)
+            self._learn(record, engagement)
 
-    def _learn(self, record: SearchResult, rewards: Mapping[str, float]) -> None:
+    def _learn(self, record: SearchResult, engagement: Mapping[str, float]) -> None:
         """Update learned state (no-op for policies that do not learn)."""
 
     def state(self) -> dict[str, Any]:

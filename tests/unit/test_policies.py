@@ -4,7 +4,7 @@ Each policy in `es_ltrr.policy.POLICIES` is built with its defaults and a seed, 
 decide for exactly the available arms with non-negative depths and propensities in [0, 1];
 replay the same decisions from the same seed; round-trip its state through JSON (decisions
 after `load_state` equal those of the original); refuse another policy's state; and accept
-`update` from a real served search while refusing rewards for arms it did not include.
+`update` from a real served search (entity engagement) while refusing malformed engagement.
 """
 
 from __future__ import annotations
@@ -75,10 +75,26 @@ def test_updates_from_a_served_search(make, small_searcher):
     policy = make()
     searcher = replace(small_searcher, policy=policy)
     record = searcher.search(parse_search_request({"query": "memories maroon 5"}))
-    rewards = {arm: float(arm == "lexical") for arm in record.decision.chosen}
-    policy.update(record, rewards)
-    with pytest.raises(ValueError, match="did not include"):
-        policy.update(record, {"no-such-arm": 1.0})
+    policy.update(record, {record.ids[0]: 1.0, "never-shown": -1.0})
+    with pytest.raises(ValueError, match="engagement maps entity ids to numbers"):
+        policy.update(record, {record.ids[0]: "lots"})
+
+
+def test_decisions_after_learning_stay_valid(make, small_searcher):
+    """Past burn-in the learning policies decide for themselves: still exactly the available
+    arms, propensities in (0, 1] for every arm they decided on, never over their budget."""
+    policy = make()
+    searcher = replace(small_searcher, policy=policy)
+    for query in ["memories maroon 5", "happy songs", "rock", "taylor swift"] * 15:
+        record = searcher.search(parse_search_request({"query": query}))
+        policy.update(record, {record.ids[0]: 1.0} if record.ids else {})
+    for context in CONTEXTS:
+        for available in AVAILABLE:
+            d = policy.choose(context, available)
+            assert list(d.allocations) == available
+            if hasattr(policy, "budget"):
+                assert sum(d.allocations.values()) <= policy.budget
+                assert all(0.0 < d.propensities[a] <= 1.0 for a in available)
 
 
 def test_static_policy_derives_from_the_registry():

@@ -1,0 +1,50 @@
+"""Random arms and depths at a given mean candidate count: the no-learning control.
+
+Each arm runs independently with probability `p_on` at a depth drawn uniformly from the
+menu, with `p_on` set so the expected candidates per query equal `mean_candidates` (the
+simulator passes Thompson's average, so the two are compared at the same budget); when a
+draw exceeds the hard `budget`, its deepest arms are dropped until it fits. The trimming
+couples the arms, so propensities are estimated like Thompson's: the share of `draws`
+random allocations (the served one among them) that give each arm its depth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .contextual import ContextualPolicy
+
+
+def random_choices(rng: np.random.Generator, draws: int, n_arms: int, depths: np.ndarray,
+                   mean_candidates: float, budget: int) -> np.ndarray:
+    """Depth index per draw and arm (−1 = not run), uniformly random within the budget."""
+    p_on = min(1.0, max(0.0, mean_candidates / (n_arms * float(depths.mean())))) if n_arms else 0.0
+    on = rng.random((draws, n_arms)) < p_on
+    choice = np.where(on, rng.integers(0, len(depths), (draws, n_arms)), -1)
+    sizes = np.concatenate([[0], depths])
+    for _ in range(n_arms):
+        over = sizes[choice + 1].sum(axis=1) > budget
+        if not over.any():
+            break
+        deepest = choice[over].argmax(axis=1)
+        choice[np.flatnonzero(over), deepest] = -1
+    return choice
+
+
+class UniformPolicy(ContextualPolicy):
+    """Uniformly random allocations (learns nothing, so burn-in is off by default)."""
+
+    name = "uniform"
+
+    def __init__(self, seed: int | None = None, mean_candidates: float = 60.0, draws: int = 256, **hyper: Any):
+        super().__init__(seed, **{"burn_in": 0, **hyper})
+        self.mean_candidates, self.draws = mean_candidates, draws
+
+    def _decide(self, mean, std, depths, budget):
+        choices = random_choices(self.rng, self.draws, mean.shape[0], depths, self.mean_candidates, budget)
+        return choices[0], self._shares(choices), np.zeros_like(mean)  # no value: chance decides
+
+    def _learn(self, record, engagement) -> None:
+        self.n_updates_ += 1  # counts searches; the allocation never changes

@@ -1,0 +1,188 @@
+"""The learning policies' statistics against closed forms, and their decisions' invariants
+(hypothesis): posterior updates, forgetting, counterfactual depth rewards, the budgeted
+allocation, propensity estimates, seeds and learning on a synthetic problem."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import norm
+
+from es_ltrr.arms import ARMS
+from es_ltrr.policy import POLICIES, PolicyContext, ThompsonPolicy
+from es_ltrr.policy.allocation import allocate
+from es_ltrr.policy.features import DIM, FEATURES, featurize
+from es_ltrr.policy.linear import BayesLinearBank
+from es_ltrr.policy.rewards import arm_depth_rewards
+from es_ltrr.union import ArmResult
+
+ALL = list(ARMS)
+contexts = st.builds(
+    PolicyContext,
+    intent=st.sampled_from(["known_item", "artist", "genre", "mood", "entity_browse", "unknown", "new-intent"]),
+    slot_kinds=st.lists(st.sampled_from(["artist", "mood", "genre", "track", "era"]), max_size=3).map(tuple),
+    n_tokens=st.integers(0, 12),
+    request_context=st.dictionaries(st.sampled_from(["segment", "top_genres"]), st.text(max_size=8), max_size=2),
+    intent_confidence=st.floats(0, 1),
+    misspelled=st.booleans(),
+    weekday=st.integers(0, 6),
+    hour=st.integers(0, 23),
+)
+
+
+def test_posterior_matches_the_closed_form():
+    rng = np.random.default_rng(0)
+    x, r = rng.normal(size=(40, 5)), rng.random(40)
+    prior = np.array([[0.5, 0, 0, 0, 0]])
+    bank = BayesLinearBank(1, 5, prior, prior_precision=2.0, noise=0.3)
+    for xi, ri in zip(x, r):
+        bank.learn(xi, np.array([0]), np.array([ri]))
+    precision = 2.0 * np.eye(5) + x.T @ x
+    np.testing.assert_allclose(bank.precision_[0], precision)
+    np.testing.assert_allclose(bank.mean_[0], np.linalg.solve(precision, 2.0 * prior[0] + x.T @ r))
+    mean, std = bank.predict(x[0])
+    np.testing.assert_allclose(std[0], 0.3 * np.sqrt(x[0] @ np.linalg.solve(precision, x[0])))
+
+
+def test_forgetting_matches_the_closed_form():
+    """With discount γ, P_n = P0 + Σ γ^(n-i) x_i x_iᵀ and b_n = b0 + Σ γ^(n-i) r_i x_i."""
+    rng = np.random.default_rng(1)
+    x, r, gamma = rng.normal(size=(30, 4)), rng.random(30), 0.9
+    bank = BayesLinearBank(2, 4, prior_precision=1.5, discount=gamma)
+    for xi, ri in zip(x, r):
+        bank.learn(xi, np.array([1]), np.array([ri]))
+    weights = gamma ** np.arange(29, -1, -1)
+    np.testing.assert_allclose(bank.precision_[1], 1.5 * np.eye(4) + (x.T * weights) @ x)
+    np.testing.assert_allclose(bank.b_[1], (x.T * weights) @ r)
+    np.testing.assert_allclose(bank.precision_[0], 1.5 * np.eye(4))  # untouched model stays at its prior
+
+
+@given(ids=st.lists(st.sampled_from("abcdefgh"), max_size=60), engaged=st.sets(st.sampled_from("abcdefgh")),
+       requested=st.integers(1, 60))
+def test_depth_rewards_are_exactly_what_the_list_shows(ids, engaged, requested):
+    ids = ids[:requested]
+    menu = [10, 25, 50, 100]
+    got = arm_depth_rewards(ArmResult("lexical", requested, tuple(ids)), requested, set(engaged), menu)
+    for depth in menu:
+        truth = float(any(i in engaged for i in ids[:depth]))
+        if depth <= requested or len(ids) < requested:
+            assert got[depth] == truth  # inside what ran, or the arm ran dry: known
+        elif truth:
+            assert got[depth] == 1.0  # found shallower, so found deeper
+        else:
+            assert depth not in got  # unknown: never a made-up miss
+    known = [got[d] for d in menu if d in got]
+    assert known == sorted(known)
+
+
+def test_failed_arms_teach_nothing_and_inapplicable_arms_teach_zero():
+    assert arm_depth_rewards(ArmResult("q2e", 25, error="boom"), 25, {"a"}, [10, 25]) == {}
+    assert arm_depth_rewards(None, 25, {"a"}, [10, 25]) == {10: 0.0, 25: 0.0}
+
+
+@given(values=st.lists(st.floats(-1, 2), min_size=24, max_size=24), budget=st.integers(0, 400),
+       cost=st.floats(0, 0.02))
+def test_allocation_never_exceeds_the_budget(values, budget, cost):
+    depths = np.array([10, 25, 50, 100])
+    v = np.array(values).reshape(1, 6, 4)
+    choice = allocate(v, depths, cost, budget)[0]
+    sizes = np.concatenate([[0], depths])
+    assert sizes[choice + 1].sum() <= budget
+    unbounded = allocate(v, depths, cost, 10**9)[0]
+    utility = v[0] - cost * depths
+    for arm in range(6):  # without a binding budget: each arm's best positive utility
+        best = utility[arm].argmax()
+        assert unbounded[arm] == (best if utility[arm, best] > 0 else -1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(context=contexts, budget=st.integers(0, 300), available=st.lists(st.sampled_from(ALL), min_size=1, unique=True))
+def test_thompson_decisions_are_valid_and_reproducible(context, budget, available):
+    make = lambda: ThompsonPolicy(seed=5, burn_in=0, budget=budget, draws=64)
+    first, second = make().choose(context, available), make().choose(context, available)
+    assert first == second
+    assert sum(first.allocations.values()) <= budget
+    assert list(first.allocations) == available
+    assert all(0.0 < first.propensities[a] <= 1.0 for a in available)
+    for arm in available:
+        assert first.depths[arm][first.allocations[arm]] == first.propensities[arm]
+        assert sum(first.depths[arm].values()) == pytest.approx(1.0)
+
+
+def test_propensity_estimate_matches_the_closed_form():
+    """One arm, no binding budget: P(run at depth 10) = P(draw − cost·10 > 0) = Φ((m − 10c)/s)."""
+    policy = ThompsonPolicy(seed=3, burn_in=0, depths=[10], cost=0.03, draws=4096, prior_hit=0.4)
+    context = PolicyContext("artist", ("artist",), 2)
+    decision = policy.choose(context, ["lexical"])
+    mean, std = policy._posterior(featurize(context), ["lexical"])
+    closed = norm.sf((10 * 0.03 - mean[0, 0]) / std[0, 0])
+    estimate = decision.depths["lexical"][10]
+    assert abs(estimate - closed) < 3 * np.sqrt(closed * (1 - closed) / 4096)
+
+
+def test_forced_arms_have_propensity_one_and_say_so():
+    policy = ThompsonPolicy(seed=0, burn_in=0, force={"lexical": 10})
+    decision = policy.choose(PolicyContext("unknown", (), 3), ALL)
+    assert decision.allocations["lexical"] == 10 and decision.propensities["lexical"] == 1.0
+    assert decision.forced == {"lexical": "rule: force"}
+    burn = ThompsonPolicy(seed=0, burn_in=5).choose(PolicyContext("unknown", (), 3), ALL)
+    assert set(burn.forced) == set(ALL) and "burn-in" in burn.forced["lexical"]
+
+
+@pytest.mark.parametrize("bad", [dict(budget=-1), dict(depths=[0, 10]), dict(force={"lexial": 10}),
+                                 dict(force={"lexical": 100, "semantic": 100}), dict(discount=0.0)])
+def test_bad_hyper_parameters_are_refused(bad):
+    with pytest.raises(ValueError):
+        ThompsonPolicy(**bad)
+
+
+def test_state_of_another_feature_layout_is_refused():
+    policy = ThompsonPolicy(seed=1)
+    state = policy.state()
+    state["learned"]["features"] = state["learned"]["features"][:-1]
+    with pytest.raises(ValueError, match="other features"):
+        ThompsonPolicy().load_state(state)
+
+
+def test_features_are_named_and_context_is_hashed_stably():
+    x = featurize(PolicyContext("mood", ("mood",), 2, {"segment": "new", "top_genres": ["rock", "pop"]}, hour=22, weekday=6))
+    on = {FEATURES[i] for i in np.flatnonzero(x)}
+    assert {"bias", "intent=mood", "slot=mood", "tokens=2", "weekend", "day_part=evening"} <= on
+    assert x[[i for i, f in enumerate(FEATURES) if f.startswith("context#")]].sum() == pytest.approx(1.0)
+    assert len(x) == DIM
+
+
+class Synthetic:
+    """Arm `good[intent]` holds the target at rank 3; every other arm misses."""
+
+    good = {"artist": "lexical", "mood": "structured", "known_item": "q2e"}
+
+    def record(self, policy, intent, rng):
+        from types import SimpleNamespace
+
+        context = PolicyContext(intent, (), 2)
+        decision = policy.choose(context, ALL)
+        results = {a: ArmResult(a, n, tuple(["t" if (a == self.good[intent] and r == 2) else f"{a}{r}"
+                                               for r in range(n)])) for a, n in decision.allocations.items() if n}
+        record = SimpleNamespace(context=context, decision=decision, arm_result=results.get)
+        return record, decision
+
+
+@pytest.mark.parametrize("name", ["thompson", "ucb", "epsilon_greedy"])
+def test_learns_which_arm_serves_which_context(name):
+    policy = POLICIES[name](seed=2, burn_in=20, cost=0.004)
+    world, rng = Synthetic(), np.random.default_rng(0)
+    for t in range(400):
+        intent = list(world.good)[t % 3]
+        record, _ = world.record(policy, intent, rng)
+        policy.update(record, {"t": 1.0})
+    hits, candidates = 0, 0
+    for t in range(90):
+        intent = list(world.good)[t % 3]
+        decision = policy.choose(PolicyContext(intent, (), 2), ALL)
+        hits += decision.allocations[world.good[intent]] > 0
+        candidates += decision.candidates_requested
+    assert hits >= 75, hits  # ε-greedy explores at random on 10 % of queries
+    assert candidates / 90 <= 40, candidates / 90  # all arms at the menu's top would be 600
