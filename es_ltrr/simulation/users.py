@@ -1,0 +1,780 @@
+"""Simulated users: the queries they type, what they count as relevant, and where they click.
+
+The bandit simulator needs users whose behaviour it does not learn from the system under
+test. A user here has an **intent** (:data:`INTENTS`), a **target** entity it wants (for a
+broad intent, one representative it would be happy with), and a set of **relevant**
+entities computed from the catalog's fields (never from any arm's output):
+
+* navigational intents — ``known_item``, ``known_item_typo``, ``partial_title``, ``artist``,
+  ``artist_typo`` — want one entity; the other versions of the same work (same core title
+  and artist) are relevant too, the artist's other songs earn grade 1 for nDCG;
+* broad intents — ``genre``, ``mood``, ``mood_genre``, ``era_genre``, ``entity_type`` —
+  want anything meeting every constraint the query states (mood AND genre, genre AND
+  decade, playlists of a genre, albums of an artist), cut to the
+  :attr:`QueryGenerator.max_relevant` most popular matches: nobody pages through 9,000
+  rock songs, and recall against such a set would measure nothing.
+
+Targets are drawn popularity-biased with a long tail (weight ``exp(popularity / 20)``:
+a popularity-80 track is searched 20× as often as a popularity-20 one, yet the 77 % of the
+Spotify tracks below popularity 60 still get about 40 % of the known-item searches).
+Each target is in the train or the holdout share by a hash of its id (:func:`is_holdout`),
+so the queries a policy learns from and the queries a report scores never share a target.
+
+**Independence from the cold-start Q2E generator** (:mod:`es_ltrr.catalog.queries`). The
+q2e arm is seeded with the queries that module predicts; users typing exactly those would
+make the arm look perfect by construction. So nothing here imports its templates or its
+typo model. Users phrase requests with their own templates ("play X by Y", "Y's X",
+"songs like X", "rock from the 90s", "albums by Y", "something to cry to"), paraphrase
+moods with words query understanding may or may not know, misspell with their own model
+(:func:`typo`: QWERTY neighbours on a staggered keyboard, fat-finger insertions, skipped
+keys, transpositions, sound-alike spellings "ph"→"f", "ee"→"i", "ck"→"k") and drop words of
+long titles (:func:`drop_words`). Only the bare title or artist name — which real users do
+type — coincides with a predicted query; the unit test measures that share.
+
+Clicks follow a position-based model (:class:`ClickModel`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import math
+import random
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import accumulate
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+from es_ltrr.analysis import normalize_query
+from es_ltrr.catalog.names import core_title
+
+INTENTS: tuple[str, ...] = (
+    "known_item",
+    "known_item_typo",
+    "artist",
+    "artist_typo",
+    "genre",
+    "mood",
+    "mood_genre",
+    "era_genre",
+    "entity_type",
+    "partial_title",
+)
+
+#: Share of each intent. Music search logs are mostly navigational (a song or an artist by
+#: name, about 60 % here, with one in five of those misspelt or half-remembered); the rest
+#: is browsing by genre, mood, era or entity type. Override with ``QueryGenerator(mix=...)``.
+INTENT_MIX: Mapping[str, float] = MappingProxyType(
+    {
+        "known_item": 0.25,
+        "known_item_typo": 0.07,
+        "partial_title": 0.06,
+        "artist": 0.15,
+        "artist_typo": 0.05,
+        "genre": 0.08,
+        "mood": 0.09,
+        "mood_genre": 0.09,
+        "era_genre": 0.08,
+        "entity_type": 0.08,
+    }
+)
+
+#: Intents after which a user who has clicked the target stops examining the page.
+NAVIGATIONAL: frozenset[str] = frozenset(
+    {"known_item", "known_item_typo", "partial_title", "artist", "artist_typo"}
+)
+
+#: Share of targets held out for reports (decided by a hash of the target id).
+HOLDOUT_SHARE = 0.2
+#: Popularity temperature of target sampling: weight = exp(popularity / TEMPERATURE).
+POPULARITY_TEMPERATURE = 20.0
+#: Broad intents count at most this many (most popular) matches as relevant.
+MAX_RELEVANT = 200
+#: Graded relevance for nDCG.
+GRADE_TARGET, GRADE_RELEVANT, GRADE_RELATED = 3, 2, 1
+
+
+@dataclass(frozen=True)
+class SimulatedQuery:
+    """One search a simulated user makes: the text, why, and what would satisfy it."""
+
+    text: str
+    intent: str
+    target: str
+    relevant: frozenset[str]
+    grades: Mapping[str, int] = field(default_factory=dict, hash=False)
+    holdout: bool = False
+
+    def grade(self, entity_id: str) -> int:
+        """Graded relevance of `entity_id` (0 when unrelated)."""
+        return self.grades.get(entity_id, GRADE_RELEVANT if entity_id in self.relevant else 0)
+
+
+# --- typo model -----------------------------------------------------------------------
+
+#: QWERTY rows with their horizontal stagger (in key widths), for key distances.
+_KEY_ROWS: tuple[tuple[str, float], ...] = (
+    ("1234567890", -0.5),
+    ("qwertyuiop", 0.0),
+    ("asdfghjkl", 0.25),
+    ("zxcvbnm", 0.75),
+)
+_KEY_POS: dict[str, tuple[float, float]] = {
+    ch: (col + shift, float(row))
+    for row, (keys, shift) in enumerate(_KEY_ROWS)
+    for col, ch in enumerate(keys)
+}
+
+
+def _near_keys(ch: str) -> str:
+    """Keys whose centres lie within 1.3 key widths of `ch` on a staggered keyboard."""
+    x, y = _KEY_POS[ch]
+    return "".join(
+        k for k, (kx, ky) in _KEY_POS.items() if k != ch and math.hypot(kx - x, ky - y) <= 1.3
+    )
+
+
+KEYBOARD_NEIGHBOURS: Mapping[str, str] = MappingProxyType({ch: _near_keys(ch) for ch in _KEY_POS})
+
+#: Sound-alike spellings, each at most 2 edits ("ph" → "f": one substitution, one deletion).
+SOUND_ALIKES: tuple[tuple[str, str], ...] = (
+    ("ph", "f"),
+    ("ck", "k"),
+    ("ee", "i"),
+    ("ea", "ee"),
+    ("oo", "u"),
+    ("ou", "u"),
+    ("ght", "t"),
+    ("wh", "w"),
+    ("y", "ie"),
+    ("s", "z"),
+    ("c", "k"),
+    ("k", "c"),
+    ("x", "ks"),
+)
+
+
+def _substitute_key(word: str, rng: random.Random) -> str:
+    spots = [i for i, ch in enumerate(word) if ch in KEYBOARD_NEIGHBOURS]
+    if not spots:
+        return word
+    i = _position(spots, rng)
+    return word[:i] + rng.choice(KEYBOARD_NEIGHBOURS[word[i]]) + word[i + 1 :]
+
+
+def _insert_key(word: str, rng: random.Random) -> str:
+    """A fat finger: a neighbour of a letter typed just before or after it."""
+    spots = [i for i, ch in enumerate(word) if ch in KEYBOARD_NEIGHBOURS]
+    if not spots:
+        return word
+    i = _position(spots, rng)
+    extra = rng.choice(KEYBOARD_NEIGHBOURS[word[i]])
+    at = i + rng.randrange(2)
+    return word[:at] + extra + word[at:]
+
+
+def _skip_key(word: str, rng: random.Random) -> str:
+    if len(word) < 3:
+        return word
+    i = _position(list(range(len(word))), rng)
+    return word[:i] + word[i + 1 :]
+
+
+def _transpose(word: str, rng: random.Random) -> str:
+    spots = [i for i in range(len(word) - 1) if word[i] != word[i + 1]]
+    if not spots:
+        return word
+    i = _position(spots, rng)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+
+
+def _sound_alike(word: str, rng: random.Random) -> str:
+    options = [(a, b) for a, b in SOUND_ALIKES if a in word and word != a]
+    if not options:
+        return word
+    a, b = rng.choice(options)
+    starts = [i for i in range(len(word)) if word.startswith(a, i)]
+    i = rng.choice(starts)
+    return word[:i] + b + word[i + len(a) :]
+
+
+def _position(spots: list[int], rng: random.Random) -> int:
+    """A typo position; the first letter is 3× less likely to be wrong than the others."""
+    weights = [0.3 if i == 0 else 1.0 for i in spots]
+    return rng.choices(spots, weights)[0]
+
+
+_TYPOS = (_substitute_key, _insert_key, _skip_key, _transpose, _sound_alike)
+_TYPO_WEIGHTS = (0.3, 0.15, 0.2, 0.2, 0.15)
+
+
+def typo(word: str, rng: random.Random) -> str:
+    """One human typo of `word`: at most 2 edits, never empty, unchanged only if impossible.
+
+    >>> typo("taylor", random.Random(1)) != "taylor"
+    True
+    """
+    order = rng.choices(_TYPOS, _TYPO_WEIGHTS, k=len(_TYPOS)) + list(_TYPOS)
+    for op in order:
+        out = op(word, rng)
+        if out != word and out:
+            return out
+    return word
+
+
+def misspell_text(text: str, rng: random.Random, max_typos: int = 2) -> str:
+    """`text` with 1 (sometimes up to `max_typos`) words of ≥ 3 letters mistyped."""
+    tokens = text.split()
+    eligible = [i for i, t in enumerate(tokens) if len(t) >= 3 and t.isalpha()]
+    if not eligible:
+        eligible = [i for i, t in enumerate(tokens) if t]
+    if not eligible:
+        return text
+    count = 1 + sum(rng.random() < 0.2 for _ in range(max_typos - 1))
+    for i in rng.sample(eligible, min(count, len(eligible))):
+        tokens[i] = typo(tokens[i], rng)
+    return " ".join(tokens)
+
+
+def drop_words(text: str, rng: random.Random) -> str:
+    """A half-remembered title: a contiguous fragment, or the title with a word or two gone.
+
+    Drops at least one word when the title has two or more, and keeps at least two when it
+    has three or more (one short word of a long title identifies nothing).
+    """
+    tokens = text.split()
+    n = len(tokens)
+    if n < 2:
+        return text
+    keep_min = min(2, n - 1)
+    if rng.random() < 0.6:
+        size = rng.randint(max(keep_min, n // 2), n - 1)
+        start = rng.randrange(n - size + 1)
+        return " ".join(tokens[start : start + size])
+    drops = set(rng.sample(range(n), rng.randint(1, min(2, n - keep_min))))
+    return " ".join(t for i, t in enumerate(tokens) if i not in drops)
+
+
+# --- phrasing -------------------------------------------------------------------------
+
+#: Ways to ask for a known track: (template, weight). {t} title, {a} artist.
+TRACK_TEMPLATES: tuple[tuple[str, float], ...] = (
+    ("{t}", 0.25),
+    ("{t} by {a}", 0.15),
+    ("play {t} by {a}", 0.1),
+    ("{t} song", 0.1),
+    ("{a}'s {t}", 0.08),
+    ("{t} {a} song", 0.07),
+    ("{a} {t}", 0.07),
+    ("play {t}", 0.08),
+    ("the song {t}", 0.05),
+    ("{t} lyrics", 0.05),
+)
+#: Ways to ask for an artist; the flag says whether the user wants their songs too.
+ARTIST_TEMPLATES: tuple[tuple[str, float, bool], ...] = (
+    ("{a}", 0.35, False),
+    ("songs by {a}", 0.12, True),
+    ("play {a}", 0.12, True),
+    ("{a} top tracks", 0.1, True),
+    ("best of {a}", 0.08, True),
+    ("{a} greatest hits", 0.08, True),
+    ("listen to {a}", 0.08, True),
+    ("who is {a}", 0.07, False),
+)
+GENRE_TEMPLATES: tuple[tuple[str, float], ...] = (
+    ("{g}", 0.25),
+    ("some {g}", 0.12),
+    ("{g} tracks", 0.12),
+    ("best {g}", 0.12),
+    ("{g} hits", 0.12),
+    ("play {g}", 0.1),
+    ("{g} bangers", 0.07),
+    ("songs like {g}", 0.1),
+)
+#: How people say a genre; includes forms query understanding may not know.
+GENRE_COLLOQUIAL: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "r&b": ("r&b", "rnb", "r and b", "soul"),
+        "edm": ("edm", "electronic", "electro", "dance music"),
+        "rap": ("rap", "hip hop", "hip-hop"),
+        "rock": ("rock", "rock music", "guitar rock"),
+        "latin": ("latin", "latin music", "spanish music"),
+        "pop": ("pop", "pop music", "chart pop"),
+    }
+)
+#: Mood → how people ask for it with no genre; some phrases query understanding knows
+#: ("workout"), some it does not ("to cry to", "cheer me up").
+MOOD_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "happy": ("feel good music", "songs to cheer me up", "something upbeat",
+                  "good mood songs", "happy tunes"),
+        "sad": ("songs to cry to", "music for a breakup", "heartbreak songs",
+                "melancholy music", "sad tunes"),
+        "energetic": ("workout music", "songs for the gym", "high energy songs",
+                      "pump up music", "running songs"),
+        "chill": ("chill vibes", "something chill", "relaxing music", "music to unwind",
+                  "calm songs for sleeping"),
+        "danceable": ("party songs", "music to dance to", "dance floor bangers",
+                      "club music", "groovy tunes"),
+        "acoustic": ("acoustic songs", "unplugged music", "coffee shop music",
+                     "campfire songs", "acoustic covers"),
+        "intense": ("angry music", "aggressive songs", "intense music", "rage songs",
+                    "dark heavy music"),
+        "instrumental": ("music for studying", "something to focus", "study music no lyrics",
+                         "instrumental music", "background music for work"),
+    }
+)
+#: Mood → adjectives and activities used beside a genre ("mellow rap", "rock for the gym").
+MOOD_ADJECTIVES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "happy": ("happy", "upbeat", "feel good", "cheerful"),
+        "sad": ("sad", "melancholic", "heartbreak", "emotional"),
+        "energetic": ("energetic", "high energy", "hype"),
+        "chill": ("chill", "mellow", "laid back", "relaxing"),
+        "danceable": ("danceable", "dance", "party"),
+        "acoustic": ("acoustic", "unplugged", "stripped back"),
+        "intense": ("intense", "aggressive", "angry", "heavy"),
+        "instrumental": ("instrumental", "no vocals", "wordless"),
+    }
+)
+MOOD_ACTIVITIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "happy": ("a road trip", "a sunny day"),
+        "sad": ("a breakup", "a rainy night"),
+        "energetic": ("the gym", "working out"),
+        "chill": ("sleeping", "a lazy sunday"),
+        "danceable": ("a party", "dancing"),
+        "acoustic": ("dinner", "a coffee shop"),
+        "intense": ("lifting", "venting"),
+        "instrumental": ("studying", "coding"),
+    }
+)
+
+
+def decade_forms(decade: int) -> tuple[str, ...]:
+    """How people write a decade: "90s", "1990s", "nineties", "'90s"."""
+    words = {1950: "fifties", 1960: "sixties", 1970: "seventies", 1980: "eighties",
+             1990: "nineties", 2000: "noughties", 2010: "twenty tens", 2020: "twenties"}
+    short = f"{decade % 100:02d}s"
+    return (short, f"{decade}s", words.get(decade, f"{decade}s"), f"'{short}")
+
+
+def _weighted(options: Sequence[tuple[Any, ...]], rng: random.Random) -> tuple[Any, ...]:
+    return rng.choices(options, [o[1] for o in options])[0]
+
+
+# --- the catalog index ----------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _norm(text: str) -> str:
+    return normalize_query(text)
+
+
+def _labels(entity: Mapping[str, Any]) -> list[str]:
+    """Genre and subgenre labels of an entity, lower-cased."""
+    return [str(g).lower() for g in (entity.get("genres") or []) + (entity.get("subgenres") or [])]
+
+
+def is_holdout(entity_id: str, share: float = HOLDOUT_SHARE) -> bool:
+    """Deterministic train/report split of targets: a hash of the id, not of any seed."""
+    digest = hashlib.sha1(f"holdout:{entity_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def split(ids: Iterable[str], share: float = HOLDOUT_SHARE) -> tuple[list[str], list[str]]:
+    """(train ids, holdout ids), by :func:`is_holdout`."""
+    train: list[str] = []
+    holdout: list[str] = []
+    for i in ids:
+        (holdout if is_holdout(i, share) else train).append(i)
+    return train, holdout
+
+
+class _Pool:
+    """Entities one intent may target, drawn with weight exp(popularity / T) by bisection."""
+
+    def __init__(self, entities: list[Mapping[str, Any]], temperature: float) -> None:
+        self.entities = entities
+        self._cum = list(
+            accumulate(math.exp(float(e.get("popularity") or 0.0) / temperature) for e in entities)
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.entities)
+
+    def draw(self, rng: random.Random) -> Mapping[str, Any]:
+        x = rng.random() * self._cum[-1]
+        return self.entities[min(bisect.bisect_right(self._cum, x), len(self.entities) - 1)]
+
+
+class _Index:
+    """Inverted lists over the catalog, each sorted by popularity (most popular first)."""
+
+    def __init__(self, entities: Iterable[Mapping[str, Any]]) -> None:
+        ordered = sorted(entities, key=lambda e: -float(e.get("popularity") or 0.0))
+        self.by_id: dict[str, Mapping[str, Any]] = {}
+        self.by_type: dict[str, list[Mapping[str, Any]]] = {}
+        self.work: dict[tuple[str, str], list[str]] = {}
+        self.tracks_by_artist: dict[str, list[str]] = {}
+        self.albums_by_artist: dict[str, list[str]] = {}
+        self.artist_by_name: dict[str, str] = {}
+        self.by_label: dict[tuple[str, str], list[str]] = {}  # (type, genre label) → ids
+        self.by_mood: dict[tuple[str, str], list[str]] = {}  # (type, mood) → ids
+        for e in ordered:
+            self._add(e)
+
+    def _add(self, e: Mapping[str, Any]) -> None:
+        kind, eid = e.get("type", ""), e["id"]
+        self.by_id[eid] = e
+        self.by_type.setdefault(kind, []).append(e)
+        artist = _norm(e.get("artist") or "")
+        if kind == "track":
+            self.work.setdefault(self.work_key(e), []).append(eid)
+            self.tracks_by_artist.setdefault(artist, []).append(eid)
+        elif kind == "album":
+            self.albums_by_artist.setdefault(artist, []).append(eid)
+        elif kind == "artist":
+            self.artist_by_name.setdefault(_norm(e["name"]), eid)
+        for label in dict.fromkeys(_labels(e)):
+            self.by_label.setdefault((kind, label), []).append(eid)
+        for mood in e.get("moods") or ():
+            self.by_mood.setdefault((kind, mood), []).append(eid)
+
+    @staticmethod
+    def work_key(e: Mapping[str, Any]) -> tuple[str, str]:
+        """Versions of one work share a core title and an artist."""
+        return _norm(core_title(e["name"])), _norm(e.get("artist") or "")
+
+
+def _first_n(ids: Iterable[str], n: int) -> list[str]:
+    out: list[str] = []
+    for i in ids:
+        if len(out) >= n:
+            break
+        out.append(i)
+    return out
+
+
+# --- the generator --------------------------------------------------------------------
+
+
+class QueryGenerator:
+    """Simulated users' queries over a catalog, split into train and holdout targets.
+
+    Parameters
+    ----------
+    entities : the catalog's entity dicts (``id``, ``type``, ``name``, ``artist``, ``genres``,
+        ``subgenres``, ``moods``, ``popularity``, ``release_year``).
+    seed : seeds :meth:`sample`; :meth:`generate` takes its own seed.
+    mix : intent → weight (default :data:`INTENT_MIX`); intents without any possible
+        target in the catalog are skipped and the rest renormalized.
+    holdout_share, max_relevant, temperature : see the module constants.
+
+    Examples
+    --------
+    >>> gen = QueryGenerator([{"id": "t1", "type": "track", "name": "Lover",
+    ...                        "artist": "Taylor Swift", "popularity": 80}], seed=1,
+    ...                      holdout_share=0.0)
+    >>> q = gen.sample(1)[0]
+    >>> q.target, q.relevant
+    ('t1', frozenset({'t1'}))
+    """
+
+    def __init__(
+        self,
+        entities: Iterable[Mapping[str, Any]],
+        seed: int = 0,
+        *,
+        mix: Mapping[str, float] | None = None,
+        holdout_share: float = HOLDOUT_SHARE,
+        max_relevant: int = MAX_RELEVANT,
+        temperature: float = POPULARITY_TEMPERATURE,
+    ) -> None:
+        mix = dict(INTENT_MIX if mix is None else mix)
+        unknown = set(mix) - set(INTENTS)
+        if unknown:
+            raise ValueError(f"unknown intents in mix: {sorted(unknown)}")
+        self.seed = seed
+        self.holdout_share = holdout_share
+        self.max_relevant = max_relevant
+        self._index = _Index(entities)
+        self._rng = random.Random(seed)
+        self._relevant_cache: dict[tuple[Any, ...], list[str]] = {}
+        self._pools = {
+            holdout: {
+                intent: _Pool(
+                    [e for e in self._candidates(intent) if is_holdout(e["id"], holdout_share) == holdout],
+                    temperature,
+                )
+                for intent in mix
+            }
+            for holdout in (False, True)
+        }
+        self.mix = {i: w for i, w in mix.items() if w > 0 and (self._pools[False][i] or self._pools[True][i])}
+        if not self.mix:
+            raise ValueError("no intent has a target in this catalog")
+
+    # -- public --
+
+    def sample(self, n: int) -> list[SimulatedQuery]:
+        """`n` training queries from the generator's own seeded stream (continues across calls)."""
+        return [self._one(self._rng, holdout=False) for _ in range(n)]
+
+    def generate(self, n: int, *, holdout: bool = False, seed: int | None = None) -> list[SimulatedQuery]:
+        """`n` queries whose targets are all train (or all holdout) targets; same seed, same list."""
+        rng = random.Random(f"{self.seed}:{seed}:{holdout}")
+        return [self._one(rng, holdout=holdout) for _ in range(n)]
+
+    def query(self, intent: str, target_id: str, rng: random.Random) -> SimulatedQuery:
+        """The query a user with `intent` types for `target_id` (for tests and replays)."""
+        return self._build(intent, self._index.by_id[target_id], rng)
+
+    # -- sampling --
+
+    def _one(self, rng: random.Random, holdout: bool) -> SimulatedQuery:
+        pools = self._pools[holdout]
+        intents = [i for i in self.mix if pools[i]]
+        if not intents:
+            raise ValueError(f"no {'holdout' if holdout else 'train'} targets in this catalog")
+        intent = rng.choices(intents, [self.mix[i] for i in intents])[0]
+        return self._build(intent, pools[intent].draw(rng), rng)
+
+    def _candidates(self, intent: str) -> list[Mapping[str, Any]]:
+        """Entities an intent may target (the pool is then split by holdout)."""
+        by_type = self._index.by_type
+        tracks = by_type.get("track", [])
+        if intent in ("known_item", "known_item_typo"):
+            return [t for t in tracks if _norm(core_title(t["name"]))]
+        if intent == "partial_title":
+            return [t for t in tracks if len(_norm(core_title(t["name"])).split()) >= 3]
+        if intent in ("artist", "artist_typo"):
+            return [a for a in by_type.get("artist", []) if _norm(a["name"])]
+        if intent == "genre":
+            return by_type.get("genre", []) + by_type.get("subgenre", [])
+        if intent == "mood":
+            return [t for t in tracks if t.get("moods")]
+        if intent == "mood_genre":
+            return [t for t in tracks if t.get("moods") and _labels(t)]
+        if intent == "era_genre":
+            return [t for t in tracks if t.get("release_year") and t.get("genres")]
+        if intent == "entity_type":
+            # "<artist> albums" is browsing only when the artist has more than one album
+            albums_of = self._index.albums_by_artist
+            albums = [a for a in by_type.get("album", [])
+                      if _norm(a.get("artist") or "") and len(albums_of.get(_norm(a["artist"]), ())) >= 2]
+            playlists = [p for p in by_type.get("playlist", []) if _labels(p)]
+            artists = [a for a in by_type.get("artist", []) if a.get("genres")]
+            return playlists + albums + artists
+        raise ValueError(f"unknown intent {intent!r}")
+
+    def _build(self, intent: str, target: Mapping[str, Any], rng: random.Random) -> SimulatedQuery:
+        text, relevant, related = getattr(self, f"_{intent}")(target, rng)
+        tid = target["id"]
+        grades = {i: GRADE_RELATED for i in related}
+        grades.update({i: GRADE_RELEVANT for i in relevant})
+        grades[tid] = GRADE_TARGET
+        return SimulatedQuery(
+            text=" ".join(text.split()),
+            intent=intent,
+            target=tid,
+            relevant=frozenset(relevant) | {tid},
+            grades=MappingProxyType(grades),
+            holdout=is_holdout(tid, self.holdout_share),
+        )
+
+    # -- relevance --
+
+    def _same_work(self, track: Mapping[str, Any]) -> list[str]:
+        return self._index.work.get(_Index.work_key(track), [track["id"]])
+
+    def _artist_related(self, artist_name: str) -> list[str]:
+        key = _norm(artist_name)
+        ids = self._index.tracks_by_artist.get(key, [])[:20] + self._index.albums_by_artist.get(key, [])[:5]
+        artist = self._index.artist_by_name.get(key)
+        return ids + ([artist] if artist else [])
+
+    def _matching(self, types: tuple[str, ...], label: str | None = None, mood: str | None = None,
+                  decade: int | None = None) -> list[str]:
+        """The most popular entities of `types` meeting every given constraint (cached)."""
+        key = (types, label, mood, decade)
+        if key not in self._relevant_cache:
+            out: list[str] = []
+            for kind in types:
+                out += self._match_type(kind, label, mood, decade)
+            by_id = self._index.by_id
+            out.sort(key=lambda i: -float(by_id[i].get("popularity") or 0.0))
+            self._relevant_cache[key] = out[: self.max_relevant]
+        return self._relevant_cache[key]
+
+    def _match_type(self, kind: str, label: str | None, mood: str | None, decade: int | None) -> list[str]:
+        idx = self._index
+        lists = []
+        if label is not None:
+            lists.append(idx.by_label.get((kind, label), []))
+        if mood is not None:
+            lists.append(idx.by_mood.get((kind, mood), []))
+        if not lists:
+            lists.append([e["id"] for e in idx.by_type.get(kind, [])])
+        base = min(lists, key=len)
+        others = [set(lst) for lst in lists if lst is not base]
+        ids = (i for i in base if all(i in s for s in others))
+        if decade is not None:
+            ids = (i for i in ids if (idx.by_id[i].get("release_year") or 0) // 10 * 10 == decade)
+        return _first_n(ids, self.max_relevant)
+
+    # -- one method per intent: (text, relevant ids, related ids) --
+
+    def _title(self, track: Mapping[str, Any], rng: random.Random) -> str:
+        title = core_title(track["name"])
+        return title if rng.random() < 0.3 else title.lower()
+
+    def _known_item(self, t: Mapping[str, Any], rng: random.Random,
+                    mistype: bool = False) -> tuple[str, list[str], list[str]]:
+        template = _weighted(TRACK_TEMPLATES, rng)[0]
+        title, artist = self._title(t, rng), (t.get("artist") or "").lower()
+        if not artist:
+            template = "{t}"
+        if mistype:
+            title = misspell_text(title.lower(), rng)
+            if "{a}" in template and rng.random() < 0.3:
+                artist = misspell_text(artist, rng)
+        text = template.format(t=title, a=artist)
+        return text, self._same_work(t), self._artist_related(t.get("artist") or "")
+
+    def _known_item_typo(self, t: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
+        return self._known_item(t, rng, mistype=True)
+
+    def _partial_title(self, t: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
+        fragment = drop_words(_norm(core_title(t["name"])), rng)
+        artist = (t.get("artist") or "").lower()
+        text = f"{fragment} {artist}" if artist and rng.random() < 0.25 else fragment
+        return text, self._same_work(t), self._artist_related(artist)
+
+    def _artist(self, a: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
+        template, _, wants_songs = _weighted(ARTIST_TEMPLATES, rng)
+        name = a["name"] if rng.random() < 0.2 else a["name"].lower()
+        songs = self._index.tracks_by_artist.get(_norm(a["name"]), [])[:20]
+        relevant = [a["id"]] + (songs if wants_songs else [])
+        return template.format(a=name), relevant, songs
+
+    def _artist_typo(self, a: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
+        text, relevant, related = self._artist(a, rng)
+        name = a["name"].lower()
+        typed = misspell_text(name, rng)
+        return text.lower().replace(name, typed) if name in text.lower() else typed, relevant, related
+
+    def _genre_words(self, label: str, rng: random.Random) -> str:
+        return rng.choice(GENRE_COLLOQUIAL.get(label, (label,)))
+
+    def _genre(self, g: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
+        field_name = "subgenres" if g["type"] == "subgenre" else "genres"
+        label = str((g.get(field_name) or [g["name"]])[0]).lower()
+        text = _weighted(GENRE_TEMPLATES, rng)[0].format(g=self._genre_words(label, rng))
+        relevant = self._matching(("playlist", "track"), label=label)
+        return text, relevant, []
+
+    def _mood(self, t: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
+        mood = rng.choice(list(t["moods"]))
+        text = rng.choice(MOOD_PHRASES.get(mood, (f"{mood} songs",)))
+        return text, self._matching(("track", "playlist"), mood=mood), []
+
+    def _mood_genre(self, t: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
+        mood, label = rng.choice(list(t["moods"])), rng.choice(_labels(t))
+        genre = self._genre_words(label, rng)
+        r = rng.random()
+        if r < 0.6:
+            adjective = rng.choice(MOOD_ADJECTIVES.get(mood, (mood,)))
+            text = f"{adjective} {genre}" + (" songs" if rng.random() < 0.3 else "")
+        else:
+            activity = rng.choice(MOOD_ACTIVITIES.get(mood, (mood,)))
+            text = f"{genre} for {activity}"
+        relevant = self._matching(("track", "playlist"), label=label, mood=mood)
+        return text, relevant, []
+
+    def _era_genre(self, t: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
+        decade = int(t["release_year"]) // 10 * 10
+        label = rng.choice([str(g).lower() for g in t["genres"]])
+        era, genre = rng.choice(decade_forms(decade)), self._genre_words(label, rng)
+        template = rng.choice(("{e} {g}", "{g} from the {e}", "{g} {e}", "{e} {g} songs", "best {g} of the {e}"))
+        relevant = self._matching(("track", "album"), label=label, decade=decade)
+        return template.format(e=era, g=genre), relevant, []
+
+    def _entity_type(self, e: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
+        if e["type"] == "album":
+            artist = e["artist"].lower()
+            template = rng.choice(("{a} albums", "albums by {a}", "{a} discography", "{a} records"))
+            albums = self._index.albums_by_artist.get(_norm(e["artist"]), [])[: self.max_relevant]
+            return template.format(a=artist), albums, self._artist_related(artist)
+        if e["type"] == "artist":
+            label = str(e["genres"][0]).lower()
+            template = rng.choice(("{g} artists", "best {g} bands", "{g} singers", "who sings {g}"))
+            text = template.format(g=self._genre_words(label, rng))
+            return text, self._primary_genre_artists(label), []
+        label = rng.choice(_labels(e))
+        template = rng.choice(("{g} playlists", "playlists for {g}", "{g} mixes", "a {g} playlist"))
+        text = template.format(g=self._genre_words(label, rng))
+        return text, self._matching(("playlist",), label=label), []
+
+    def _primary_genre_artists(self, label: str) -> list[str]:
+        """Artists whose main genre is `label` (an artist in 4 genres is no "rock artist")."""
+        key = ("artist-primary", label)
+        if key not in self._relevant_cache:
+            artists = self._index.by_type.get("artist", [])
+            ids = (a["id"] for a in artists if a.get("genres") and str(a["genres"][0]).lower() == label)
+            self._relevant_cache[key] = _first_n(ids, self.max_relevant)
+        return self._relevant_cache[key]
+
+
+# --- clicks ---------------------------------------------------------------------------
+
+
+class _Random(Protocol):
+    def random(self) -> float: ...
+
+
+#: Probability that an examined result is clicked, by grade (0 is a noise click).
+ATTRACTIVENESS: Mapping[int, float] = MappingProxyType({0: 0.02, 1: 0.15, 2: 0.5, 3: 0.9})
+#: Engagement a click is worth, by grade: a relevant click turns into a play (1.0), a
+#: related one into a short listen, an irrelevant one bounces.
+ENGAGEMENT: Mapping[int, float] = MappingProxyType({0: 0.1, 1: 0.5, 2: 1.0, 3: 1.0})
+
+
+@dataclass(frozen=True)
+class ClickModel:
+    """Position-based click model: click = examined(rank) AND attracted(grade).
+
+    P(examine rank r) = 1 / r**eta (ranks from 1); P(click | examined) by grade from
+    `attractiveness`. With `stop_after_target`, a navigational user (:data:`NAVIGATIONAL`)
+    who clicks the target has found it and examines nothing below: without that, a
+    known-item page would collect clicks below the answer that no real user makes, and a
+    policy would be rewarded for burying the answer under near-misses.
+    """
+
+    eta: float = 1.0
+    attractiveness: Mapping[int, float] = field(default_factory=lambda: dict(ATTRACTIVENESS), hash=False)
+    engagement_by_grade: Mapping[int, float] = field(default_factory=lambda: dict(ENGAGEMENT), hash=False)
+    stop_after_target: bool = True
+
+    def examination(self, rank: int) -> float:
+        """P(the user looks at the result at 1-based `rank`)."""
+        return 1.0 / rank**self.eta
+
+    def click_probability(self, rank: int, grade: int) -> float:
+        """P(click) at `rank` for a result of `grade`, ignoring stopping."""
+        return self.examination(rank) * self.attractiveness.get(grade, self.attractiveness[0])
+
+    def clicks(self, page_ids: Sequence[str], query: SimulatedQuery, rng: _Random) -> list[str]:
+        """Clicked ids in page order (each id at most once)."""
+        out: list[str] = []
+        for rank, eid in enumerate(dict.fromkeys(page_ids), start=1):
+            if rng.random() < self.click_probability(rank, query.grade(eid)):
+                out.append(eid)
+                if self.stop_after_target and eid == query.target and query.intent in NAVIGATIONAL:
+                    break
+        return out
+
+    def engagement(self, clicked: Iterable[str], query: SimulatedQuery) -> dict[str, float]:
+        """Clicked id → reward weight by the clicked result's grade."""
+        return {eid: self.engagement_by_grade.get(query.grade(eid), 0.0) for eid in clicked}
