@@ -28,7 +28,8 @@ from es_ltrr.simulation import (
     split,
     typo,
 )
-from es_ltrr.simulation.users import KEYBOARD_NEIGHBOURS, NAVIGATIONAL
+from es_ltrr.simulation.typos import KEYBOARD_NEIGHBOURS
+from es_ltrr.simulation.users import NAVIGATIONAL
 
 
 # --- a small catalog ------------------------------------------------------------------
