@@ -110,7 +110,7 @@ class Searcher:
         timer.lap("understand")
 
         context = policy_context(understanding, request, served_at)
-        decision = self.policy.choose(context, self._available())
+        decision = self.policy.choose(context, self.available())
         timer.lap("choose")
         if self.encoder is not None and self._needs_vector(decision):
             self.encoder.load()  # once per process; the latency reported is the search's own
@@ -120,10 +120,21 @@ class Searcher:
         timer.lap("embed")
 
         inp = ArmInput(request.query, understanding, vector, self.seed_of(impression_id), self.catalog)
-        bodies = self._render(inp, decision)
-        responses = dict(zip(bodies, self.engine.msearch(list(bodies.values()))))
+        responses = self.retrieve(inp, decision)
         timer.lap("retrieve")
+        return self.assemble(impression_id, request, understanding, context, decision, responses, served_at, timer)
 
+    def retrieve(self, inp: ArmInput, decision: Decision) -> dict[str, dict[str, Any]]:
+        """Arm name → engine response, for the chosen arms that apply (one msearch)."""
+        bodies = self._render(inp, decision)
+        return dict(zip(bodies, self.engine.msearch(list(bodies.values()))))
+
+    def assemble(self, impression_id: str, request: SearchRequest, understanding: Understanding,
+                 context: PolicyContext, decision: Decision, responses: Mapping[str, Mapping[str, Any]],
+                 served_at: float, timer: Timer | None = None) -> SearchResult:
+        """The rest of a search once the arms answered: union → rank → collapse → confidence.
+        The simulator calls it with slices of deeper responses, so its pages are served ones."""
+        timer = timer or Timer()
         candidates, arm_results = union(responses, decision.allocations)
         scores, ranker_name = self._rank(request.query, understanding, candidates)
         timer.lap("rank")
@@ -142,13 +153,13 @@ class Searcher:
         """Arm name → the search body `search` would send for `query` (bench, tools)."""
         understanding = understand(query, self.gazetteer)
         context = policy_context(understanding, SearchRequest(query), self.clock())
-        decision = self.policy.choose(context, self._available())
+        decision = self.policy.choose(context, self.available())
         vector = self._embed(query, decision)
         return self._render(ArmInput(query, understanding, vector, seed, self.catalog), decision)
 
     # -- stages ---------------------------------------------------------------------------
 
-    def _available(self) -> list[str]:
+    def available(self) -> list[str]:
         """Arms that can run here: the semantic arm needs an encoder."""
         return [name for name, arm in self.arms.items() if not (arm.needs_vector and self.encoder is None)]
 

@@ -56,3 +56,48 @@ def _step_down(utility: np.ndarray, current: np.ndarray) -> np.ndarray:
     best = masked.argmax(axis=-1)
     best_utility = np.take_along_axis(masked, best[..., None], axis=-1)[..., 0]
     return np.where(best_utility > 0, best, -1)
+
+
+def allocate_union(values: np.ndarray, depths: np.ndarray, cost: float, budget: int) -> np.ndarray:
+    """Depth index per draw and arm (−1 = not run), maximizing P(some chosen arm holds what the
+    user wants) − cost · candidates, arms taken as independent given the context.
+
+    Greedy: from nothing, repeatedly take the one move (an arm to a deeper depth) with the
+    largest gain in that probability minus its extra cost, while it is positive and fits
+    the budget. Unlike the per-arm sum, a second arm that finds the same things as the first
+    is worth only what it adds: a known item found by lexical at depth 10 does not also run
+    three other arms at depth 10.
+
+    >>> known_item = np.array([[[0.9, 0.9], [0.9, 0.9], [0.05, 0.6]]])   # 3 arms, depths 10 and 50
+    >>> allocate_union(known_item, np.array([10, 50]), cost=0.01, budget=100).tolist()
+    [[0, -1, -1]]
+    >>> broad = np.array([[[0.1, 0.2], [0.1, 0.1], [0.05, 0.8]]])
+    >>> allocate_union(broad, np.array([10, 50]), cost=0.002, budget=100).tolist()
+    [[-1, -1, 1]]
+    """
+    n_draws, n_arms, n_depths = values.shape
+    p = np.clip(values, 0.0, 0.999)
+    sizes = np.concatenate([[0], depths]).astype(float)
+    choice = np.full((n_draws, n_arms), -1)
+    miss = np.ones(n_draws)
+    rows = np.arange(n_draws)
+    for _ in range(n_arms * n_depths):
+        current_p = np.where(choice >= 0, np.take_along_axis(p, np.maximum(choice, 0)[..., None], axis=2)[..., 0], 0.0)
+        rest = miss[:, None] / (1.0 - current_p)  # P(miss) of the other chosen arms
+        gain = rest[..., None] * (1.0 - current_p[..., None] - (1.0 - p))  # (draws, arms, depths)
+        extra = sizes[1:][None, None, :] - sizes[choice + 1][..., None]
+        total = sizes[choice + 1].sum(axis=1)
+        net = gain - cost * extra
+        allowed = (extra > 0) & (total[:, None, None] + extra <= budget)
+        net = np.where(allowed, net, -np.inf)
+        flat = net.reshape(n_draws, -1)
+        best = flat.argmax(axis=1)
+        go = flat[rows, best] > 0
+        if not go.any():
+            break
+        arm, depth = np.divmod(best, n_depths)
+        moved = rows[go]
+        old_p = current_p[moved, arm[go]]
+        choice[moved, arm[go]] = depth[go]
+        miss[moved] = miss[moved] / (1.0 - old_p) * (1.0 - p[moved, arm[go], depth[go]])
+    return choice

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from ..arms import ARMS, check_arm_names
-from .allocation import allocate
+from .allocation import allocate, allocate_union
 from .base import Decision, Policy, PolicyContext
 from .features import DIM, FEATURES, featurize
 from .linear import BayesLinearBank
@@ -32,17 +32,23 @@ class ContextualPolicy(Policy):
 
     * `depths`: the depth menu; `cost`: utility charged per candidate requested, so the
       policy trades recall for retrieval cost explicitly; `budget`: candidates per query,
-      never exceeded;
+      never exceeded; `objective`: "union" (default: P(some chosen arm finds it) − cost,
+      so redundant arms are worth only what they add) or "sum" (Σ per-arm P − cost, the
+      plain semi-bandit objective; `allocation.py`);
     * `burn_in`: searches served by the static allocation (propensity 1, `forced`
       "burn-in") before the policy decides: the all-arms lists teach every depth at once;
     * `force`: arm → minimum depth, a rule applied to every query (propensity 1);
     * `prior_hit`, `prior_precision`, `noise`, `discount`: the posteriors (see `linear.py`).
     """
 
-    def __init__(self, seed: int | None = None, depths: Sequence[int] = DEFAULT_DEPTHS, cost: float = 0.002,
-                 budget: int = 100, burn_in: int = 50, force: Mapping[str, int] | None = None,
-                 prior_hit: float = 0.5, prior_precision: float = 1.0, noise: float = 0.5, discount: float = 1.0):
+    def __init__(self, seed: int | None = None, depths: Sequence[int] = DEFAULT_DEPTHS, cost: float = 0.004,
+                 budget: int = 100, burn_in: int = 300, force: Mapping[str, int] | None = None,
+                 prior_hit: float = 0.5, prior_precision: float = 1.0, noise: float = 0.3, discount: float = 1.0,
+                 objective: str = "union"):
         super().__init__(seed)
+        if objective not in ("union", "sum"):
+            raise ValueError(f"objective must be 'union' or 'sum', got {objective!r}")
+        self.objective = objective
         depths = tuple(sorted(int(d) for d in depths))
         if not depths or depths[0] <= 0:
             raise ValueError(f"depth menu must hold positive depths, got {depths}")
@@ -100,7 +106,8 @@ class ContextualPolicy(Policy):
         the values (arms × depths) the served choice was made from (shown by `debug`)."""
 
     def _allocate(self, values: np.ndarray, depths: np.ndarray, budget: int) -> np.ndarray:
-        return allocate(values, depths, self.cost, budget)
+        run = allocate_union if self.objective == "union" else allocate
+        return run(values, depths, self.cost, budget)
 
     def _shares(self, choices: np.ndarray) -> list[dict[int, float]]:
         """Per arm, the share of `choices` rows (draws) at each depth."""
@@ -123,7 +130,7 @@ class ContextualPolicy(Policy):
         elif chosen < unbudgeted:
             reason = f"stepped down from depth {self.depths[unbudgeted]} to fit the budget of {budget} candidates"
         else:
-            reason = f"best value - cost x depth at depth {self.depths[chosen]}"
+            reason = f"depth {self.depths[chosen]}: what it adds beats its cost"
         return {
             "depth": 0 if chosen < 0 else self.depths[chosen],
             "posterior_mean": {d: round(float(m), 4) for d, m in zip(self.depths, mean)},

@@ -1,7 +1,7 @@
 """Random arms and depths at a given mean candidate count: the no-learning control.
 
 Each arm runs independently with probability `p_on` at a depth drawn uniformly from the
-menu, with `p_on` set so the expected candidates per query equal `mean_candidates` (the
+menu, with `p_on` set (`p_on_for`) so the mean candidates per query equal `mean_candidates` (the
 simulator passes Thompson's average, so the two are compared at the same budget); when a
 draw exceeds the hard `budget`, its deepest arms are dropped until it fits. The trimming
 couples the arms, so propensities are estimated like Thompson's: the share of `draws`
@@ -10,6 +10,7 @@ random allocations (the served one among them) that give each arm its depth.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,27 @@ from .contextual import ContextualPolicy
 def random_choices(rng: np.random.Generator, draws: int, n_arms: int, depths: np.ndarray,
                    mean_candidates: float, budget: int) -> np.ndarray:
     """Depth index per draw and arm (−1 = not run), uniformly random within the budget."""
-    p_on = min(1.0, max(0.0, mean_candidates / (n_arms * float(depths.mean())))) if n_arms else 0.0
+    return _trimmed(rng, draws, n_arms, depths, p_on_for(n_arms, tuple(depths), mean_candidates, budget), budget)
+
+
+@lru_cache(maxsize=64)
+def p_on_for(n_arms: int, depths: tuple[int, ...], mean_candidates: float, budget: int) -> float:
+    """The `p_on` whose allocations, after trimming to the budget, request `mean_candidates`
+    on average (bisection on a fixed-seed sample; the trimming makes it non-linear)."""
+    if n_arms == 0 or mean_candidates <= 0:
+        return 0.0
+    sample = np.random.default_rng(0)
+    low, high = 0.0, 1.0
+    sizes = np.concatenate([[0], depths])
+    for _ in range(20):
+        mid = (low + high) / 2
+        mean = sizes[_trimmed(np.random.default_rng(sample.integers(1 << 31)), 4096, n_arms, np.array(depths), mid, budget) + 1].sum(axis=1).mean()
+        low, high = (mid, high) if mean < mean_candidates else (low, mid)
+    return (low + high) / 2
+
+
+def _trimmed(rng: np.random.Generator, draws: int, n_arms: int, depths: np.ndarray, p_on: float,
+             budget: int) -> np.ndarray:
     on = rng.random((draws, n_arms)) < p_on
     choice = np.where(on, rng.integers(0, len(depths), (draws, n_arms)), -1)
     sizes = np.concatenate([[0], depths])

@@ -84,6 +84,7 @@ def test_decisions_after_learning_stay_valid(make, small_searcher):
     """Past burn-in the learning policies decide for themselves: still exactly the available
     arms, propensities in (0, 1] for every arm they decided on, never over their budget."""
     policy = make()
+    policy.burn_in = 10  # a hyper-parameter of the learning policies; the static one has none
     searcher = replace(small_searcher, policy=policy)
     for query in ["memories maroon 5", "happy songs", "rock", "taylor swift"] * 15:
         record = searcher.search(parse_search_request({"query": query}))

@@ -1,0 +1,54 @@
+"""es-ltrr commands that learn: simulate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from . import Ctx, fail, main, say, searcher_for, settings_options
+
+
+@main.command()
+@click.option("--queries", default=5000, show_default=True, help="Learning queries (the policies learn on them in order).")
+@click.option("--report-queries", default=1000, show_default=True, help="Held-out queries the table is measured on.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the users, their clicks and the policies.")
+@click.option("--policies", default=",".join(("all_arms", "best_single", "uniform", "epsilon_greedy", "ucb", "thompson", "oracle")),
+              show_default=True, help="Comma-separated policies to compare.")
+@click.option("--cost", default=0.004, show_default=True, help="Objective cost per candidate requested.")
+@click.option("--budget", default=100, show_default=True, help="Candidates per query a learning policy may request.")
+@click.option("--burn-in", default=300, show_default=True, help="Queries a learning policy serves statically first.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"policies": {name: {recall, mrr, ndcg10, candidates, regret, ...}}}.')
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path), help="Write regret, learning and recall-vs-candidates PNGs here.")
+@click.option("--save-policy", is_flag=True, help="Save the learned Thompson state to the data dir (serving then uses it).")
+@settings_options()
+@click.pass_obj
+def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: str, cost: float, budget: int,
+             burn_in: int, as_json: bool, plots: Path | None, save_policy: bool) -> None:
+    """Simulated users on the shipped catalog (embedded engine): every policy learns from their
+    clicks on the same query stream, then is measured on users with held-out targets."""
+    from ..catalog import load_catalog
+    from ..datadir import DataDir
+    from ..simulation.experiment import SimulationConfig, simulate as run
+    from ..simulation.report import plots as write_plots, table
+
+    names = tuple(p.strip() for p in policies.split(",") if p.strip())
+    if queries < 1 or report_queries < 1:
+        fail("--queries and --report-queries must be at least 1")
+    settings = obj.settings()
+    if settings.cluster_url:
+        fail("simulate runs on the embedded engine (drop --cluster)")
+    searcher = searcher_for(obj, settings)
+    config = SimulationConfig(queries, report_queries, seed, names, cost, budget, burn_in)
+    try:
+        result = run(searcher, load_catalog(settings.catalog), config, say)
+    except ValueError as exc:
+        fail(str(exc))
+    if plots:
+        for path in write_plots(result, plots):
+            say(f"wrote {path}")
+    if save_policy and "thompson" in result.learned:
+        path = DataDir(settings.data_dir).save_policy_state(result.learned["thompson"].state())
+        say(f"saved the learned thompson state to {path}")
+    click.echo(json.dumps(result.to_json(), indent=2) if as_json else table(result))
