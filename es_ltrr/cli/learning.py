@@ -21,11 +21,12 @@ from . import Ctx, fail, main, say, searcher_for, settings_options
 @click.option("--burn-in", default=300, show_default=True, help="Queries a learning policy serves statically first.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"policies": {name: {recall, mrr, ndcg10, candidates, regret, ...}}}.')
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), help="Write regret, learning and recall-vs-candidates PNGs here.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the --json document to this file.")
 @click.option("--save-policy", is_flag=True, help="Save the learned Thompson state to the data dir (serving then uses it).")
 @settings_options()
 @click.pass_obj
 def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: str, cost: float, budget: int,
-             burn_in: int, as_json: bool, plots: Path | None, save_policy: bool) -> None:
+             burn_in: int, as_json: bool, plots: Path | None, out: Path | None, save_policy: bool) -> None:
     """Simulated users on the shipped catalog (embedded engine): every policy learns from their
     clicks on the same query stream, then is measured on users with held-out targets."""
     from ..catalog import load_catalog
@@ -51,4 +52,7 @@ def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: s
     if save_policy and "thompson" in result.learned:
         path = DataDir(settings.data_dir).save_policy_state(result.learned["thompson"].state())
         say(f"saved the learned thompson state to {path}")
-    click.echo(json.dumps(result.to_json(), indent=2) if as_json else table(result))
+    document = json.dumps(result.to_json(), indent=2)
+    if out:
+        out.write_text(document + "\n")
+    click.echo(document if as_json else table(result))

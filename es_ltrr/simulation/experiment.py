@@ -125,12 +125,14 @@ def simulate(searcher: Searcher, entities: list[dict], config: SimulationConfig,
         learned["ucb"] = UCBPolicy(seed=config.seed, **hyper)
         runs["ucb"] = run("ucb", policy_chooser(learned["ucb"], available), learned["ucb"])
     runs = {name: runs[name] for name in POLICY_NAMES if name in runs and name in config.policies}
-    metrics = {name: measure(r, report, ir_measures) for name, r in runs.items()}
+    metrics = {name: measure(r, report, ir_measures, config.burn_in) for name, r in runs.items()}
     return SimulationResult(config, runs, metrics, seconds, learned)
 
 
-def measure(run: PolicyRun, report: Sequence[Trial], ir_measures: Any) -> dict[str, float]:
-    """Report-set quality and cost, plus the learning stream's cumulative regret."""
+def measure(run: PolicyRun, report: Sequence[Trial], ir_measures: Any, burn_in: int = 0) -> dict[str, float]:
+    """Report-set quality and cost, plus the learning stream's cumulative regret and its
+    per-query rate in the first and the last fifth of the stream after burn-in (a learner's
+    rate falls; against the clairvoyant oracle it cannot reach 0)."""
     qrels = [ir_measures.Qrel(str(i), doc, grade) for i, t in enumerate(report)
              for doc, grade in t.query.grades.items() if grade > 0]
     scored = [ir_measures.ScoredDoc(str(i), doc, float(len(o.page) - rank))
@@ -138,6 +140,8 @@ def measure(run: PolicyRun, report: Sequence[Trial], ir_measures: Any) -> dict[s
     ndcg, rr = ir_measures.nDCG @ 10, ir_measures.RR(rel=2)
     quality = ir_measures.calc_aggregate([ndcg, rr], qrels, scored) if scored else {}
     regret = run.regret_curve()
+    steps = np.diff(regret, prepend=0.0)[burn_in:]
+    fifth = max(1, len(steps) // 5)
     return {
         "recall": float(np.mean([o.found for o in run.report])),
         "mrr": float(quality.get(rr, 0.0)),
@@ -146,4 +150,6 @@ def measure(run: PolicyRun, report: Sequence[Trial], ir_measures: Any) -> dict[s
         "requested": float(np.mean([o.requested for o in run.report])),
         "regret": float(regret[-1]) if len(regret) else 0.0,
         "stream_recall": float(np.mean([o.found for o in run.stream])) if run.stream else 0.0,
+        "regret_rate_early": float(steps[:fifth].mean()) if len(steps) else 0.0,
+        "regret_rate_late": float(steps[-fifth:].mean()) if len(steps) else 0.0,
     }

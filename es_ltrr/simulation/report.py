@@ -12,7 +12,8 @@ from .._extras import require
 from .experiment import SimulationResult
 
 COLUMNS = [("recall", "recall"), ("mrr", "MRR"), ("ndcg10", "nDCG@10"), ("candidates", "candidates"),
-           ("requested", "requested"), ("regret", "regret"), ("stream_recall", "recall (learning)")]
+           ("requested", "requested"), ("regret", "regret"), ("regret_rate_early", "regret/query early"),
+           ("regret_rate_late", "regret/query late"), ("stream_recall", "recall (learning)")]
 
 
 def table(result: SimulationResult) -> str:

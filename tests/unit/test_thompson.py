@@ -186,3 +186,19 @@ def test_learns_which_arm_serves_which_context(name):
         candidates += decision.candidates_requested
     assert hits >= 75, hits  # ε-greedy explores at random on 10 % of queries
     assert candidates / 90 <= 40, candidates / 90  # all arms at the menu's top would be 600
+
+
+@pytest.mark.parametrize("name", ["thompson", "ucb", "epsilon_greedy", "uniform"])
+def test_a_learned_state_round_trips_to_identical_decisions(name):
+    import json
+
+    policy = POLICIES[name](seed=4, burn_in=10)
+    world, rng = Synthetic(), np.random.default_rng(0)
+    for t in range(60):
+        record, _ = world.record(policy, list(world.good)[t % 3], rng)
+        policy.update(record, {"t": 1.0})
+    resumed = POLICIES[name](seed=999, burn_in=10)
+    resumed.load_state(json.loads(json.dumps(policy.state())))
+    contexts = [PolicyContext(i, (), 2, {"segment": "x"}) for i in world.good] * 5
+    assert [resumed.choose(c, ALL) for c in contexts] == [policy.choose(c, ALL) for c in contexts]
+    assert not any(policy.choose(c, ALL).forced for c in contexts[:3])  # past burn-in: the learned choice
