@@ -86,6 +86,8 @@ class Settings:
     #: Hyper-parameters of the policy (constructor arguments: cost, budget, burn_in, ...).
     policy_options: dict[str, Any] = field(default_factory=dict)
     allocation: dict[str, int] = field(default_factory=dict)
+    #: UBI action → weight of the engagement (`feedback.events.DEFAULT_WEIGHTS` when empty).
+    action_weights: dict[str, float] = field(default_factory=dict)
     rrf_weights: dict[str, float] = field(default_factory=dict)
     embed: bool = True
     #: Catalog vectors are cached here, outside the data dir, so fresh clones and CI reuse them.
@@ -100,7 +102,7 @@ class Settings:
             values.update(_read_toml(Path(path)))
         for f in fields(cls):
             key = f"ES_LTRR_{f.name.upper()}"
-            if key in env and f.name not in ("allocation", "rrf_weights", "policy_options"):
+            if key in env and f.name not in ("allocation", "rrf_weights", "policy_options", "action_weights"):
                 values[f.name] = env[key]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**{**default_dirs(env), **_coerce(values)})
@@ -123,6 +125,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         check_arm_names(data.get(key, {}), f"'{key}' of {path}")
     if not isinstance(data.get("policy_options", {}), dict):
         raise ValueError(f"{path}: 'policy_options' must be a table of name = value")
+    weights = data.get("action_weights", {})
+    if not isinstance(weights, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in weights.values()):
+        raise ValueError(f"{path}: 'action_weights' must be a table of action = number")
     return data
 
 

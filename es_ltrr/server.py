@@ -17,12 +17,17 @@ from flask import Flask, Response, request  # noqa: E402  (after the guard that 
 from werkzeug.exceptions import HTTPException  # noqa: E402
 
 from .api import BadRequest, decode_json, parse_search_request, search_response  # noqa: E402
+from .feedback import FeedbackLoop  # noqa: E402
+from .feedback.loop import BatchTooLarge  # noqa: E402
+from .feedback.store import StoreError  # noqa: E402
 from .pipeline import Searcher  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-#: Largest accepted request body; a search request is a few hundred bytes.
+#: Largest accepted search body; a search request is a few hundred bytes.
 MAX_BODY_BYTES = 64 * 1024
+#: Largest accepted feedback body (a batch of up to `MAX_BATCH` events).
+MAX_FEEDBACK_BYTES = 1024 * 1024
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -33,17 +38,48 @@ def _error(status: int, message: str) -> Response:
     return _json({"error": {"status": status, "message": message}}, status)
 
 
-def create_app(searcher: Searcher) -> Flask:
+def create_app(searcher: Searcher, feedback: FeedbackLoop | None = None) -> Flask:
+    """The app around one searcher; with `feedback`, searches are logged as impressions and
+    `POST /feedback` accepts UBI events."""
     app = Flask("es_ltrr")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = MAX_FEEDBACK_BYTES
 
     @app.post("/search")
     def search() -> Response:
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return _error(413, f"search body over {MAX_BODY_BYTES} bytes")
         try:
             search_request = parse_search_request(decode_json(request.get_data(cache=False)))
         except BadRequest as exc:
             return _error(400, str(exc))
-        return _json(search_response(searcher.search(search_request)))
+        result = searcher.search(search_request)
+        if feedback is not None:
+            try:
+                feedback.log_search(result)
+            except StoreError as exc:  # the page is still worth serving; its feedback will be refused
+                log.error("impression %s not logged: %s", result.impression_id, exc)
+        return _json(search_response(result))
+
+    @app.post("/feedback")
+    def post_feedback() -> Response:
+        """One UBI event or a list of them; 200 once durable, with bad ones reported by index."""
+        if feedback is None:
+            return _error(503, "feedback is not enabled on this server")
+        try:
+            payload = decode_json(request.get_data(cache=False))
+            report = feedback.ingest(payload)
+        except BadRequest as exc:
+            return _error(400, str(exc))
+        except BatchTooLarge as exc:
+            return _error(413, str(exc))
+        except StoreError as exc:
+            log.error("feedback not logged: %s", exc)
+            return _error(503, "the feedback log cannot be written; nothing was acknowledged")
+        if not isinstance(payload, list) and report.errors:  # one event: its own status
+            return _error(report.errors[0]["status"], report.errors[0]["error"])
+        if isinstance(payload, list) and payload and len(report.errors) == len(payload):
+            return _json({"error": {"status": 400, "message": "no event in the batch was valid"}, **report.to_dict()}, 400)
+        return _json(report.to_dict())
 
     @app.get("/healthz")
     def healthz() -> Response:

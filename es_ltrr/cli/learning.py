@@ -1,4 +1,4 @@
-"""es-ltrr commands that learn: simulate."""
+"""es-ltrr commands that learn: simulate, replay."""
 
 from __future__ import annotations
 
@@ -56,3 +56,40 @@ def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: s
     if out:
         out.write_text(document + "\n")
     click.echo(document if as_json else table(result))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"impressions": N, "events": M, "duplicates_ignored": D, "state_equal": true|false}.')
+@click.option("--save", is_flag=True, help="Save the replayed state (the whole log folded) as the policy's state.")
+@settings_options()
+@click.pass_obj
+def replay(obj: Ctx, as_json: bool, save: bool) -> None:
+    """Rebuild the policy's state from the feedback log and compare it with the saved state.
+
+    A fresh policy folds the logged events in log order up to the saved state's log position;
+    `state_equal` says whether its learned state equals the saved one (the RNG, which searches
+    advance, is not part of the comparison)."""
+    from ..app import make_policy
+    from ..datadir import DataDir
+    from ..feedback.loop import replay as fold_log
+    from ..feedback.store import FILENAME, FeedbackStore, StoreError
+
+    settings = obj.settings()
+    data = DataDir(settings.data_dir)
+    try:
+        store = FeedbackStore(data.logs_dir / FILENAME)
+        fresh = make_policy(settings.policy, settings.policy_options, settings.allocation)
+        saved = data.policy_state(fresh.name)
+        until = int(saved.get("log_seq", 0)) if saved else 0
+        loop = fold_log(store, fresh, until)
+        equal = (saved or {}).get("learned", fresh.state()["learned"]) == fresh.state()["learned"]
+        if save:
+            loop.fold()
+            path = data.save_policy_state({**fresh.state(), "log_seq": loop.log_seq})
+            say(f"saved the replayed {fresh.name} state (log position {loop.log_seq}) to {path}")
+        counts = store.counts()
+    except (StoreError, ValueError) as exc:
+        fail(str(exc))
+    report = {**counts, "state_equal": equal}
+    click.echo(json.dumps(report) if as_json else "\n".join(f"{k}: {v}" for k, v in report.items()))

@@ -35,11 +35,30 @@ def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_jso
         request = parse_search_request({"query": query, "k": k, "context": context, "debug": debug})
     except BadRequest as exc:
         fail(str(exc))
-    response = search_response(searcher_for(obj).search(request))
+    settings = obj.settings()
+    searcher = searcher_for(obj, settings)
+    result = searcher.search(request)
+    _log_impression(settings, result)
+    response = search_response(result)
     if as_json:
         click.echo(json.dumps(response, ensure_ascii=False, indent=2))
     else:
         click.echo(format_table(response))
+
+
+def _log_impression(settings, result) -> None:
+    """Log the search as an impression, so feedback can name its `impression_id` (a log that
+    cannot be written is a warning: the answer is still printed)."""
+    from ..datadir import DataDir
+    from ..feedback import FeedbackStore, Impression
+    from ..feedback.store import FILENAME, StoreError
+
+    try:
+        store = FeedbackStore(DataDir(settings.data_dir).logs_dir / FILENAME)
+        store.add_impression(Impression.from_result(result))
+        store.close()
+    except StoreError as exc:
+        say(f"warning: impression not logged: {exc}")
 
 
 _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
@@ -142,13 +161,28 @@ def _shorten_vectors(node: Any) -> Any:
 @settings_options()
 @click.pass_obj
 def serve(obj: Ctx, host: str, port: int, threads: int) -> None:
-    """Run the sidecar (POST /search, GET /healthz) on waitress."""
+    """Run the sidecar (POST /search, POST /feedback, GET /healthz) on waitress.
+
+    Searches are logged as impressions and feedback events in <data dir>/logs/ (SQLite);
+    events update the policy as they arrive, and its state is saved at exit (and every
+    500 events) with the log position it includes."""
+    import atexit
+
+    from ..datadir import DataDir
+    from ..feedback import FeedbackLoop
+    from ..feedback.store import StoreError
     from ..server import create_app
 
     waitress = require("waitress", "server", "es-ltrr serve")
-    searcher = searcher_for(obj)
+    settings = obj.settings()
+    searcher = searcher_for(obj, settings)
+    try:
+        loop = FeedbackLoop.open(DataDir(settings.data_dir), searcher.policy, settings.action_weights or None)
+    except StoreError as exc:
+        fail(str(exc))
+    atexit.register(loop.save)
     searcher.warm()  # the first request must not pay the model load
-    app = create_app(searcher)
+    app = create_app(searcher, loop)
     say(f"serving on http://{host}:{port}")
     waitress.serve(app, host=host, port=port, threads=threads, ident="es-ltrr")
 

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "es_ltrr"
 #: The edge: wiring, interfaces and tooling. Nothing below it may import it.
 EDGE = {"cli", "server", "app", "bench", "parity", "apply", "indexing", "devnode"}
 #: Rooms that learn or rank from served searches.
-LEARNING = {"policy", "ranking", "ltr", "record", "pipeline", "simulation"}
+LEARNING = {"policy", "ranking", "ltr", "record", "pipeline", "simulation", "feedback"}
 #: Rooms that know nothing of searches being served or learned from.
 CORE = {"_extras", "analysis", "templating", "schema", "catalog", "understanding", "arms", "engines", "embedding", "embedding_onnx", "union", "collapse", "confidence", "evaluation"}
 

@@ -1,0 +1,14 @@
+"""The feedback loop: impressions and UBI events in a durable log, online policy updates,
+and replay of the log into the same policy state (docs/feedback.md)."""
+
+from __future__ import annotations
+
+from .events import DEFAULT_WEIGHTS, MAX_BATCH, Event, EventError, parse_event
+from .impression import Impression
+from .loop import FeedbackLoop, IngestReport
+from .store import SCHEMA_VERSION, FeedbackStore
+
+__all__ = [
+    "DEFAULT_WEIGHTS", "MAX_BATCH", "SCHEMA_VERSION", "Event", "EventError", "FeedbackLoop", "FeedbackStore",
+    "Impression", "IngestReport", "parse_event",
+]

@@ -1,0 +1,72 @@
+"""What the log keeps of a served search, and what the policy learns from later.
+
+An `Impression` is the part of a `SearchResult` that feedback needs, as JSON: the query and
+its normalized form, the request context, the understanding's summary, the policy's context
+and decision (allocations, propensities, depth distributions, forced rules), every executed
+arm's full ranked id list, the page and the timings. It answers the same `context`,
+`decision` and `arm_result(arm)` the policy reads from a live record, so an event arriving
+minutes later — or replayed from the log — updates the policy exactly as the live search would.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..policy import Decision, PolicyContext
+from ..union import ArmResult
+
+if TYPE_CHECKING:
+    from ..record import SearchResult
+
+
+@dataclass(frozen=True)
+class Impression:
+    id: str
+    served_at: float
+    query: str
+    normalized: str
+    context: PolicyContext
+    decision: Decision
+    arm_results: tuple[ArmResult, ...]
+    page: tuple[str, ...]
+    understanding: Mapping[str, Any] = field(default_factory=dict)
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_result(cls, result: SearchResult) -> "Impression":
+        u = result.understanding
+        summary = {"intent": u.intent, "intent_confidence": u.intent_confidence,
+                   "slots": [s.kind for s in u.slots], "misspelled": u.misspelled}
+        decision = Decision(dict(result.decision.allocations), dict(result.decision.propensities),
+                            result.decision.policy, result.decision.depths, result.decision.forced)
+        return cls(result.impression_id, result.served_at, result.request.query, u.normalized, result.context,
+                   decision, result.arm_results, tuple(result.ids), summary, dict(result.timings_ms))
+
+    def arm_result(self, arm: str) -> ArmResult | None:
+        return next((r for r in self.arm_results if r.arm == arm), None)
+
+    def to_json(self) -> str:
+        d = self.decision
+        return json.dumps({
+            "id": self.id, "served_at": self.served_at, "query": self.query, "normalized": self.normalized,
+            "context": {**asdict(self.context), "request_context": dict(self.context.request_context)},
+            "decision": {"policy": d.policy, "allocations": d.allocations, "propensities": d.propensities,
+                         "depths": {a: {str(k): v for k, v in dist.items()} for a, dist in d.depths.items()},
+                         "forced": dict(d.forced)},
+            "arm_results": [asdict(r) for r in self.arm_results],
+            "page": list(self.page), "understanding": dict(self.understanding), "timings_ms": dict(self.timings_ms),
+        }, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Impression":
+        doc = json.loads(text)
+        c = doc["context"]
+        context = PolicyContext(**{**c, "slot_kinds": tuple(c["slot_kinds"])})
+        d = doc["decision"]
+        decision = Decision(d["allocations"], d["propensities"], d["policy"],
+                            {a: {int(k): v for k, v in dist.items()} for a, dist in d["depths"].items()}, d["forced"])
+        arms = tuple(ArmResult(**{**r, "ids": tuple(r["ids"])}) for r in doc["arm_results"])
+        return cls(doc["id"], doc["served_at"], doc["query"], doc["normalized"], context, decision, arms,
+                   tuple(doc["page"]), doc["understanding"], doc["timings_ms"])

@@ -1,0 +1,137 @@
+"""Feedback in, learning out: log every search, accept UBI events durably, fold them into the
+policy in log order, and replay the log into the same state.
+
+The log is the truth; the policy state file (`policy/<name>.json`) is a cache of the log
+folded up to `log_seq`. `fold` applies every event after it — the ones this process just
+wrote and the ones other processes sharing the log wrote — so a restarted or second
+process catches up by itself, and `replay` (a fresh policy folding the same events in the
+same order) gives bit-identical learned state.
+
+Each event with a positive weight is one update: the impression it answers (its arms' full
+lists, decision and context, `Impression`) with that entity engaged. Events with weight ≤ 0
+(a skip) are logged but reward no arm.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from ..datadir import DataDir
+from ..policy import Policy
+from .events import DEFAULT_WEIGHTS, MAX_BATCH, Event, EventError, parse_event
+from .impression import Impression
+from .store import FILENAME, FeedbackStore
+
+if TYPE_CHECKING:
+    from ..record import SearchResult
+
+#: Events folded between two saves of the policy state (the log makes the rest recoverable).
+SAVE_EVERY = 500
+
+
+class BatchTooLarge(ValueError):
+    """More events in one request than `MAX_BATCH` (HTTP 413)."""
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "errors": self.errors}
+
+
+class FeedbackLoop:
+    """The log plus the policy it feeds; thread-safe."""
+
+    def __init__(self, store: FeedbackStore, policy: Policy, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+                 save: Callable[[dict[str, Any]], Any] | None = None, log_seq: int = 0):
+        self.store, self.policy, self.weights, self._save = store, policy, dict(weights), save
+        self.log_seq = log_seq  # the last event folded into the policy
+        self._since_save = 0
+        self._lock = threading.Lock()
+        self._impression = lru_cache(maxsize=4096)(store.impression)
+
+    @classmethod
+    def open(cls, data: DataDir, policy: Policy, weights: Mapping[str, float] | None = None) -> "FeedbackLoop":
+        """The data dir's log, with `policy` resumed at the `log_seq` its saved state records;
+        events logged after that are folded now."""
+        state = data.policy_state(policy.name) or {}
+        loop = cls(FeedbackStore(data.logs_dir / FILENAME), policy, weights or DEFAULT_WEIGHTS,
+                   save=data.save_policy_state, log_seq=int(state.get("log_seq", 0)))
+        loop.fold()
+        return loop
+
+    # -- writing --------------------------------------------------------------------------
+
+    def log_search(self, result: SearchResult) -> None:
+        self.store.add_impression(Impression.from_result(result))
+
+    def ingest(self, payload: Any) -> IngestReport:
+        """Validate, log durably (fsynced) and fold one event or a list of events.
+
+        Malformed events and events for unknown impressions are reported by index (status
+        400 / 404); the others are logged. Raises BatchTooLarge and StoreError (not logged).
+        """
+        items = payload if isinstance(payload, list) else [payload]
+        if len(items) > MAX_BATCH:
+            raise BatchTooLarge(f"{len(items)} events in one request; at most {MAX_BATCH}")
+        report = IngestReport()
+        parsed: list[tuple[int, Event]] = []
+        for i, item in enumerate(items):
+            try:
+                parsed.append((i, parse_event(item, self.weights)))
+            except EventError as exc:
+                report.errors.append({"index": i, "status": 400, "error": str(exc)})
+        known = self.store.known_impressions(sorted({e.query_id for _, e in parsed}))
+        valid = []
+        for i, event in parsed:
+            if event.query_id in known:
+                valid.append(event)
+            else:
+                report.errors.append({"index": i, "status": 404,
+                                      "error": f"unknown query_id {event.query_id!r}: no such impression"})
+        report.errors.sort(key=lambda e: e["index"])
+        inserted, report.duplicates = self.store.add_events(valid)
+        report.accepted = len(inserted)
+        self.fold()
+        return report
+
+    # -- learning -------------------------------------------------------------------------
+
+    def fold(self, until_seq: int | None = None) -> int:
+        """Apply every logged event after `log_seq` (up to `until_seq`) to the policy, in log
+        order; how many."""
+        with self._lock:
+            n = 0
+            for seq, query_id, object_id, weight in self.store.events_after(self.log_seq):
+                if until_seq is not None and seq > until_seq:
+                    break
+                if weight > 0 and object_id is not None:
+                    impression = self._impression(query_id)
+                    if impression is not None:
+                        self.policy.update(impression, {object_id: weight})
+                self.log_seq, n = seq, n + 1
+            self._since_save += n
+            if self._save is not None and self._since_save >= SAVE_EVERY:
+                self.save()
+            return n
+
+    def save(self) -> None:
+        """Write the policy state with the log position it includes."""
+        if self._save is not None:
+            self._save({**self.policy.state(), "log_seq": self.log_seq, "saved_at": time.time()})
+            self._since_save = 0
+
+
+def replay(store: FeedbackStore, fresh: Policy, until_seq: int | None = None) -> FeedbackLoop:
+    """A fresh policy folded from the start of the log (up to `until_seq` when given)."""
+    loop = FeedbackLoop(store, fresh)
+    loop.fold(until_seq)
+    return loop

@@ -1,0 +1,153 @@
+"""The durable log: impressions and events in SQLite under the data dir (`logs/feedback.sqlite3`).
+
+WAL journal; events are written with `synchronous = FULL` (the commit is fsynced before
+`/feedback` answers), impressions with `NORMAL` (a search does not wait for an fsync; a
+power cut may lose the last impressions, and feedback for them is then refused as unknown).
+Idempotency is the `events.event_key` UNIQUE constraint, so retries and concurrent posts —
+from threads or processes — count once. Schema in docs/feedback.md; `meta.schema_version`
+is checked at open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .events import Event
+from .impression import Impression
+
+SCHEMA_VERSION = 1
+FILENAME = "feedback.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS impressions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    served_at REAL NOT NULL,
+    query TEXT NOT NULL,
+    normalized TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_key TEXT NOT NULL UNIQUE,
+    query_id TEXT NOT NULL,
+    action_name TEXT NOT NULL,
+    object_id TEXT,
+    object_id_field TEXT NOT NULL,
+    client_id TEXT,
+    timestamp TEXT NOT NULL,
+    position INTEGER,
+    dwell_ms REAL,
+    weight REAL NOT NULL,
+    received_at REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_query ON events (query_id);
+"""
+
+
+class StoreError(RuntimeError):
+    """The log cannot be opened or written (another schema version, a read-only or full disk)."""
+
+
+class FeedbackStore:
+    """One SQLite file; safe to share between threads (one connection per kind, each locked)
+    and between processes (SQLite's locks; writers wait up to `busy_timeout_ms`)."""
+
+    def __init__(self, path: Path, busy_timeout_ms: int = 10_000):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._events = self._connect("FULL", busy_timeout_ms)
+            self._impressions = self._connect("NORMAL", busy_timeout_ms)
+            with self._events:
+                self._events.executescript(_SCHEMA)
+                self._events.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self._events.execute("INSERT OR IGNORE INTO meta VALUES ('duplicates_ignored', '0')")
+            version = self._events.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the feedback log {path}: {exc}") from exc
+        if version != str(SCHEMA_VERSION):
+            raise StoreError(f"{path} has schema version {version}, this es-ltrr reads {SCHEMA_VERSION}")
+        self._lock = threading.Lock()
+
+    def _connect(self, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_ms / 1000)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        return conn
+
+    def add_impression(self, impression: Impression) -> None:
+        with self._lock:
+            try:
+                self._impressions.execute(
+                    "INSERT OR IGNORE INTO impressions (id, served_at, query, normalized, body) VALUES (?, ?, ?, ?, ?)",
+                    (impression.id, impression.served_at, impression.query, impression.normalized, impression.to_json()))
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write the feedback log {self.path}: {exc}") from exc
+
+    def impression(self, impression_id: str) -> Impression | None:
+        rows = self._read("SELECT body FROM impressions WHERE id = ?", (impression_id,))
+        return Impression.from_json(rows[0][0]) if rows else None
+
+    def known_impressions(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` are logged impressions (one query for a batch)."""
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        return {r[0] for r in self._read(f"SELECT id FROM impressions WHERE id IN ({marks})", tuple(ids))}
+
+    def add_events(self, events: Sequence[Event]) -> tuple[list[tuple[int, Event]], int]:
+        """Insert in one fsynced transaction: (the new events with their seq, duplicates)."""
+        inserted: list[tuple[int, Event]] = []
+        now = time.time()
+        with self._lock:
+            conn = self._events
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for e in events:
+                    cur = conn.execute(
+                        "INSERT OR IGNORE INTO events (event_key, query_id, action_name, object_id, object_id_field,"
+                        " client_id, timestamp, position, dwell_ms, weight, received_at, body)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (e.key, e.query_id, e.action_name, e.object_id, e.object_id_field, e.client_id, e.timestamp,
+                         e.position, e.dwell_ms, e.weight, now, e.body))
+                    if cur.rowcount:
+                        inserted.append((int(cur.lastrowid), e))
+                duplicates = len(events) - len(inserted)
+                if duplicates:
+                    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'duplicates_ignored'",
+                                 (duplicates,))
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"cannot write the feedback log {self.path}: {exc}") from exc
+        return inserted, duplicates
+
+    def events_after(self, seq: int) -> Iterator[tuple[int, str, str, float]]:
+        """(seq, query_id, object_id, weight) of every event after `seq`, in log order."""
+        yield from self._read("SELECT seq, query_id, object_id, weight FROM events WHERE seq > ? ORDER BY seq", (seq,))
+
+    def counts(self) -> dict[str, int]:
+        impressions = self._read("SELECT COUNT(*) FROM impressions", ())[0][0]
+        events = self._read("SELECT COUNT(*) FROM events", ())[0][0]
+        dups = self._read("SELECT value FROM meta WHERE key = 'duplicates_ignored'", ())[0][0]
+        return {"impressions": impressions, "events": events, "duplicates_ignored": int(dups)}
+
+    def _read(self, sql: str, args: tuple) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._impressions.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the feedback log {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._events.close()
+        self._impressions.close()

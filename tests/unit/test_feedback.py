@@ -1,0 +1,184 @@
+"""The feedback loop on the small real-data index: UBI events validated field by field,
+logged durably and idempotently (threads and processes), folded into the policy, and
+replayed into the identical state; `POST /feedback` and `es-ltrr replay` contracts."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+from es_ltrr.api import parse_search_request
+from es_ltrr.cli import main
+from es_ltrr.feedback import MAX_BATCH, EventError, FeedbackLoop, FeedbackStore, Impression, parse_event
+from es_ltrr.feedback.loop import replay
+from es_ltrr.policy import ThompsonPolicy
+from es_ltrr.server import create_app
+
+
+def event(query_id, object_id="t1", action="click", **more):
+    return {"query_id": query_id, "action_name": action, "object_id": object_id, **more}
+
+
+@pytest.mark.parametrize("payload, field", [
+    ([], "JSON object"),
+    ({"action_name": "click", "object_id": "a"}, "'query_id' is required"),
+    ({"query_id": "q", "object_id": "a"}, "'action_name' is required"),
+    ({"query_id": "q", "action_name": "dance", "object_id": "a"}, "'action_name' must be one of"),
+    ({"query_id": "q", "action_name": "click"}, "'object_id' is required"),
+    ({"query_id": "", "action_name": "click", "object_id": "a"}, "'query_id' must be a non-empty string"),
+    ({"query_id": 7, "action_name": "click", "object_id": "a"}, "'query_id' must be"),
+    (event("q", timestamp="yesterday"), "'timestamp' must be ISO-8601"),
+    (event("q", timestamp=True), "'timestamp'"),
+    (event("q", event_attributes=[]), "'event_attributes' must be an object"),
+    (event("q", event_attributes={"position": {"ordinal": -1}}), "'event_attributes.position.ordinal'"),
+    (event("q", event_attributes={"position": {"ordinal": "3"}}), "'event_attributes.position.ordinal'"),
+    (event("q", event_attributes={"dwell_ms": -5}), "'event_attributes.dwell_ms'"),
+    (event("q", colour="red"), "unknown field(s): 'colour'"),
+    (event("q", event_id="x" * 600), "'event_id' must be"),
+])
+def test_malformed_events_name_the_field(payload, field):
+    with pytest.raises(EventError, match=field.replace("(", r"\(").replace(")", r"\)")):
+        parse_event(payload)
+
+
+def test_event_keys_and_weights():
+    a = parse_event(event("q", timestamp="2026-11-30T12:00:00Z"))
+    assert a.key.startswith("sha256:") and a.key == parse_event(event("q", timestamp="2026-11-30T12:00:00Z")).key
+    assert parse_event(event("q", event_id="e-1")).key == "e-1"
+    assert parse_event(event("q", action="skip")).weight < 0 < parse_event(event("q", action="play")).weight
+    assert parse_event(event("q", timestamp=1764504000)).timestamp == "2025-11-30T12:00:00+00:00"
+    assert parse_event(event("q", timestamp=1764504000000)).timestamp == "2025-11-30T12:00:00+00:00"  # ms
+    assert parse_event(event("q", action="stream"), weights={"stream": 2.0}).weight == 2.0
+
+
+@pytest.fixture
+def served(small_searcher, tmp_path):
+    """A searcher with a fast-learning Thompson policy, its log, and three logged searches."""
+    policy = ThompsonPolicy(seed=3, burn_in=2)
+    searcher = replace(small_searcher, policy=policy)
+    loop = FeedbackLoop(FeedbackStore(tmp_path / "feedback.sqlite3"), policy)
+    results = []
+    for query in ["memories maroon 5", "happy songs", "rock"]:
+        result = searcher.search(parse_search_request({"query": query}))
+        loop.log_search(result)
+        results.append(result)
+    return searcher, loop, results
+
+
+def test_impressions_round_trip(served):
+    _, loop, results = served
+    for result in results:
+        logged = loop.store.impression(result.impression_id)
+        assert logged == Impression.from_result(result)
+        assert Impression.from_json(logged.to_json()) == logged
+
+
+def test_events_are_logged_once_and_update_the_policy(served):
+    _, loop, results = served
+    first = results[0]
+    report = loop.ingest([event(first.impression_id, first.ids[0], "play", event_id="e1"),
+                          event(first.impression_id, first.ids[1], event_id="e2"),
+                          event("no-such-impression", event_id="e3"),
+                          {"query_id": first.impression_id}])
+    assert (report.accepted, report.duplicates) == (2, 0)
+    assert [(e["index"], e["status"]) for e in report.errors] == [(2, 404), (3, 400)]
+    assert loop.policy.n_updates_ == 2 and loop.log_seq == 2
+    again = loop.ingest([event(first.impression_id, first.ids[0], "play", event_id="e1")])
+    assert (again.accepted, again.duplicates) == (0, 1)
+    assert loop.policy.n_updates_ == 2
+    assert loop.store.counts() == {"impressions": 3, "events": 2, "duplicates_ignored": 1}
+
+
+def test_a_skip_is_logged_but_rewards_no_arm(served):
+    _, loop, results = served
+    loop.ingest(event(results[1].impression_id, results[1].ids[0], "skip"))
+    assert loop.store.counts()["events"] == 1 and loop.policy.n_updates_ == 0
+
+
+def test_replay_gives_exactly_the_online_state(served):
+    searcher, loop, results = served
+    for i in range(30):
+        result = searcher.search(parse_search_request({"query": ["rock", "happy songs", "memories"][i % 3]}))
+        loop.log_search(result)
+        loop.ingest([event(result.impression_id, result.ids[j], "click", event_id=f"r{i}-{j}") for j in range(2)])
+    fresh = ThompsonPolicy(seed=99, burn_in=2)
+    replay(loop.store, fresh)
+    assert fresh.state()["learned"] == loop.policy.state()["learned"]
+    assert fresh.n_updates_ == 60
+
+
+def _post_same_events(path: str, impression_id: str, offset: int) -> None:
+    store = FeedbackStore(__import__("pathlib").Path(path))
+    for i in range(40):
+        store.add_events([parse_event(event(impression_id, f"t{(i + offset) % 50}", event_id=f"k{(i + offset) % 50}"))])
+
+
+def test_concurrent_threads_and_processes_count_each_event_once(served, tmp_path):
+    _, loop, results = served
+    impression = results[0].impression_id
+    path = str(loop.store.path)
+    threads = [threading.Thread(target=_post_same_events, args=(path, impression, k * 5)) for k in range(4)]
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_post_same_events, args=(path, impression, k * 7)) for k in range(2)]
+    for worker in threads + processes:
+        worker.start()
+    for worker in threads + processes:
+        worker.join(timeout=120)
+    assert all(p.exitcode == 0 for p in processes)
+    distinct = {(i + off) % 50 for off in [0, 5, 10, 15, 0, 7] for i in range(40)}
+    counts = loop.store.counts()
+    assert counts["events"] == len(distinct)
+    assert counts["events"] + counts["duplicates_ignored"] == 6 * 40
+
+
+@pytest.fixture
+def client(served):
+    searcher, loop, _ = served
+    return create_app(searcher, loop).test_client(), loop
+
+
+def test_http_feedback_contract(client):
+    http, loop = client
+    body = http.post("/search", json={"query": "memories maroon 5"}).get_json()
+    qid, first = body["impression_id"], body["hits"][0]["id"]
+    ok = http.post("/feedback", json=event(qid, first, "play", event_attributes={"position": {"ordinal": 1}}))
+    assert ok.status_code == 200 and ok.get_json() == {"accepted": 1, "duplicates": 0, "errors": []}
+    assert http.post("/feedback", json=event("nope", first)).status_code == 404
+    bad = http.post("/feedback", json={"query_id": qid, "action_name": "click"})
+    assert bad.status_code == 400 and "'object_id'" in bad.get_json()["error"]["message"]
+    batch = http.post("/feedback", json=[event(qid, first, event_id="b1"), {"query_id": qid}, event(qid, first, event_id="b1")])
+    assert batch.status_code == 200
+    assert batch.get_json()["accepted"] == 1 and batch.get_json()["duplicates"] == 1
+    assert batch.get_json()["errors"][0]["index"] == 1
+    too_many = http.post("/feedback", json=[event(qid, first)] * (MAX_BATCH + 1))
+    assert too_many.status_code == 413
+    assert http.post("/feedback", data=b"{not json").status_code == 400
+    assert http.post("/search", data=b" " * (70 * 1024), content_type="application/json").status_code == 413
+
+
+def test_feedback_without_a_log_is_503(small_searcher):
+    http = create_app(small_searcher).test_client()
+    assert http.post("/feedback", json=event("q")).status_code == 503
+
+
+def test_cli_search_logs_and_replay_reports(small_catalog, tmp_path):
+    runner = CliRunner()
+    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed"]
+    assert runner.invoke(main, [*base, "index"]).exit_code == 0
+    result = runner.invoke(main, [*base, "search", "rock", "--json"])
+    qid = json.loads(result.stdout)["impression_id"]
+    store = FeedbackStore(tmp_path / "d" / "logs" / "feedback.sqlite3")
+    assert store.impression(qid) is not None
+    from es_ltrr.datadir import DataDir
+    policy = ThompsonPolicy()
+    loop = FeedbackLoop.open(DataDir(tmp_path / "d"), policy)
+    loop.ingest([event(qid, "x", event_id="1"), event(qid, "x", event_id="1")])
+    loop.save()
+    out = runner.invoke(main, [*base, "replay", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == {"impressions": 1, "events": 1, "duplicates_ignored": 1, "state_equal": True}
