@@ -177,7 +177,8 @@ def serve(obj: Ctx, host: str, port: int, threads: int) -> None:
     settings = obj.settings()
     searcher = searcher_for(obj, settings)
     try:
-        loop = FeedbackLoop.open(DataDir(settings.data_dir), searcher.policy, settings.action_weights or None)
+        loop = FeedbackLoop.open(DataDir(settings.data_dir), searcher.policy, settings.action_weights or None,
+                                 engine=searcher.engine)
     except StoreError as exc:
         fail(str(exc))
     atexit.register(loop.save)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from .events import DEFAULT_WEIGHTS, MAX_BATCH, Event, EventError, parse_event
 from .impression import Impression
 from .loop import FeedbackLoop, IngestReport
+from .memory import Q2EMemory
 from .store import SCHEMA_VERSION, FeedbackStore
 
 __all__ = [
     "DEFAULT_WEIGHTS", "MAX_BATCH", "SCHEMA_VERSION", "Event", "EventError", "FeedbackLoop", "FeedbackStore",
-    "Impression", "IngestReport", "parse_event",
+    "Impression", "IngestReport", "Q2EMemory", "parse_event",
 ]

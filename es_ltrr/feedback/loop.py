@@ -8,8 +8,10 @@ process catches up by itself, and `replay` (a fresh policy folding the same even
 same order) gives bit-identical learned state.
 
 Each event with a positive weight is one update: the impression it answers (its arms' full
-lists, decision and context, `Impression`) with that entity engaged. Events with weight ≤ 0
-(a skip) are logged but reward no arm.
+lists, decision and context, `Impression`) with that entity engaged; with a `Q2EMemory`, the
+(query, entity) pairs engaged in a fold are relearned in the index in one update. Events
+with weight ≤ 0 (a skip) are logged and reward no arm (an entity users skip past sinks in
+the Q2E memory when it is next relearned: more searches, no engagement).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..datadir import DataDir
+from ..engines.base import Engine
 from ..policy import Policy
 from .events import DEFAULT_WEIGHTS, MAX_BATCH, Event, EventError, parse_event
 from .impression import Impression
+from .memory import Q2EMemory
 from .store import FILENAME, FeedbackStore
 
 if TYPE_CHECKING:
@@ -51,20 +55,25 @@ class FeedbackLoop:
     """The log plus the policy it feeds; thread-safe."""
 
     def __init__(self, store: FeedbackStore, policy: Policy, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
-                 save: Callable[[dict[str, Any]], Any] | None = None, log_seq: int = 0):
+                 save: Callable[[dict[str, Any]], Any] | None = None, log_seq: int = 0,
+                 memory: Q2EMemory | None = None):
         self.store, self.policy, self.weights, self._save = store, policy, dict(weights), save
+        self.memory = memory
         self.log_seq = log_seq  # the last event folded into the policy
         self._since_save = 0
         self._lock = threading.Lock()
         self._impression = lru_cache(maxsize=4096)(store.impression)
 
     @classmethod
-    def open(cls, data: DataDir, policy: Policy, weights: Mapping[str, float] | None = None) -> "FeedbackLoop":
+    def open(cls, data: DataDir, policy: Policy, weights: Mapping[str, float] | None = None,
+             engine: Engine | None = None) -> "FeedbackLoop":
         """The data dir's log, with `policy` resumed at the `log_seq` its saved state records;
-        events logged after that are folded now."""
+        events logged after that are folded now. With `engine`, engagement also teaches the
+        Q2E memory in that engine's index."""
         state = data.policy_state(policy.name) or {}
-        loop = cls(FeedbackStore(data.logs_dir / FILENAME), policy, weights or DEFAULT_WEIGHTS,
-                   save=data.save_policy_state, log_seq=int(state.get("log_seq", 0)))
+        store = FeedbackStore(data.logs_dir / FILENAME)
+        loop = cls(store, policy, weights or DEFAULT_WEIGHTS, save=data.save_policy_state,
+                   log_seq=int(state.get("log_seq", 0)), memory=Q2EMemory(engine, store) if engine else None)
         loop.fold()
         return loop
 
@@ -109,7 +118,7 @@ class FeedbackLoop:
         """Apply every logged event after `log_seq` (up to `until_seq`) to the policy, in log
         order; how many."""
         with self._lock:
-            n = 0
+            n, engaged = 0, set()
             for seq, query_id, object_id, weight in self.store.events_after(self.log_seq):
                 if until_seq is not None and seq > until_seq:
                     break
@@ -117,7 +126,10 @@ class FeedbackLoop:
                     impression = self._impression(query_id)
                     if impression is not None:
                         self.policy.update(impression, {object_id: weight})
+                        engaged.add((impression.query, object_id))
                 self.log_seq, n = seq, n + 1
+            if self.memory is not None and engaged:
+                self.memory.learn(engaged)
             self._since_save += n
             if self._save is not None and self._since_save >= SAVE_EVERY:
                 self.save()

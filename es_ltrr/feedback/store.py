@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ..analysis import q2e_key
 from .events import Event
 from .impression import Impression
 
@@ -30,8 +31,10 @@ CREATE TABLE IF NOT EXISTS impressions (
     served_at REAL NOT NULL,
     query TEXT NOT NULL,
     normalized TEXT NOT NULL,
+    q2e_key TEXT NOT NULL,
     body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS impressions_q2e_key ON impressions (q2e_key);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     event_key TEXT NOT NULL UNIQUE,
@@ -48,6 +51,12 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_query ON events (query_id);
+CREATE TABLE IF NOT EXISTS q2e_priors (
+    key TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    prior REAL NOT NULL,
+    PRIMARY KEY (key, entity)
+);
 """
 
 
@@ -81,14 +90,18 @@ class FeedbackStore:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        # exponential decay in SQL without relying on SQLite's optional math functions
+        conn.create_function("decay", 2, lambda age, rate: 0.5 ** (max(age, 0.0) * rate), deterministic=True)
         return conn
 
     def add_impression(self, impression: Impression) -> None:
         with self._lock:
             try:
                 self._impressions.execute(
-                    "INSERT OR IGNORE INTO impressions (id, served_at, query, normalized, body) VALUES (?, ?, ?, ?, ?)",
-                    (impression.id, impression.served_at, impression.query, impression.normalized, impression.to_json()))
+                    "INSERT OR IGNORE INTO impressions (id, served_at, query, normalized, q2e_key, body)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (impression.id, impression.served_at, impression.query, impression.normalized,
+                     q2e_key(impression.query), impression.to_json()))
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot write the feedback log {self.path}: {exc}") from exc
 
@@ -134,6 +147,28 @@ class FeedbackStore:
     def events_after(self, seq: int) -> Iterator[tuple[int, str, str, float]]:
         """(seq, query_id, object_id, weight) of every event after `seq`, in log order."""
         yield from self._read("SELECT seq, query_id, object_id, weight FROM events WHERE seq > ? ORDER BY seq", (seq,))
+
+    def q2e_prior(self, key: str, entity: str, default: float) -> float:
+        """The pair's cold-start prior, recorded with `default` (read from the index) the first time."""
+        with self._lock:
+            try:
+                self._events.execute("INSERT OR IGNORE INTO q2e_priors VALUES (?, ?, ?)", (key, entity, default))
+                return self._events.execute("SELECT prior FROM q2e_priors WHERE key = ? AND entity = ?",
+                                            (key, entity)).fetchone()[0]
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write the feedback log {self.path}: {exc}") from exc
+
+    def q2e_evidence(self, key: str, entity: str, now: float, half_life_days: float) -> tuple[float, float]:
+        """Decayed engagement of `entity` on searches whose Q2E key is `key`, and the decayed
+        number of those searches (impressions are matched on their stored key)."""
+        rate = 1.0 / (half_life_days * 86400.0)
+        engaged = self._read(
+            "SELECT COALESCE(SUM(e.weight * decay(? - e.received_at, ?)), 0) FROM events e"
+            " JOIN impressions i ON i.id = e.query_id WHERE i.q2e_key = ? AND e.object_id = ? AND e.weight > 0",
+            (now, rate, key, entity))[0][0]
+        searches = self._read("SELECT COALESCE(SUM(decay(? - served_at, ?)), 0) FROM impressions"
+                              " WHERE q2e_key = ?", (now, rate, key))[0][0]
+        return float(engaged), float(searches)
 
     def counts(self) -> dict[str, int]:
         impressions = self._read("SELECT COUNT(*) FROM impressions", ())[0][0]

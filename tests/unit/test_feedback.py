@@ -182,3 +182,36 @@ def test_cli_search_logs_and_replay_reports(small_catalog, tmp_path):
     out = runner.invoke(main, [*base, "replay", "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout) == {"impressions": 1, "events": 1, "duplicates_ignored": 1, "state_equal": True}
+
+
+def test_the_q2e_memory_learns_a_misspelling_users_resolve(small_searcher, tmp_path):
+    """20 users type a query no arm's memory knows and play the same song; afterwards the q2e
+    arm returns that song first, and the cold-start keys of the song are kept."""
+    import copy
+
+    from es_ltrr.arms import ArmInput
+    from es_ltrr.feedback import Q2EMemory
+    from es_ltrr.policy import StaticPolicy
+    from es_ltrr.understanding import understand
+
+    searcher = replace(small_searcher, engine=copy.copy(small_searcher.engine), policy=StaticPolicy())
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    loop = FeedbackLoop(store, searcher.policy, memory=Q2EMemory(searcher.engine, store))
+    target = searcher.search(parse_search_request({"query": "memories maroon 5"})).ids[0]
+    before = searcher.engine.get([target])[target]["q2e"]
+    query = "memorys maroonn fiv"
+
+    def q2e_top() -> list[str]:
+        inp = ArmInput(query, understand(query, searcher.gazetteer), catalog=searcher.catalog)
+        response = searcher.retrieve(inp, StaticPolicy({"q2e": 10}).choose(None, ["q2e"]))
+        return [h["_id"] for h in response.get("q2e", {}).get("hits", {}).get("hits", [])]
+
+    assert q2e_top()[:1] != [target]
+    for user in range(20):
+        result = searcher.search(parse_search_request({"query": query}))
+        loop.log_search(result)
+        loop.ingest(event(result.impression_id, target, "play", client_id=f"user-{user}"))
+    assert q2e_top()[0] == target
+    after = searcher.engine.get([target])[target]["q2e"]
+    assert after["memorys_maroonn_fiv"] > 0.5 and {k: v for k, v in after.items() if k in before} == before
+    assert small_searcher.engine.get([target])[target]["q2e"] == before  # the shared fixture is untouched
