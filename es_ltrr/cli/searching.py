@@ -157,35 +157,35 @@ def _shorten_vectors(node: Any) -> Any:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True)
-@click.option("--threads", default=4, show_default=True, help="WSGI worker threads.")
+@click.option("--threads", default=4, show_default=True, help="WSGI threads per process.")
+@click.option("--workers", default=1, show_default=True,
+              help="Processes; more than one runs gunicorn, each process folding the shared feedback log.")
+@click.option("--fold-interval", default=1.0, show_default=True,
+              help="Seconds between folds of the events other processes logged.")
 @settings_options()
 @click.pass_obj
-def serve(obj: Ctx, host: str, port: int, threads: int) -> None:
-    """Run the sidecar (POST /search, POST /feedback, GET /healthz) on waitress.
+def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_interval: float) -> None:
+    """Run the sidecar (POST /search, POST /feedback, GET /healthz): waitress in one process,
+    or gunicorn with --workers N.
 
     Searches are logged as impressions and feedback events in <data dir>/logs/ (SQLite);
-    events update the policy as they arrive, and its state is saved at exit (and every
-    500 events) with the log position it includes."""
-    import atexit
-
-    from ..datadir import DataDir
-    from ..feedback import FeedbackLoop
+    events update the policy and the Q2E memory as they arrive (other processes' within
+    --fold-interval), and the policy state is saved at exit (and every 500 events) with the
+    log position it includes."""
+    from ..engines import EngineError
     from ..feedback.store import StoreError
-    from ..server import create_app
 
-    waitress = require("waitress", "server", "es-ltrr serve")
+    require("waitress", "server", "es-ltrr serve")  # before any work: a missing extra is the first thing said
+    if workers > 1:
+        require("gunicorn", "server", "es-ltrr serve --workers")
+    from ..serving import serve as run
+
     settings = obj.settings()
-    searcher = searcher_for(obj, settings)
+    searcher = searcher_for(obj, settings)  # indexes a missing catalog and reports bad settings once
     try:
-        loop = FeedbackLoop.open(DataDir(settings.data_dir), searcher.policy, settings.action_weights or None,
-                                 engine=searcher.engine)
-    except StoreError as exc:
+        run(settings, host, port, threads, workers, say, fold_interval, searcher if workers <= 1 else None)
+    except (StoreError, FileNotFoundError, ValueError, EngineError) as exc:
         fail(str(exc))
-    atexit.register(loop.save)
-    searcher.warm()  # the first request must not pay the model load
-    app = create_app(searcher, loop)
-    say(f"serving on http://{host}:{port}")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="es-ltrr")
 
 
 @main.command()

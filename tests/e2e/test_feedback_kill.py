@@ -38,10 +38,12 @@ def _post(url: str, body) -> tuple[int, dict]:
 
 
 class Server:
-    def __init__(self, base: list[str], port: int):
+    """A real `es-ltrr serve` process on `port`, ready (its /healthz answered) when built."""
+
+    def __init__(self, base: list[str], port: int, extra: list[str] | None = None):
         self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen([*base, "serve", "--port", str(port)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
+        self.process = subprocess.Popen([*base, "serve", "--port", str(port), *(extra or [])],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 120
         while time.time() < deadline:
             try:

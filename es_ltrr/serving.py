@@ -1,0 +1,87 @@
+"""`es-ltrr serve`: the app with its feedback loop, in one process (waitress) or several
+(gunicorn), each process folding the shared log on a timer.
+
+Every process builds its own searcher and `FeedbackLoop` over the data dir's one SQLite log.
+A process folds its own events as it logs them and, every `fold_interval_s`, the events the
+other processes logged — so a replica's policy and Q2E memory reflect feedback sent to
+another one within that interval. On a cluster the Q2E values go to the shared index; on
+the embedded engine each process applies them to its own copy, and since the values are a
+function of the log, the copies agree.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from typing import Any, Callable
+
+from ._extras import require
+from .app import build_searcher
+from .config import Settings
+from .datadir import DataDir
+from .feedback import FeedbackLoop
+from .pipeline import Searcher
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two folds of the others' events (the replicas' documented lag).
+FOLD_INTERVAL_S = 1.0
+
+
+def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: float = FOLD_INTERVAL_S,
+              searcher: Searcher | None = None):
+    """Searcher + feedback loop + background fold → the WSGI app (in the calling process)."""
+    from .server import create_app
+
+    searcher = searcher or build_searcher(settings, say=say)
+    loop = FeedbackLoop.open(DataDir(settings.data_dir), searcher.policy, settings.action_weights or None,
+                             engine=searcher.engine)
+    atexit.register(loop.save)
+    start_folding(loop, fold_interval_s)
+    searcher.warm()  # the first request must not pay the model load
+    return create_app(searcher, loop)
+
+
+def start_folding(loop: FeedbackLoop, interval_s: float) -> threading.Thread:
+    """A daemon thread folding the log every `interval_s` (other processes' events)."""
+    def run() -> None:
+        while not stop.wait(interval_s):
+            try:
+                loop.fold()
+            except Exception:  # keep folding: a locked or full disk now may be fine later
+                log.exception("folding the feedback log failed")
+
+    stop = threading.Event()
+    thread = threading.Thread(target=run, name="es-ltrr-fold", daemon=True)
+    thread.start()
+    return thread
+
+
+def serve(settings: Settings, host: str, port: int, threads: int, workers: int, say: Callable[[str], None],
+          fold_interval_s: float = FOLD_INTERVAL_S, searcher: Searcher | None = None) -> None:
+    """Serve until stopped: waitress for one process (with `searcher` when given), gunicorn
+    for `workers` > 1 (each process builds its own)."""
+    if workers <= 1:
+        waitress = require("waitress", "server", "es-ltrr serve")
+        app = build_app(settings, say, fold_interval_s, searcher)
+        say(f"serving on http://{host}:{port}")
+        waitress.serve(app, host=host, port=port, threads=threads, ident="es-ltrr")
+        return
+    base = require("gunicorn.app.base", "server", "es-ltrr serve --workers").BaseApplication
+
+    class Replicas(base):  # type: ignore[misc, valid-type]
+        """Gunicorn running `workers` processes; each builds its own app after the fork."""
+
+        def load_config(self) -> None:
+            options: dict[str, Any] = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                                       "worker_class": "gthread", "preload_app": False, "timeout": 120,
+                                       "accesslog": None}
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return build_app(settings, lambda _: None, fold_interval_s)
+
+    say(f"serving on http://{host}:{port} with {workers} processes")
+    Replicas().run()

@@ -1,0 +1,75 @@
+"""Replicas share state through the data dir's feedback log: feedback sent to one `es-ltrr
+serve` process reaches the other's policy and Q2E memory within the fold interval; and
+`serve --workers 2` (gunicorn) serves searches and feedback."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+
+import pytest
+
+from .test_feedback_kill import Server, _free_port, _post
+
+pytestmark = pytest.mark.slow
+QUERY = "memorys maroonn fiv"
+
+
+def _q2e_ids(server: Server) -> list[str]:
+    body = _post(f"{server.url}/search", {"query": QUERY, "debug": True})[1]
+    return next((r["ids"] for r in body["arm_results"] if r["arm"] == "q2e"), [])
+
+
+def test_feedback_to_one_replica_reaches_the_other(small_catalog, tmp_path):
+    import subprocess
+
+    config = tmp_path / "es-ltrr.toml"
+    # a short burn-in, and a rule that always runs the q2e arm (so B's memory can be seen)
+    config.write_text("[policy_options]\nburn_in = 3\nforce = { q2e = 10 }\n")
+    base = [sys.executable, "-m", "es_ltrr.cli", "--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"),
+            "--no-embed", "--config", str(config)]
+    subprocess.run([*base, "index"], check=True, capture_output=True, timeout=300)
+    a, b = Server(base, _free_port()), Server(base, _free_port())
+    try:
+        target = _post(f"{a.url}/search", {"query": "memories maroon 5"})[1]["hits"][0]["id"]
+        before = _post(f"{b.url}/search", {"query": "rock", "debug": True})[1]["decision"]
+        assert all("burn-in" in entry.get("forced", "") for arm, entry in before.items() if arm != "q2e")
+        assert _q2e_ids(b)[:1] != [target]
+        for user in range(20):
+            qid = _post(f"{a.url}/search", {"query": QUERY})[1]["impression_id"]
+            status, _ = _post(f"{a.url}/feedback", {"query_id": qid, "action_name": "play", "object_id": target,
+                                                    "event_id": f"u{user}"})
+            assert status == 200
+        time.sleep(2.5)  # the fold interval is 1 s
+        after = _post(f"{b.url}/search", {"query": "rock", "debug": True})[1]["decision"]
+        assert not any("burn-in" in entry.get("forced", "") for entry in after.values())
+        assert after["q2e"]["forced"] == "rule: force"
+        assert any("posterior_mean" in entry for entry in after.values())
+        assert _q2e_ids(b)[0] == target
+    finally:
+        for server in (a, b):
+            server.process.send_signal(signal.SIGINT)
+            server.process.wait(timeout=60)
+
+
+def test_serve_with_two_workers(small_catalog, tmp_path):
+    import subprocess
+
+    base = [sys.executable, "-m", "es_ltrr.cli", "--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"),
+            "--no-embed"]
+    subprocess.run([*base, "index"], check=True, capture_output=True, timeout=300)
+    server = Server(base, _free_port(), extra=["--workers", "2"])
+    try:
+        pages = [_post(f"{server.url}/search", {"query": "rock"})[1] for _ in range(6)]
+        events = [{"query_id": p["impression_id"], "action_name": "click", "object_id": p["hits"][0]["id"]}
+                  for p in pages]
+        status, report = _post(f"{server.url}/feedback", events)
+        assert status == 200 and report["accepted"] == 6
+    finally:
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=60)
+    counts = json.loads(subprocess.run([*base, "replay", "--json"], capture_output=True, check=True,
+                                       timeout=300).stdout)
+    assert counts["impressions"] == 6 and counts["events"] == 6
