@@ -8,8 +8,9 @@ from .impression import Impression
 from .loop import FeedbackLoop, IngestReport
 from .memory import Q2EMemory
 from .store import SCHEMA_VERSION, FeedbackStore
+from .ubi import UbiMirror
 
 __all__ = [
     "DEFAULT_WEIGHTS", "MAX_BATCH", "SCHEMA_VERSION", "Event", "EventError", "FeedbackLoop", "FeedbackStore",
-    "Impression", "IngestReport", "Q2EMemory", "parse_event",
+    "Impression", "IngestReport", "Q2EMemory", "UbiMirror", "parse_event",
 ]

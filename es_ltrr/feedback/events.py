@@ -1,8 +1,9 @@
 """UBI events: what `POST /feedback` accepts, validated field by field.
 
 The shape is OpenSearch User Behavior Insights' event (`query_id`, `action_name`,
-`object_id`, `object_id_field`, `client_id`, `timestamp`, `event_attributes.position.ordinal`)
-plus `event_attributes.dwell_ms` and the idempotency key `event_id`. Without `event_id` the
+`client_id`, `timestamp`, `event_attributes.object.object_id` / `object_id_field` — also
+accepted at the top level — and `event_attributes.position.ordinal`) plus
+`event_attributes.dwell_ms` and the idempotency key `event_id`. Without `event_id` the
 key is a digest of the event's own fields, so a client retrying the same body is counted
 once — and two genuinely identical events (same client, object, action and timestamp) are
 too. Send an `event_id` when that matters.
@@ -24,7 +25,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 _MAX_TEXT = 512
 _FIELDS = {"event_id", "query_id", "action_name", "object_id", "object_id_field", "client_id", "timestamp",
-           "event_attributes", "message", "message_type", "application", "user_query"}
+           "event_attributes", "message", "message_type", "application", "user_query", "session_id", "page_id"}
 
 
 class EventError(ValueError):
@@ -67,13 +68,19 @@ def parse_event(payload: Any, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
     action = _text(payload, "action_name", required=True)
     if action not in weights:
         raise EventError(f"'action_name' must be one of {', '.join(sorted(weights))} (got {action!r})")
-    object_id = _text(payload, "object_id")
-    if object_id is None:
-        raise EventError("'object_id' is required: the entity the user acted on")
     attributes = payload.get("event_attributes")
     attributes = {} if attributes is None else attributes
     if not isinstance(attributes, dict):
         raise EventError("'event_attributes' must be an object")
+    target = attributes.get("object")  # where the UBI schema puts the object; top level is accepted too
+    target = {} if target is None else target
+    if not isinstance(target, dict):
+        raise EventError("'event_attributes.object' must be an object")
+    object_id = _text(payload, "object_id") or _text(target, "object_id", where="event_attributes.object.object_id")
+    if object_id is None:
+        raise EventError("'object_id' (or 'event_attributes.object.object_id') is required: the entity the user acted on")
+    id_field = _text(payload, "object_id_field") or _text(target, "object_id_field",
+                                                           where="event_attributes.object.object_id_field")
     position = _position(attributes)
     dwell = attributes.get("dwell_ms")
     if dwell is not None and (isinstance(dwell, bool) or not isinstance(dwell, (int, float)) or not 0 <= dwell < 1e10):
@@ -81,19 +88,19 @@ def parse_event(payload: Any, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
     body = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     event_id = _text(payload, "event_id")
     key = event_id if event_id is not None else "sha256:" + hashlib.sha256(body.encode()).hexdigest()
-    return Event(key, query_id, action, object_id, _text(payload, "object_id_field") or "id",
+    return Event(key, query_id, action, object_id, id_field or "id",
                  _text(payload, "client_id"), _timestamp(payload.get("timestamp"), now),
                  position, None if dwell is None else float(dwell), float(weights[action]), body)
 
 
-def _text(payload: Mapping[str, Any], name: str, required: bool = False) -> str | None:
+def _text(payload: Mapping[str, Any], name: str, required: bool = False, where: str | None = None) -> str | None:
     value = payload.get(name)
     if value is None:
         if required:
-            raise EventError(f"'{name}' is required")
+            raise EventError(f"'{where or name}' is required")
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT:
-        raise EventError(f"'{name}' must be a non-empty string of at most {_MAX_TEXT} characters")
+        raise EventError(f"'{where or name}' must be a non-empty string of at most {_MAX_TEXT} characters")
     return value
 
 

@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..datadir import DataDir
 from ..engines.base import Engine
+from ..engines.cluster import ClusterEngine
 from ..policy import Policy
 from .events import DEFAULT_WEIGHTS, MAX_BATCH, Event, EventError, parse_event
 from .impression import Impression
 from .memory import Q2EMemory
 from .store import FILENAME, FeedbackStore
+from .ubi import UbiMirror
 
 if TYPE_CHECKING:
     from ..record import SearchResult
@@ -56,9 +58,9 @@ class FeedbackLoop:
 
     def __init__(self, store: FeedbackStore, policy: Policy, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
                  save: Callable[[dict[str, Any]], Any] | None = None, log_seq: int = 0,
-                 memory: Q2EMemory | None = None):
+                 memory: Q2EMemory | None = None, mirror: UbiMirror | None = None):
         self.store, self.policy, self.weights, self._save = store, policy, dict(weights), save
-        self.memory = memory
+        self.memory, self.mirror = memory, mirror
         self.log_seq = log_seq  # the last event folded into the policy
         self._since_save = 0
         self._lock = threading.Lock()
@@ -69,18 +71,23 @@ class FeedbackLoop:
              engine: Engine | None = None) -> "FeedbackLoop":
         """The data dir's log, with `policy` resumed at the `log_seq` its saved state records;
         events logged after that are folded now. With `engine`, engagement also teaches the
-        Q2E memory in that engine's index."""
+        Q2E memory in that engine's index, and on a cluster the log is mirrored into its UBI
+        indices."""
         state = data.policy_state(policy.name) or {}
         store = FeedbackStore(data.logs_dir / FILENAME)
         loop = cls(store, policy, weights or DEFAULT_WEIGHTS, save=data.save_policy_state,
-                   log_seq=int(state.get("log_seq", 0)), memory=Q2EMemory(engine, store) if engine else None)
+                   log_seq=int(state.get("log_seq", 0)), memory=Q2EMemory(engine, store) if engine else None,
+                   mirror=UbiMirror(engine) if isinstance(engine, ClusterEngine) else None)
         loop.fold()
         return loop
 
     # -- writing --------------------------------------------------------------------------
 
     def log_search(self, result: SearchResult) -> None:
-        self.store.add_impression(Impression.from_result(result))
+        impression = Impression.from_result(result)
+        self.store.add_impression(impression)
+        if self.mirror is not None:
+            self.mirror.add_query(impression)
 
     def ingest(self, payload: Any) -> IngestReport:
         """Validate, log durably (fsynced) and fold one event or a list of events.
@@ -109,6 +116,8 @@ class FeedbackLoop:
         report.errors.sort(key=lambda e: e["index"])
         inserted, report.duplicates = self.store.add_events(valid)
         report.accepted = len(inserted)
+        if self.mirror is not None:
+            self.mirror.add_events([event for _, event in inserted])
         self.fold()
         return report
 
@@ -130,6 +139,8 @@ class FeedbackLoop:
                 self.log_seq, n = seq, n + 1
             if self.memory is not None and engaged:
                 self.memory.learn(engaged)
+            if self.mirror is not None:
+                self.mirror.flush()
             self._since_save += n
             if self._save is not None and self._since_save >= SAVE_EVERY:
                 self.save()
@@ -140,6 +151,8 @@ class FeedbackLoop:
         if self._save is not None:
             self._save({**self.policy.state(), "log_seq": self.log_seq, "saved_at": time.time()})
             self._since_save = 0
+        if self.mirror is not None:
+            self.mirror.flush()
 
 
 def replay(store: FeedbackStore, fresh: Policy, until_seq: int | None = None) -> FeedbackLoop:

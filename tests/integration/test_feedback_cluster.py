@@ -46,3 +46,27 @@ def test_the_q2e_memory_learns_on_the_cluster(cluster_searcher, tmp_path):
     after = searcher.engine.get([target])[target]["q2e"]
     assert after["memorys_maroonn_fiv"] > 0.5
     assert {k: v for k, v in after.items() if k in before} == before
+
+
+def test_the_log_is_mirrored_into_ubi_indices(cluster_searcher, tmp_path):
+    from es_ltrr.feedback import UbiMirror
+
+    searcher = replace(cluster_searcher, policy=StaticPolicy())
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    loop = FeedbackLoop(store, searcher.policy, mirror=UbiMirror(searcher.engine))
+    result = searcher.search(parse_search_request({"query": "memories maroon 5", "context": {"client_id": "c-1"}}))
+    loop.log_search(result)
+    event = {"query_id": result.impression_id, "action_name": "play", "client_id": "c-1", "event_id": f"{result.impression_id}-e",
+             "event_attributes": {"object": {"object_id": result.ids[0], "object_id_field": "id"},
+                                  "position": {"ordinal": 1}}}
+    assert loop.ingest([event, event]).accepted == 1  # the fold flushes the mirror
+    engine = searcher.engine
+    engine.request("POST", "/ubi_queries,ubi_events/_refresh")
+    term = {"query": {"term": {"query_id": result.impression_id}}}
+    (query,) = [h["_source"] for h in engine.request("POST", "/ubi_queries/_search", term)["hits"]["hits"]]
+    assert query["user_query"] == "memories maroon 5" and query["client_id"] == "c-1"
+    assert query["query_response_hit_ids"] == result.ids and query["application"] == "es-ltrr"
+    events = [h["_source"] for h in engine.request("POST", "/ubi_events/_search", term)["hits"]["hits"]]
+    assert len(events) == 1
+    assert events[0]["action_name"] == "play" and events[0]["event_attributes"]["object"]["object_id"] == result.ids[0]
+    assert events[0]["event_attributes"]["position"]["ordinal"] == 1

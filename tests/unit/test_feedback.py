@@ -29,7 +29,10 @@ def event(query_id, object_id="t1", action="click", **more):
     ({"action_name": "click", "object_id": "a"}, "'query_id' is required"),
     ({"query_id": "q", "object_id": "a"}, "'action_name' is required"),
     ({"query_id": "q", "action_name": "dance", "object_id": "a"}, "'action_name' must be one of"),
-    ({"query_id": "q", "action_name": "click"}, "'object_id' is required"),
+    ({"query_id": "q", "action_name": "click"}, "'object_id' (or 'event_attributes.object.object_id') is required"),
+    (event("q", event_attributes={"object": "t"}), "'event_attributes.object' must be an object"),
+    ({"query_id": "q", "action_name": "click", "event_attributes": {"object": {"object_id": 5}}},
+     "'event_attributes.object.object_id' must be"),
     ({"query_id": "", "action_name": "click", "object_id": "a"}, "'query_id' must be a non-empty string"),
     ({"query_id": 7, "action_name": "click", "object_id": "a"}, "'query_id' must be"),
     (event("q", timestamp="yesterday"), "'timestamp' must be ISO-8601"),
@@ -54,6 +57,9 @@ def test_event_keys_and_weights():
     assert parse_event(event("q", timestamp=1764504000)).timestamp == "2025-11-30T12:00:00+00:00"
     assert parse_event(event("q", timestamp=1764504000000)).timestamp == "2025-11-30T12:00:00+00:00"  # ms
     assert parse_event(event("q", action="stream"), weights={"stream": 2.0}).weight == 2.0
+    ubi = parse_event({"query_id": "q", "action_name": "click", "session_id": "s", "event_attributes": {
+        "object": {"object_id": "t-9", "object_id_field": "track_id"}, "position": {"ordinal": 3}}})
+    assert (ubi.object_id, ubi.object_id_field, ubi.position) == ("t-9", "track_id", 3)
 
 
 @pytest.fixture
