@@ -22,16 +22,20 @@ from . import Ctx, fail, main, say, searcher_for, settings_options
 @click.option("--json", "as_json", is_flag=True, help='Print {"policies": {name: {recall, mrr, ndcg10, candidates, regret, ...}}}.')
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), help="Write regret, learning and recall-vs-candidates PNGs here.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the --json document to this file.")
+@click.option("--http", "http_url", metavar="URL", help="Simulate through a running `es-ltrr serve` (POST /search and "
+              "/feedback): its policy learns from the users' clicks; compared with the oracle.")
 @click.option("--save-policy", is_flag=True, help="Save the learned Thompson state to the data dir (serving then uses it).")
 @settings_options()
 @click.pass_obj
 def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: str, cost: float, budget: int,
-             burn_in: int, as_json: bool, plots: Path | None, out: Path | None, save_policy: bool) -> None:
+             burn_in: int, as_json: bool, plots: Path | None, out: Path | None, http_url: str | None,
+             save_policy: bool) -> None:
     """Simulated users on the shipped catalog (embedded engine): every policy learns from their
     clicks on the same query stream, then is measured on users with held-out targets."""
     from ..catalog import load_catalog
     from ..datadir import DataDir
     from ..simulation.experiment import SimulationConfig, simulate as run
+    from ..simulation.http import HttpError
     from ..simulation.report import plots as write_plots, table
 
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
@@ -41,10 +45,12 @@ def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: s
     if settings.cluster_url:
         fail("simulate runs on the embedded engine (drop --cluster)")
     searcher = searcher_for(obj, settings)
-    config = SimulationConfig(queries, report_queries, seed, names, cost, budget, burn_in)
+    if http_url:
+        names = ("oracle",) if "oracle" in names else ()
+    config = SimulationConfig(queries, report_queries, seed, names, cost, budget, burn_in, http=http_url)
     try:
         result = run(searcher, load_catalog(settings.catalog), config, say)
-    except ValueError as exc:
+    except (ValueError, HttpError) as exc:
         fail(str(exc))
     if plots:
         for path in write_plots(result, plots):

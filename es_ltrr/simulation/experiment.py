@@ -32,6 +32,7 @@ from .runner import (
     run_policy,
 )
 from .clicks import ClickModel
+from .http import run_http
 from .users import QueryGenerator
 
 POLICY_NAMES = ("all_arms", "best_single", "uniform", "epsilon_greedy", "ucb", "thompson", "oracle")
@@ -49,6 +50,8 @@ class SimulationConfig:
     burn_in: int = 300
     depths: Sequence[int] = DEFAULT_DEPTHS
     progress: bool = True
+    #: A running `es-ltrr serve` to simulate through (its policy instead of in-process ones).
+    http: str | None = None
 
 
 @dataclass
@@ -72,7 +75,7 @@ class SimulationResult:
 def simulate(searcher: Searcher, entities: list[dict], config: SimulationConfig,
              say: Callable[[str], None] = print) -> SimulationResult:
     """Generate users, retrieve once, run every policy, measure."""
-    unknown = set(config.policies) - set(POLICY_NAMES)
+    unknown = set(config.policies) - set(POLICY_NAMES) - ({"http"} if config.http else set())
     if unknown:
         raise ValueError(f"unknown policies: {', '.join(sorted(unknown))} (policies: {', '.join(POLICY_NAMES)})")
     ir_measures = require("ir_measures", **_EXTRA)
@@ -90,6 +93,18 @@ def simulate(searcher: Searcher, entities: list[dict], config: SimulationConfig,
     oracle_s = oracle_objectives(stream, available, config.depths, config.cost)
     oracle_r = oracle_objectives(report, available, config.depths, config.cost)
     clicks = ClickModel()
+    if config.http:
+        t = time.perf_counter()
+        served = run_http(config.http, stream, report, oracle_s, oracle_r, config.cost, clicks, config.seed,
+                          config.progress)
+        seconds["http"] = time.perf_counter() - t
+        runs = {"http": served}
+        if "oracle" in config.policies:
+            runs["oracle"] = run_policy(searcher, "oracle", lambda t: oracle_decision(t, available, config.depths), None,
+                                        stream, report, oracle_s, oracle_r, config.cost, clicks, config.seed,
+                                        progress=config.progress)
+        metrics = {name: measure(r, report, ir_measures, config.burn_in) for name, r in runs.items()}
+        return SimulationResult(config, runs, metrics, seconds, {})
     hyper = dict(cost=config.cost, budget=config.budget, burn_in=config.burn_in, depths=tuple(config.depths))
 
     def run(name: str, choose, learner=None, label: str | None = None) -> PolicyRun:

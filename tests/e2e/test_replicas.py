@@ -73,3 +73,35 @@ def test_serve_with_two_workers(small_catalog, tmp_path):
     counts = json.loads(subprocess.run([*base, "replay", "--json"], capture_output=True, check=True,
                                        timeout=300).stdout)
     assert counts["impressions"] == 6 and counts["events"] == 6
+
+
+def test_simulate_through_the_http_api(small_catalog, tmp_path):
+    """`es-ltrr simulate --http URL`: the users search the running server and post their clicks;
+    the server's log holds exactly those events and its policy folded them."""
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from es_ltrr.cli import main
+
+    config = tmp_path / "es-ltrr.toml"
+    config.write_text("[policy_options]\nburn_in = 5\n")
+    args = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed", "--config", str(config)]
+    base = [sys.executable, "-m", "es_ltrr.cli", *args]
+    subprocess.run([*base, "index"], check=True, capture_output=True, timeout=300)
+    server = Server(base, _free_port())
+    try:
+        result = CliRunner().invoke(main, [*args, "simulate", "--http", server.url, "--queries", "40",
+                                           "--report-queries", "10", "--json"])
+        assert result.exit_code == 0, result.output
+        body = json.loads(result.stdout)
+        assert set(body["policies"]) == {"http", "oracle"}
+        assert body["labels"]["http"] == "thompson (over HTTP)"
+        for key in ("recall", "mrr", "ndcg10", "candidates", "regret"):
+            assert key in body["policies"]["http"]
+    finally:
+        server.process.send_signal(signal.SIGINT)
+        server.process.wait(timeout=60)
+    replay = json.loads(subprocess.run([*base, "replay", "--json"], capture_output=True, check=True,
+                                       timeout=300).stdout)
+    assert replay["impressions"] == 50 and replay["events"] > 0 and replay["state_equal"] is True
