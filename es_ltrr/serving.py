@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from typing import Any, Callable
 
 from ._extras import require
@@ -27,10 +28,12 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two folds of the others' events (the replicas' documented lag).
 FOLD_INTERVAL_S = 1.0
+#: Seconds between two Q2E memory updates (each rebuilds the q2e field on the embedded engine).
+MEMORY_INTERVAL_S = 30.0
 
 
 def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: float = FOLD_INTERVAL_S,
-              searcher: Searcher | None = None):
+              searcher: Searcher | None = None, memory_interval_s: float = MEMORY_INTERVAL_S):
     """Searcher + feedback loop + background fold → the WSGI app (in the calling process)."""
     from .server import create_app
 
@@ -38,17 +41,24 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
     loop = FeedbackLoop.open(DataDir(settings.data_dir), searcher.policy, settings.action_weights or None,
                              engine=searcher.engine)
     atexit.register(loop.save)
-    start_folding(loop, fold_interval_s)
+    atexit.register(loop.learn_memory)
+    start_folding(loop, fold_interval_s, memory_interval_s)
     searcher.warm()  # the first request must not pay the model load
     return create_app(searcher, loop)
 
 
-def start_folding(loop: FeedbackLoop, interval_s: float) -> threading.Thread:
-    """A daemon thread folding the log every `interval_s` (other processes' events)."""
+def start_folding(loop: FeedbackLoop, interval_s: float, memory_interval_s: float = MEMORY_INTERVAL_S) -> threading.Thread:
+    """A daemon thread folding the log every `interval_s` (other processes' events) and
+    relearning the Q2E memory every `memory_interval_s`."""
     def run() -> None:
+        last_memory = time.monotonic()
         while not stop.wait(interval_s):
             try:
+                loop.sync_cluster()
                 loop.fold()
+                if time.monotonic() - last_memory >= memory_interval_s:
+                    last_memory = time.monotonic()
+                    loop.learn_memory()
             except Exception:  # keep folding: a locked or full disk now may be fine later
                 log.exception("folding the feedback log failed")
 
@@ -59,12 +69,13 @@ def start_folding(loop: FeedbackLoop, interval_s: float) -> threading.Thread:
 
 
 def serve(settings: Settings, host: str, port: int, threads: int, workers: int, say: Callable[[str], None],
-          fold_interval_s: float = FOLD_INTERVAL_S, searcher: Searcher | None = None) -> None:
+          fold_interval_s: float = FOLD_INTERVAL_S, searcher: Searcher | None = None,
+          memory_interval_s: float = MEMORY_INTERVAL_S) -> None:
     """Serve until stopped: waitress for one process (with `searcher` when given), gunicorn
     for `workers` > 1 (each process builds its own)."""
     if workers <= 1:
         waitress = require("waitress", "server", "es-ltrr serve")
-        app = build_app(settings, say, fold_interval_s, searcher)
+        app = build_app(settings, say, fold_interval_s, searcher, memory_interval_s)
         say(f"serving on http://{host}:{port}")
         waitress.serve(app, host=host, port=port, threads=threads, ident="es-ltrr")
         return
@@ -81,7 +92,7 @@ def serve(settings: Settings, host: str, port: int, threads: int, workers: int, 
                 self.cfg.set(key, value)
 
         def load(self):
-            return build_app(settings, lambda _: None, fold_interval_s)
+            return build_app(settings, lambda _: None, fold_interval_s, None, memory_interval_s)
 
     say(f"serving on http://{host}:{port} with {workers} processes")
     Replicas().run()

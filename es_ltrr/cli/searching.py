@@ -162,16 +162,19 @@ def _shorten_vectors(node: Any) -> Any:
               help="Processes; more than one runs gunicorn, each process folding the shared feedback log.")
 @click.option("--fold-interval", default=1.0, show_default=True,
               help="Seconds between folds of the events other processes logged.")
+@click.option("--memory-interval", default=30.0, show_default=True,
+              help="Seconds between Q2E memory updates from engagement (batched: each rebuilds the index's q2e field).")
 @settings_options()
 @click.pass_obj
-def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_interval: float) -> None:
+def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_interval: float,
+          memory_interval: float) -> None:
     """Run the sidecar (POST /search, POST /feedback, GET /healthz): waitress in one process,
     or gunicorn with --workers N.
 
     Searches are logged as impressions and feedback events in <data dir>/logs/ (SQLite);
-    events update the policy and the Q2E memory as they arrive (other processes' within
-    --fold-interval), and the policy state is saved at exit (and every 500 events) with the
-    log position it includes."""
+    events update the policy as they arrive (other processes' within --fold-interval) and
+    the Q2E memory every --memory-interval; the policy state is saved at exit (and every
+    500 events) with the log position it includes."""
     from ..engines import EngineError
     from ..feedback.store import StoreError
 
@@ -183,7 +186,8 @@ def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_inter
     settings = obj.settings()
     searcher = searcher_for(obj, settings)  # indexes a missing catalog and reports bad settings once
     try:
-        run(settings, host, port, threads, workers, say, fold_interval, searcher if workers <= 1 else None)
+        run(settings, host, port, threads, workers, say, fold_interval, searcher if workers <= 1 else None,
+            memory_interval)
     except (StoreError, FileNotFoundError, ValueError, EngineError) as exc:
         fail(str(exc))
 

@@ -9,7 +9,7 @@ same order) gives bit-identical learned state.
 
 Each event with a positive weight is one update: the impression it answers (its arms' full
 lists, decision and context, `Impression`) with that entity engaged; with a `Q2EMemory`, the
-(query, entity) pairs engaged in a fold are relearned in the index in one update. Events
+(query, entity) pairs engaged are relearned in the index in batches (`learn_memory`). Events
 with weight ≤ 0 (a skip) are logged and reward no arm (an entity users skip past sinks in
 the Q2E memory when it is next relearned: more searches, no engagement).
 """
@@ -30,7 +30,7 @@ from .events import DEFAULT_WEIGHTS, MAX_BATCH, Event, EventError, parse_event
 from .impression import Impression
 from .memory import Q2EMemory
 from .store import FILENAME, FeedbackStore
-from .ubi import UbiMirror
+from .ubi import UbiMirror, UbiSync
 
 if TYPE_CHECKING:
     from ..record import SearchResult
@@ -58,9 +58,10 @@ class FeedbackLoop:
 
     def __init__(self, store: FeedbackStore, policy: Policy, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
                  save: Callable[[dict[str, Any]], Any] | None = None, log_seq: int = 0,
-                 memory: Q2EMemory | None = None, mirror: UbiMirror | None = None):
+                 memory: Q2EMemory | None = None, mirror: UbiMirror | None = None, sync: UbiSync | None = None):
         self.store, self.policy, self.weights, self._save = store, policy, dict(weights), save
-        self.memory, self.mirror = memory, mirror
+        self.memory, self.mirror, self.sync = memory, mirror, sync
+        self._memory_pending: set[tuple[str, str]] = set()  # (query, entity) pairs to relearn
         self.log_seq = log_seq  # the last event folded into the policy
         self._since_save = 0
         self._lock = threading.Lock()
@@ -77,7 +78,8 @@ class FeedbackLoop:
         store = FeedbackStore(data.logs_dir / FILENAME)
         loop = cls(store, policy, weights or DEFAULT_WEIGHTS, save=data.save_policy_state,
                    log_seq=int(state.get("log_seq", 0)), memory=Q2EMemory(engine, store) if engine else None,
-                   mirror=UbiMirror(engine) if isinstance(engine, ClusterEngine) else None)
+                   mirror=UbiMirror(engine) if isinstance(engine, ClusterEngine) else None,
+                   sync=UbiSync(engine, weights or DEFAULT_WEIGHTS) if isinstance(engine, ClusterEngine) else None)
         loop.fold()
         return loop
 
@@ -117,11 +119,18 @@ class FeedbackLoop:
         inserted, report.duplicates = self.store.add_events(valid)
         report.accepted = len(inserted)
         if self.mirror is not None:
-            self.mirror.add_events([event for _, event in inserted])
+            self.mirror.add_events([event for _, event in inserted], time.time())
         self.fold()
         return report
 
     # -- learning -------------------------------------------------------------------------
+
+    def sync_cluster(self) -> int:
+        """On a cluster: write the mirror, then pull the events other replicas mirrored into
+        the local log (`UbiSync`); how many were new. The background fold calls it."""
+        if self.mirror is not None:
+            self.mirror.flush()
+        return self.sync.pull(self.store) if self.sync is not None else 0
 
     def fold(self, until_seq: int | None = None) -> int:
         """Apply every logged event after `log_seq` (up to `until_seq`) to the policy, in log
@@ -137,14 +146,20 @@ class FeedbackLoop:
                         self.policy.update(impression, {object_id: weight})
                         engaged.add((impression.query, object_id))
                 self.log_seq, n = seq, n + 1
-            if self.memory is not None and engaged:
-                self.memory.learn(engaged)
-            if self.mirror is not None:
-                self.mirror.flush()
+            if self.memory is not None:
+                self._memory_pending |= engaged
             self._since_save += n
             if self._save is not None and self._since_save >= SAVE_EVERY:
                 self.save()
             return n
+
+    def learn_memory(self) -> int:
+        """Relearn the Q2E values of the (query, entity) pairs engaged since the last call, in
+        one index update (batched: on the embedded engine an update rebuilds the q2e field,
+        ~1.5 s at 62k entities, so the server calls this every `memory_interval_s`)."""
+        with self._lock:
+            pending, self._memory_pending = self._memory_pending, set()
+        return self.memory.learn(pending) if self.memory is not None and pending else 0
 
     def save(self) -> None:
         """Write the policy state with the log position it includes."""

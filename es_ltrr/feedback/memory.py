@@ -10,9 +10,11 @@ half-life old counts half), `s` the prior's strength in searches, and `prior` th
 entity's cold-start predicted score for k (`catalog/queries.py`), or `floor` when the
 catalog never predicted k for e. A key users engage with rises towards their engagement
 rate; one they skip past sinks; a key is *added* for an entity another arm found — the
-misspelling only the fuzzy or semantic arm solved today is answered by the memory arm
-tomorrow. The prior is read from the index the first time a pair is learned and kept in
-the log (`q2e_priors`), so learning never loses it.
+misspelling only the fuzzy or semantic arm solved today is answered by the memory arm's
+rank_feature clause tomorrow (the `q2e_queries` text, the arm's fuzzy clause, keeps the
+catalog's predicted queries: rewriting that text field rebuilds it for every entity on the
+embedded engine, ~3.4 s at 62k entities). The prior is read from the index the first time
+a pair is learned and kept in the log (`q2e_priors`), so learning never loses it.
 
 Values are a function of the log (and the clock), so every replica folding the same events
 writes the same values; writes go through `Engine.update` (on a cluster: read, merge, write
@@ -58,13 +60,9 @@ class Q2EMemory:
             if source is None:
                 continue  # an id the catalog no longer has
             q2e = dict(source.get("q2e") or {})
-            queries = list(source.get("q2e_queries") or [])
             for key in sorted(keys):
                 prior = self.store.q2e_prior(key, entity, q2e.get(key, self.floor))
                 engagement, searches = self.store.q2e_evidence(key, entity, now, self.half_life_days)
                 q2e[key] = round(max(MIN_VALUE, (self.strength * prior + engagement) / (self.strength + searches)), 6)
-                text = key.replace("_", " ")
-                if text not in queries:
-                    queries.append(text)
-            updates[entity] = {"q2e": q2e, "q2e_queries": queries}
+            updates[entity] = {"q2e": q2e}
         return self.engine.update(updates) if updates else 0

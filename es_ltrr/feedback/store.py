@@ -118,23 +118,34 @@ class FeedbackStore:
 
     def add_events(self, events: Sequence[Event]) -> tuple[list[tuple[int, Event]], int]:
         """Insert in one fsynced transaction: (the new events with their seq, duplicates)."""
-        inserted: list[tuple[int, Event]] = []
         now = time.time()
+        return self._insert([(e, now) for e in events], count_duplicates=True)
+
+    def import_events(self, events: Sequence[tuple[Event, float]]) -> list[tuple[int, Event]]:
+        """Insert events another replica logged (with their received time); ones already here
+        are skipped without counting as client duplicates."""
+        return self._insert(events, count_duplicates=False)[0]
+
+    def newest_received_at(self) -> float:
+        return float(self._read("SELECT COALESCE(MAX(received_at), 0) FROM events", ())[0][0])
+
+    def _insert(self, events: Sequence[tuple[Event, float]], count_duplicates: bool) -> tuple[list[tuple[int, Event]], int]:
+        inserted: list[tuple[int, Event]] = []
         with self._lock:
             conn = self._events
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                for e in events:
+                for e, received_at in events:
                     cur = conn.execute(
                         "INSERT OR IGNORE INTO events (event_key, query_id, action_name, object_id, object_id_field,"
                         " client_id, timestamp, position, dwell_ms, weight, received_at, body)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (e.key, e.query_id, e.action_name, e.object_id, e.object_id_field, e.client_id, e.timestamp,
-                         e.position, e.dwell_ms, e.weight, now, e.body))
+                         e.position, e.dwell_ms, e.weight, received_at, e.body))
                     if cur.rowcount:
                         inserted.append((int(cur.lastrowid), e))
                 duplicates = len(events) - len(inserted)
-                if duplicates:
+                if duplicates and count_duplicates:
                     conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'duplicates_ignored'",
                                  (duplicates,))
                 conn.execute("COMMIT")

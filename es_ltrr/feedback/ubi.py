@@ -39,6 +39,10 @@ QUERIES_MAPPING = {"properties": {
     "object_id_field": _KEYWORD, "query_response_id": _KEYWORD, "query_response_hit_ids": _KEYWORD,
     "timestamp": {"type": "date"}, "query_attributes": {"type": "object", "enabled": False},
 }}
+#: es-ltrr's own fields beside UBI's: the whole impression / event as logged (stored, not
+#: indexed) and the server time an event was logged, the order replicas pull in.
+_OWN = {"es_ltrr_record": {"type": "object", "enabled": False}, "es_ltrr_received_at": {"type": "double"}}
+QUERIES_MAPPING["properties"].update(_OWN)
 EVENTS_MAPPING = {"properties": {
     "application": _KEYWORD, "action_name": _KEYWORD, "query_id": _KEYWORD, "client_id": _KEYWORD,
     "session_id": _KEYWORD, "event_id": _KEYWORD, "message_type": _KEYWORD, "message": {"type": "text"},
@@ -48,6 +52,7 @@ EVENTS_MAPPING = {"properties": {
         "position": {"properties": {"ordinal": {"type": "integer"}}},
         "dwell_ms": {"type": "float"},
     }},
+    **_OWN,
 }}
 
 
@@ -62,10 +67,11 @@ def query_doc(impression: Impression, application: str) -> dict[str, Any]:
         "query_attributes": {"normalized": impression.normalized, "policy": d.policy,
                              "allocations": d.allocations, "propensities": d.propensities,
                              "intent": impression.understanding.get("intent")},
+        "es_ltrr_record": {"impression": impression.to_json()},
     }
 
 
-def event_doc(event: Event, application: str) -> dict[str, Any]:
+def event_doc(event: Event, application: str, received_at: float) -> dict[str, Any]:
     sent = json.loads(event.body)
     attributes: dict[str, Any] = {"object": {"object_id": event.object_id, "object_id_field": event.object_id_field}}
     if event.position is not None:
@@ -77,6 +83,7 @@ def event_doc(event: Event, application: str) -> dict[str, Any]:
         "query_id": event.query_id, "client_id": event.client_id, "session_id": sent.get("session_id"),
         "event_id": event.key, "timestamp": event.timestamp, "message_type": sent.get("message_type"),
         "message": sent.get("message"), "event_attributes": attributes,
+        "es_ltrr_record": {"event": event.body}, "es_ltrr_received_at": received_at,
     }
 
 
@@ -98,9 +105,9 @@ class UbiMirror:
     def add_query(self, impression: Impression) -> None:
         self._add(UBI_QUERIES, impression.id, query_doc(impression, self.application))
 
-    def add_events(self, events: list[Event]) -> None:
+    def add_events(self, events: list[Event], received_at: float) -> None:
         for event in events:
-            self._add(UBI_EVENTS, event.key, event_doc(event, self.application))
+            self._add(UBI_EVENTS, event.key, event_doc(event, self.application, received_at))
 
     def _add(self, index: str, doc_id: str, doc: dict) -> None:
         with self._lock:
@@ -139,4 +146,74 @@ class UbiMirror:
             except EngineError as exc:  # created before, by us, another replica or the UBI plugin
                 if "already_exists" not in str(exc) and "already exists" not in str(exc):
                     raise
+                try:  # an index made by the UBI plugin: add es-ltrr's own fields
+                    self.engine.request("PUT", f"/{index}/_mapping", {"properties": _OWN})
+                except EngineError as conflict:
+                    log.warning("UBI index %s keeps its mapping of es-ltrr's fields: %s", index, conflict)
         self._ensured = True
+
+
+class UbiSync:
+    """Pulls the events other replicas mirrored (and the impressions they answer) into the
+    local log, so replicas on several machines fold one shared history.
+
+    Pulls `ubi_events` documents es-ltrr wrote, in `es_ltrr_received_at` order, from a cursor
+    that starts `SLACK_S` before the newest event already in the local log (documents become
+    searchable a refresh interval after they are written); what the log holds is skipped by
+    its idempotency key. Events whose impression cannot be found are retried next time.
+    """
+
+    SLACK_S = 30.0
+    PAGE = 500
+
+    def __init__(self, engine: Any, weights: Any):
+        self.engine, self.weights = engine, weights
+        self.cursor: float | None = None
+
+    def pull(self, store: Any) -> int:
+        """Copy new mirrored events into `store`; how many were new."""
+        from .events import EventError, parse_event
+
+        if self.cursor is None:
+            self.cursor = max(store.newest_received_at() - self.SLACK_S, 0.0)
+        added, after = 0, None
+        while True:
+            body: dict[str, Any] = {"size": self.PAGE, "sort": [{"es_ltrr_received_at": "asc"}, {"event_id": "asc"}],
+                                    "query": {"range": {"es_ltrr_received_at": {"gte": self.cursor}}},
+                                    "_source": ["query_id", "es_ltrr_record", "es_ltrr_received_at"]}
+            if after is not None:
+                body["search_after"] = after
+            try:
+                hits = self.engine.request("POST", f"/{UBI_EVENTS}/_search", body)["hits"]["hits"]
+            except EngineError as exc:
+                if "index_not_found" in str(exc) or "no such index" in str(exc):
+                    return added
+                raise
+            if not hits:
+                break
+            rows = []
+            for hit in hits:
+                source = hit["_source"]
+                try:
+                    rows.append((parse_event(json.loads(source["es_ltrr_record"]["event"]), self.weights),
+                                 float(source["es_ltrr_received_at"])))
+                except (KeyError, TypeError, ValueError, EventError):
+                    continue  # not an event es-ltrr logged, or an action this replica does not weigh
+            self._fetch_impressions(store, {event.query_id for event, _ in rows})
+            known = store.known_impressions(sorted({event.query_id for event, _ in rows}))
+            fresh = [(event, at) for event, at in rows if event.query_id in known]
+            added += len(store.import_events(fresh))
+            after = hits[-1]["sort"]
+        if added:
+            self.cursor = max(store.newest_received_at() - self.SLACK_S, self.cursor)
+        return added
+
+    def _fetch_impressions(self, store: Any, ids: set[str]) -> None:
+        missing = sorted(ids - store.known_impressions(sorted(ids)))
+        if not missing:
+            return
+        body = {"size": len(missing), "query": {"terms": {"query_id": missing}}, "_source": ["es_ltrr_record"]}
+        for hit in self.engine.request("POST", f"/{UBI_QUERIES}/_search", body)["hits"]["hits"]:
+            record = (hit["_source"].get("es_ltrr_record") or {}).get("impression")
+            if record:
+                store.add_impression(Impression.from_json(record))

@@ -31,7 +31,8 @@ def test_feedback_to_one_replica_reaches_the_other(small_catalog, tmp_path):
     base = [sys.executable, "-m", "es_ltrr.cli", "--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"),
             "--no-embed", "--config", str(config)]
     subprocess.run([*base, "index"], check=True, capture_output=True, timeout=300)
-    a, b = Server(base, _free_port()), Server(base, _free_port())
+    a, b = (Server(base, _free_port(), extra=["--memory-interval", "1"]),
+            Server(base, _free_port(), extra=["--memory-interval", "1"]))
     try:
         target = _post(f"{a.url}/search", {"query": "memories maroon 5"})[1]["hits"][0]["id"]
         before = _post(f"{b.url}/search", {"query": "rock", "debug": True})[1]["decision"]

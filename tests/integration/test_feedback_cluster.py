@@ -42,6 +42,7 @@ def test_the_q2e_memory_learns_on_the_cluster(cluster_searcher, tmp_path):
         report = loop.ingest({"query_id": result.impression_id, "action_name": "play", "object_id": target,
                               "client_id": f"user-{user}"})
         assert report.accepted == 1
+    loop.learn_memory()  # the server does this every --memory-interval
     assert _q2e_top(searcher)[0] == target
     after = searcher.engine.get([target])[target]["q2e"]
     assert after["memorys_maroonn_fiv"] > 0.5
@@ -59,7 +60,8 @@ def test_the_log_is_mirrored_into_ubi_indices(cluster_searcher, tmp_path):
     event = {"query_id": result.impression_id, "action_name": "play", "client_id": "c-1", "event_id": f"{result.impression_id}-e",
              "event_attributes": {"object": {"object_id": result.ids[0], "object_id_field": "id"},
                                   "position": {"ordinal": 1}}}
-    assert loop.ingest([event, event]).accepted == 1  # the fold flushes the mirror
+    assert loop.ingest([event, event]).accepted == 1
+    loop.sync_cluster()  # the server's fold thread writes the mirror every --fold-interval
     engine = searcher.engine
     engine.request("POST", "/ubi_queries,ubi_events/_refresh")
     term = {"query": {"term": {"query_id": result.impression_id}}}
@@ -70,3 +72,40 @@ def test_the_log_is_mirrored_into_ubi_indices(cluster_searcher, tmp_path):
     assert len(events) == 1
     assert events[0]["action_name"] == "play" and events[0]["event_attributes"]["object"]["object_id"] == result.ids[0]
     assert events[0]["event_attributes"]["position"]["ordinal"] == 1
+
+
+def test_replicas_on_two_machines_share_the_log_through_ubi(cluster_searcher, tmp_path):
+    """Two sidecars with their own SQLite logs (two machines) and one cluster: what A logs,
+    B pulls from the UBI indices into its log (with whatever else the shared indices hold)
+    and folds; its state is the replay of its own log."""
+    from es_ltrr.feedback.loop import replay
+    from es_ltrr.feedback import UbiMirror
+    from es_ltrr.feedback.events import DEFAULT_WEIGHTS
+    from es_ltrr.feedback.ubi import UbiSync
+    from es_ltrr.policy import ThompsonPolicy
+
+    def replica(name: str) -> FeedbackLoop:
+        store = FeedbackStore(tmp_path / name / "feedback.sqlite3")
+        return FeedbackLoop(store, ThompsonPolicy(seed=1, burn_in=2), mirror=UbiMirror(cluster_searcher.engine),
+                            sync=UbiSync(cluster_searcher.engine, DEFAULT_WEIGHTS))
+
+    a, b = replica("a"), replica("b")
+    searcher = replace(cluster_searcher, policy=a.policy)
+    played = 0
+    for query in ["memories maroon 5", "rock", "happy songs"]:
+        result = searcher.search(parse_search_request({"query": query}))
+        a.log_search(result)
+        played += a.ingest([{"query_id": result.impression_id, "action_name": "play", "object_id": id_,
+                             "event_id": f"{result.impression_id}-{id_}"} for id_ in result.ids[:2]]).accepted
+    a.sync_cluster()  # writes the mirror
+    cluster_searcher.engine.request("POST", "/ubi_queries,ubi_events/_refresh")
+    pulled = b.sync_cluster()
+    assert pulled >= played  # the shared indices may hold other tests' events too
+    a_keys = {row[0] for row in a.store._read("SELECT event_key FROM events", ())}
+    assert a_keys <= {row[0] for row in b.store._read("SELECT event_key FROM events", ())}
+    assert b.fold() == pulled and b.policy.n_updates_ >= played
+    fresh = ThompsonPolicy(seed=7, burn_in=2)
+    replay(b.store, fresh)
+    assert fresh.state()["learned"] == b.policy.state()["learned"]
+    assert b.sync_cluster() == 0  # nothing new: what B holds is skipped
+    assert b.store.counts()["duplicates_ignored"] == 0

@@ -217,6 +217,7 @@ def test_the_q2e_memory_learns_a_misspelling_users_resolve(small_searcher, tmp_p
         result = searcher.search(parse_search_request({"query": query}))
         loop.log_search(result)
         loop.ingest(event(result.impression_id, target, "play", client_id=f"user-{user}"))
+    loop.learn_memory()  # the server does this every --memory-interval
     assert q2e_top()[0] == target
     after = searcher.engine.get([target])[target]["q2e"]
     assert after["memorys_maroonn_fiv"] > 0.5 and {k: v for k, v in after.items() if k in before} == before
