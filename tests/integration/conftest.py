@@ -143,10 +143,17 @@ def applied(engine, gaps, alias):
 
 @pytest.fixture(scope="module")
 def indexed(settings, applied):
+    """The catalog slice indexed behind the alias, merged into one segment: Lucene builds the
+    kNN graph per segment, and how documents fall into segments depends on refresh timing
+    (machine load), so without the merge the semantic arm's hits, and every quality figure
+    downstream, could differ from run to run."""
     from es_ltrr.embedding import Encoder
     from es_ltrr.indexing import build_index
 
-    return build_index(settings, Encoder(), say=lambda _: None)
+    engine = build_index(settings, Encoder(), say=lambda _: None)
+    engine.request("POST", f"/{settings.index}/_forcemerge", params={"max_num_segments": 1})
+    engine.request("POST", f"/{settings.index}/_refresh")
+    return engine
 
 
 @pytest.fixture(scope="module")
