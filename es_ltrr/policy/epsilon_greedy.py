@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from .contextual import ContextualPolicy
 from .uniform import random_choices
 
