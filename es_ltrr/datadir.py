@@ -10,6 +10,7 @@ Every artifact's path and format version is decided here, and nowhere else::
       catalog_stats.json     what counts as fresh / long tail in this catalog
       models/<name>/         an LTR model: model.json, metadata.json, metrics.json
       models/ACTIVE          the name of the model the sidecar ranks with (absent: fusion)
+      models/HISTORY         the models active before, one per line (empty line: fusion), for rollback
       policy/<policy>.json   a policy's learned state (`Policy.state()`)
       logs/                  impression and event logs
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 #: Layout version of the data dir; bump when a path or the manifest's meaning changes.
 FORMAT = 1
 MANIFEST, INDEX, GAZETTEER, STATS = "manifest.json", "index", "gazetteer.json.gz", "catalog_stats.json"
-MODELS, POLICY, LOGS, ACTIVE_MODEL = "models", "policy", "logs", "ACTIVE"
+MODELS, POLICY, LOGS, ACTIVE_MODEL, HISTORY = "models", "policy", "logs", "ACTIVE", "HISTORY"
 REBUILD = "rebuild it with `es-ltrr index`"
 
 
@@ -177,10 +178,30 @@ class DataDir:
         return path
 
     def activate_model(self, name: str) -> None:
-        """Make `name` (an existing `models/<name>/`) the model the sidecar ranks with."""
+        """Make `name` (an existing `models/<name>/`) the model the sidecar ranks with; the
+        previous one is remembered in `models/HISTORY` for `rollback_model`."""
         if not self.model_dir(name).is_dir():
             raise DataDirError(f"no model {name!r} in {self.root / MODELS}")
+        previous = self.active_model()
+        history = self.root / MODELS / HISTORY
+        lines = history.read_text().splitlines() if history.is_file() else []
+        _write_text(history, "".join(f"{n}\n" for n in [*lines, previous.name if previous else ""]))
         _write_text(self.root / MODELS / ACTIVE_MODEL, name + "\n")
+
+    def rollback_model(self) -> str | None:
+        """Return to the model active before the last activation (None: back to fusion)."""
+        history = self.root / MODELS / HISTORY
+        lines = history.read_text().splitlines() if history.is_file() else []
+        if not lines:
+            raise DataDirError(f"nothing to roll back to: {history} is empty or missing")
+        previous = lines.pop()
+        _write_text(history, "".join(f"{n}\n" for n in lines))
+        marker = self.root / MODELS / ACTIVE_MODEL
+        if previous:
+            _write_text(marker, previous + "\n")
+        else:
+            marker.unlink(missing_ok=True)
+        return previous or None
 
     def save_policy_state(self, state: Mapping[str, Any]) -> Path:
         path = self.policy_state_path(str(state["policy"]))

@@ -1,4 +1,4 @@
-"""es-ltrr commands that learn: simulate, replay."""
+"""es-ltrr commands that learn: simulate, replay, train."""
 
 from __future__ import annotations
 
@@ -99,3 +99,51 @@ def replay(obj: Ctx, as_json: bool, save: bool) -> None:
         fail(str(exc))
     report = {**counts, "state_equal": equal}
     click.echo(json.dumps(report) if as_json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help='Print {"model", "active_model", "ndcg10_none", "ndcg10_current", '
+              '"ndcg10_new", "mrr_*", ...}.')
+@click.option("--judgments", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Judgments in the RankLib format ('grade qid:N # docid', '# qid:N: query') instead of the log.")
+@click.option("--min-showings", default=3, show_default=True, help="Showings of a (query, entity) before it is judged.")
+@click.option("--searches", default=3000, show_default=True, help="Simulated searches generated when the log is empty.")
+@click.option("--margin", default=0.0, show_default=True, help="nDCG@10 the new model must gain to be activated.")
+@click.option("--no-activate", "activate", flag_value=False, default=True, help="Train and report only.")
+@click.option("--rollback", is_flag=True, help="Return to the model active before the last activation, and stop.")
+@click.option("--seed", default=1, show_default=True)
+@settings_options()
+@click.pass_obj
+def train(obj: Ctx, as_json: bool, judgments: Path | None, min_showings: int, searches: int, margin: float,
+          activate: bool, rollback: bool, seed: int) -> None:
+    """Retrain the ranker from feedback: PBM click-model judgments from the log (or a judgments
+    file) → features of every judged query's candidates → XGBoost rank:ndcg → held-out
+    nDCG@10/MRR against fusion and the active model → activate if better. With no feedback
+    logged yet, the simulator's users generate some first (and it says so)."""
+    from ..datadir import DataDir, DataDirError
+    from ..retrain import TrainOptions, run_training
+
+    settings = obj.settings()
+    if rollback:
+        try:
+            previous = DataDir(settings.data_dir).rollback_model()
+        except DataDirError as exc:
+            fail(str(exc))
+        say(f"active model: {previous or 'none (fusion)'}")
+        return
+    searcher = searcher_for(obj, settings)
+    try:
+        report = run_training(settings, searcher, TrainOptions(judgments, min_showings, searches, margin, activate, seed),
+                              say)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        rows = [("none (fusion)", report["ndcg10_none"], report["mrr_none"]),
+                ("current", report["ndcg10_current"], report["mrr_current"]), ("new", report["ndcg10_new"], report["mrr_new"])]
+        click.echo(f"held-out queries: {report['test_queries']}")
+        for name, ndcg, mrr in rows:
+            if ndcg is not None:
+                click.echo(f"  {name:14} nDCG@10 {ndcg:.4f}   MRR {mrr:.4f}")
+        click.echo(f"active model: {report['active_model'] or 'none (fusion)'}")

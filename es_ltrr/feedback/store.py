@@ -10,6 +10,7 @@ is checked at open.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -180,6 +181,15 @@ class FeedbackStore:
         searches = self._read("SELECT COALESCE(SUM(decay(? - served_at, ?)), 0) FROM impressions"
                               " WHERE q2e_key = ?", (now, rate, key))[0][0]
         return float(engaged), float(searches)
+
+    def sessions(self) -> Iterator[tuple[str, list[str], set[str]]]:
+        """(normalized query, page ids in rank order, ids engaged with a positive weight) per
+        logged impression: what a click model reads."""
+        engaged: dict[str, set[str]] = {}
+        for query_id, object_id in self._read("SELECT query_id, object_id FROM events WHERE weight > 0", ()):
+            engaged.setdefault(query_id, set()).add(object_id)
+        for impression_id, normalized, body in self._read("SELECT id, normalized, body FROM impressions ORDER BY seq", ()):
+            yield normalized, list(json.loads(body)["page"]), engaged.get(impression_id, set())
 
     def counts(self) -> dict[str, int]:
         impressions = self._read("SELECT COUNT(*) FROM impressions", ())[0][0]
