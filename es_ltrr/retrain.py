@@ -34,7 +34,9 @@ Say = Callable[[str], None]
 @dataclass
 class TrainOptions:
     judgments: Path | None = None
-    min_showings: int = 3
+    #: Showings of a (query, entity) before it is judged: 1 judges every shown pair (PBM's prior
+    #: keeps one unclicked showing near grade 0); raise it when head queries have traffic.
+    min_showings: int = 1
     #: Simulated searches generated when the log has no feedback yet.
     searches: int = 3000
     margin: float = 0.0
@@ -95,8 +97,9 @@ def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, 
         data.activate_model(name)
         say(f"activated {name}: held-out nDCG@10 {metrics['new']['ndcg10']:.4f} > {baseline:.4f} + {options.margin}")
     else:
-        say(f"kept {current_dir.name if current_dir else 'fusion'} active: {name} scored "
-            f"{metrics['new']['ndcg10']:.4f} against {baseline:.4f} (margin {options.margin})")
+        why = "--no-activate" if wins else f"not better by the margin {options.margin}"
+        say(f"kept {current_dir.name if current_dir else 'fusion'} active ({why}): {name} scored "
+            f"{metrics['new']['ndcg10']:.4f} against {baseline:.4f}")
     active = data.active_model()
     return {
         "model": name, "active_model": active.name if active else None, "activated": bool(wins and options.activate),

@@ -106,7 +106,7 @@ def replay(obj: Ctx, as_json: bool, save: bool) -> None:
               '"ndcg10_new", "mrr_*", ...}.')
 @click.option("--judgments", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Judgments in the RankLib format ('grade qid:N # docid', '# qid:N: query') instead of the log.")
-@click.option("--min-showings", default=3, show_default=True, help="Showings of a (query, entity) before it is judged.")
+@click.option("--min-showings", default=1, show_default=True, help="Showings of a (query, entity) before it is judged.")
 @click.option("--searches", default=3000, show_default=True, help="Simulated searches generated when the log is empty.")
 @click.option("--margin", default=0.0, show_default=True, help="nDCG@10 the new model must gain to be activated.")
 @click.option("--no-activate", "activate", flag_value=False, default=True, help="Train and report only.")

@@ -82,7 +82,7 @@ def test_train_command_end_to_end(small_catalog, tmp_path):
     runner = CliRunner()
     base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed"]
     assert runner.invoke(main, [*base, "index"]).exit_code == 0
-    result = runner.invoke(main, [*base, "train", "--searches", "600", "--min-showings", "1", "--json"])
+    result = runner.invoke(main, [*base, "train", "--searches", "600", "--json"])
     assert result.exit_code == 0, result.output
     assert "no feedback logged yet: generating 600 simulated searches" in result.stderr
     report = json.loads(result.stdout)
