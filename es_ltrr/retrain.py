@@ -1,12 +1,16 @@
 """`es-ltrr train`: feedback log → click-model judgments → features → XGBoost → gate → activate.
 
-The steps live in their rooms (`ltr.clickmodel`, `ltr.training`, `feedback`, `simulation`);
-this module wires them for one command, on the embedded engine (a cluster's upload, parity
-check and `sltr` activation stay with `es-ltrr upload-model`).
+The steps live in their rooms (`ltr.clickmodel`, `ltr.training`, `ltr.upload`, `feedback`,
+`simulation`); this module wires them for one command. On a cluster, features are logged
+as serving logs them there (the plugin's `ltr_log`), and the model is uploaded to the LTR
+plugin with the parity check of `es-ltrr upload-model` before the gate decides activation
+(searches then rescore with `sltr`).
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,8 +26,11 @@ from .datadir import DataDir
 from .feedback import FeedbackLoop, FeedbackStore
 from .feedback.store import FILENAME
 from .ltr import LtrModel, default_featureset
+from .ltr.featureset import FeatureSet
 from .ltr.clickmodel import PBM, Showing, grades
-from .ltr.feature_log import MsearchFeatureLogger
+from .ltr.feature_log import feature_logger
+from .ltr.plugin import LtrPlugin
+from .ltr.upload import ParityCase, upload_model
 from .ltr.training import QueryExamples, collect, evaluate, read_ranklib, train
 from .pipeline import Searcher
 from .policy import StaticPolicy
@@ -52,12 +59,12 @@ def judgments_from_log(store: FeedbackStore, min_showings: int) -> dict[str, dic
     return grades(PBM().fit(showings), min_showings=min_showings)
 
 
-def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, say: Say) -> dict[str, Any]:
-    """The whole loop; returns the report printed by `es-ltrr train --json`."""
-    if settings.cluster_url:
-        raise ValueError("es-ltrr train runs on the embedded engine; upload the model it writes with "
-                         "`es-ltrr --cluster URL upload-model models/<name>/model.json --activate`")
+def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, say: Say,
+                 featureset: FeatureSet | None = None) -> dict[str, Any]:
+    """The whole loop; returns the report printed by `es-ltrr train --json`. `featureset`
+    defaults to the shipped one (the one `es-ltrr apply` stores on a cluster)."""
     data = DataDir(settings.data_dir)
+    plugin = LtrPlugin(searcher.engine) if settings.cluster_url else None  # type: ignore[arg-type]
     store = FeedbackStore(data.logs_dir / FILENAME)
     generated = 0
     if options.judgments is not None:
@@ -72,12 +79,12 @@ def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, 
         judged = judgments_from_log(store, options.min_showings)
         source = f"PBM over the feedback log ({store.counts()['impressions']} impressions)"
     say(f"{sum(len(v) for v in judged.values())} judgments over {len(judged)} queries from {source}")
-    featureset = default_featureset()
+    featureset = featureset or default_featureset()
     fused = replace(searcher, policy=StaticPolicy(), ranker=searcher.fallback)
     with tqdm(total=len(judged), desc="logging features", unit="query", disable=not options.progress,
               mininterval=2.0) as bar:
         examples = collect(lambda q: fused.search(SearchRequest(q, k=10)), searcher.engine, featureset,
-                           MsearchFeatureLogger(), judged, bar.update)
+                           feature_logger(plugin, featureset), judged, bar.update)
     name = f"{featureset.name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     say(f"training {name} on {sum(e.split == 'train' for e in examples)} queries "
         f"(validation {sum(e.split == 'valid' for e in examples)}, test {sum(e.split == 'test' for e in examples)})")
@@ -91,8 +98,14 @@ def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, 
     metrics = evaluate(examples, rankers)
     baseline = metrics["current" if current is not None else "none"]["ndcg10"]
     wins = metrics["new"]["ndcg10"] > baseline + options.margin
-    model.save(data.model_dir(name), {"metrics": metrics, "judgments": source, "features": featureset.names,
-                                      "generated_searches": generated})
+    details = {"metrics": metrics, "judgments": source, "features": featureset.names, "generated_searches": generated}
+    parity = None
+    if plugin is None:
+        model.save(data.model_dir(name), details)
+    else:
+        parity = _upload(plugin, model, featureset, data, [fused.search(SearchRequest(e.query, k=10))
+                                                           for e in examples if e.split == "test"][:5], details)
+        say(f"uploaded {name} to the cluster's LTR plugin: sltr = XGBoost within {parity:.2g}")
     if wins and options.activate:
         data.activate_model(name)
         say(f"activated {name}: held-out nDCG@10 {metrics['new']['ndcg10']:.4f} > {baseline:.4f} + {options.margin}")
@@ -107,8 +120,21 @@ def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, 
         "ndcg10_new": metrics["new"]["ndcg10"], "mrr_none": metrics["none"]["mrr"],
         "mrr_current": metrics.get("current", {}).get("mrr"), "mrr_new": metrics["new"]["mrr"],
         "test_queries": metrics["new"]["queries"], "judged_queries": len(judged), "generated_searches": generated,
-        "parity_max_abs_diff": None,
+        "parity_max_abs_diff": parity,
     }
+
+
+def _upload(plugin: LtrPlugin, model: LtrModel, featureset: Any, data: DataDir, results: list, details: dict) -> float:
+    """Upload under the model's name with the parity check; keep the training report beside
+    the upload's metrics in models/<name>/metrics.json."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model_file = model.save(Path(tmp) / model.name) / "model.json"
+        cases = [ParityCase.of(r.request.query, r.understanding, r.candidates) for r in results]
+        done = upload_model(plugin, model_file, featureset, cases, data.model_dir, model.name)
+    metrics_file = data.model_dir(done.name) / "metrics.json"
+    merged = {**json.loads(metrics_file.read_text()), **details} if metrics_file.is_file() else details
+    metrics_file.write_text(json.dumps(merged, indent=2))
+    return done.parity_max_abs_diff
 
 
 def _generate(searcher: Searcher, loop: FeedbackLoop, settings: Settings, options: TrainOptions) -> int:

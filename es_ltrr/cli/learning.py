@@ -118,8 +118,10 @@ def train(obj: Ctx, as_json: bool, judgments: Path | None, min_showings: int, se
           activate: bool, rollback: bool, seed: int) -> None:
     """Retrain the ranker from feedback: PBM click-model judgments from the log (or a judgments
     file) → features of every judged query's candidates → XGBoost rank:ndcg → held-out
-    nDCG@10/MRR against fusion and the active model → activate if better. With no feedback
-    logged yet, the simulator's users generate some first (and it says so)."""
+    nDCG@10/MRR against fusion and the active model → activate if better. With --cluster the
+    features are logged with the LTR plugin's ltr_log and the model is uploaded there with a
+    parity check (searches then rescore with sltr). With no feedback logged yet, the
+    simulator's users generate some first (and it says so)."""
     from ..datadir import DataDir, DataDirError
     from ..retrain import TrainOptions, run_training
 
@@ -132,10 +134,13 @@ def train(obj: Ctx, as_json: bool, judgments: Path | None, min_showings: int, se
         say(f"active model: {previous or 'none (fusion)'}")
         return
     searcher = searcher_for(obj, settings)
+    from ..engines import EngineError
+    from ..ltr.upload import UploadError
+
     try:
         report = run_training(settings, searcher, TrainOptions(judgments, min_showings, searches, margin, activate, seed),
                               say)
-    except ValueError as exc:
+    except (ValueError, UploadError, EngineError) as exc:
         fail(str(exc))
     if as_json:
         click.echo(json.dumps(report, indent=2))
