@@ -6,6 +6,7 @@ call `build_searcher`, so they can never disagree about configuration.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .config import Settings
@@ -50,6 +51,8 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
         encoder=encoder,
         ranker=_ranker(settings, data, engine, fusion),
         fallback=fusion,
+        challenger=_challenger(settings, data, engine),
+        interleave_share=settings.interleave_share,
         catalog=data.catalog_stats(),
         flavor=engine.flavor,
     )
@@ -104,7 +107,24 @@ def _ranker(settings: Settings, data: DataDir, engine: Engine, fusion: Ranker) -
     model_dir = settings.model or data.active_model()
     if model_dir is None:
         return fusion
-    if settings.model is None and plugin is not None and plugin.store_exists():
+    return _model_ranker(model_dir, plugin, in_cluster=settings.model is None)
+
+
+def _model_ranker(model_dir: Path, plugin: LtrPlugin | None, in_cluster: bool = True) -> Ranker:
+    """A data-dir model: `sltr` where the cluster's plugin stores models, else local XGBoost."""
+    if in_cluster and plugin is not None and plugin.store_exists():
         return PluginRanker(model_dir.name)
     featureset = default_featureset()
     return XGBoostRanker(LtrModel.load(model_dir, featureset), feature_logger(plugin, featureset))
+
+
+def _challenger(settings: Settings, data: DataDir, engine: Engine) -> Ranker | None:
+    """The model interleaved against the serving ranker (`challenger_model`), if any."""
+    if not settings.challenger_model:
+        return None
+    if not 0.0 < settings.interleave_share <= 1.0:
+        raise ValueError(f"interleave_share must be in (0, 1] with a challenger_model, got {settings.interleave_share}")
+    model_dir = data.model_dir(settings.challenger_model)
+    if not model_dir.is_dir():
+        raise ValueError(f"challenger_model {settings.challenger_model!r}: no {model_dir}")
+    return _model_ranker(model_dir, LtrPlugin(engine) if settings.cluster_url else None)  # type: ignore[arg-type]

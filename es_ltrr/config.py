@@ -86,6 +86,10 @@ class Settings:
     #: Hyper-parameters of the policy (constructor arguments: cost, budget, burn_in, ...).
     policy_options: dict[str, Any] = field(default_factory=dict)
     allocation: dict[str, int] = field(default_factory=dict)
+    #: A model of the data dir tested online against the serving ranker by team-draft
+    #: interleaving on `interleave_share` of searches (`es-ltrr models` shows the outcome).
+    challenger_model: str | None = None
+    interleave_share: float = 0.0
     #: UBI action → weight of the engagement (`feedback.events.DEFAULT_WEIGHTS` when empty).
     action_weights: dict[str, float] = field(default_factory=dict)
     rrf_weights: dict[str, float] = field(default_factory=dict)
@@ -141,6 +145,8 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
         out["timeout_s"] = float(out["timeout_s"])
     if isinstance(out.get("arm_timeout_ms"), str):
         out["arm_timeout_ms"] = int(out["arm_timeout_ms"])
+    if isinstance(out.get("interleave_share"), (str, int)) and not isinstance(out.get("interleave_share"), bool):
+        out["interleave_share"] = float(out["interleave_share"])
     for key in ("verify_certs", "embed"):
         if isinstance(out.get(key), str):
             out[key] = out[key].lower() not in ("0", "false", "no", "off")

@@ -15,6 +15,7 @@ replayed exactly (tests, the simulator).
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
 import zlib
@@ -30,6 +31,7 @@ from .embedding import Encoder
 from .engines.base import Engine, EngineError
 from .policy import Decision, Policy, PolicyContext, StaticPolicy
 from .ranking import Ranker, RRFRanker, label
+from .ranking.interleave import team_draft
 from .record import SearchResult
 from .understanding import Gazetteer, Understanding, understand
 from .union import Candidate, union
@@ -95,6 +97,10 @@ class Searcher:
     ranker: Ranker = field(default_factory=RRFRanker)
     #: What ranks when `ranker` fails (a cluster fault, a deleted model): fusion never fails.
     fallback: Ranker = field(default_factory=RRFRanker)
+    #: A candidate ranker tested online against `ranker` by team-draft interleaving on
+    #: `interleave_share` of searches (chosen by the impression id, so a search replays).
+    challenger: Ranker | None = None
+    interleave_share: float = 0.0
     arms: Mapping[str, Arm] = field(default_factory=lambda: dict(ARMS))
     catalog: CatalogStats = field(default_factory=CatalogStats)
     flavor: str = "embedded"
@@ -137,6 +143,10 @@ class Searcher:
         timer = timer or Timer()
         candidates, arm_results = union(responses, decision.allocations)
         scores, ranker_name = self._rank(request.query, understanding, candidates)
+        challenger, teams = "", {}
+        if self._interleaves(impression_id, candidates):
+            scores, ranker_name, challenger, teams = self._interleave(impression_id, request.query, understanding,
+                                                                      candidates, scores, ranker_name)
         timer.lap("rank")
 
         page, variants = collapse(candidates, scores, request.k)
@@ -146,8 +156,31 @@ class Searcher:
             context=context, decision=decision, arm_results=tuple(arm_results),
             candidates=tuple(candidates), scores=tuple(float(s) for s in scores), page=tuple(page),
             ranker=ranker_name, variants=variants, confidence=confidence, no_match=no_match,
-            timings_ms=timer.total(), served_at=served_at,
+            timings_ms=timer.total(), served_at=served_at, challenger=challenger, teams=teams,
         )
+
+    def _interleaves(self, impression_id: str, candidates: list[Candidate]) -> bool:
+        return (self.challenger is not None and bool(candidates)
+                and zlib.crc32(f"interleave:{impression_id}".encode()) % 10_000 < self.interleave_share * 10_000)
+
+    def _interleave(self, impression_id: str, text: str, u: Understanding, candidates: list[Candidate],
+                    scores: list[float], ranker_name: str) -> tuple[list[float], str, str, dict[str, str]]:
+        """Team-draft interleave the serving ranking with the challenger's; the returned
+        scores order the candidates as interleaved (collapse keeps that order)."""
+        assert self.challenger is not None
+        try:
+            theirs = self.challenger.score(self.engine, text, u, candidates)
+        except (EngineError, RuntimeError) as exc:  # a failing challenger never costs the page
+            log.warning("challenger %s failed, page not interleaved: %s", label(self.challenger), exc)
+            return scores, ranker_name, "", {}
+        mine = sorted(range(len(candidates)), key=lambda i: -scores[i])
+        other = sorted(range(len(candidates)), key=lambda i: -theirs[i])
+        order, picked = team_draft(mine, other, len(candidates), random.Random(self.seed_of(impression_id)))
+        interleaved = [0.0] * len(candidates)
+        for position, i in enumerate(order):
+            interleaved[i] = float(len(order) - position)
+        teams = {candidates[i].id: team for i, team in zip(order, picked)}
+        return interleaved, f"interleaved({ranker_name} vs {label(self.challenger)})", label(self.challenger), teams
 
     def arm_bodies(self, query: str, seed: int = 0) -> dict[str, dict[str, Any]]:
         """Arm name → the search body `search` would send for `query` (bench, tools)."""

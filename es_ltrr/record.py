@@ -43,6 +43,10 @@ class SearchResult:
     no_match: bool = False
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     served_at: float = 0.0  # seconds since the epoch, from the searcher's clock
+    #: Team-draft interleaving: the challenger ranker's label and, per candidate id on the
+    #: interleaved order, the team that placed it ("A" = the serving ranker, "B" = challenger).
+    challenger: str = ""
+    teams: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def hits(self) -> list[tuple[Candidate, float]]:

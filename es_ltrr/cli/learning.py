@@ -1,4 +1,4 @@
-"""es-ltrr commands that learn: simulate, replay, train."""
+"""es-ltrr commands that learn: simulate, replay, train, models."""
 
 from __future__ import annotations
 
@@ -152,3 +152,45 @@ def train(obj: Ctx, as_json: bool, judgments: Path | None, min_showings: int, se
             if ndcg is not None:
                 click.echo(f"  {name:14} nDCG@10 {ndcg:.4f}   MRR {mrr:.4f}")
         click.echo(f"active model: {report['active_model'] or 'none (fusion)'}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help='Print {"active": name, "models": [...], "interleaving": [...]}.')
+@settings_options()
+@click.pass_obj
+def models(obj: Ctx, as_json: bool) -> None:
+    """The data dir's models (active one marked, held-out metrics) and the interleaving results
+    of each challenger from the feedback log: wins, losses, ties, win rate with its 95 %
+    Wilson interval (challenger_model + interleave_share in the settings run the test)."""
+    from ..datadir import DataDir, DataDirError
+    from ..feedback.interleaving import outcomes
+    from ..feedback.store import FILENAME, FeedbackStore, StoreError
+
+    data = DataDir(obj.settings().data_dir)
+    try:
+        active = data.active_model()
+        rows = []
+        root = data.model_dir("x").parent
+        for directory in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+            metrics_file = directory / "metrics.json"
+            metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+            new = (metrics.get("metrics") or {}).get("new", {})
+            rows.append({"name": directory.name, "active": bool(active and directory.name == active.name),
+                         "ndcg10": new.get("ndcg10"), "mrr": new.get("mrr"),
+                         "parity_max_abs_diff": metrics.get("parity_max_abs_diff")})
+        log = data.logs_dir / FILENAME
+        results = [o.to_dict() for o in outcomes(FeedbackStore(log))] if log.is_file() else []
+    except (DataDirError, StoreError, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps({"active": active.name if active else None, "models": rows, "interleaving": results},
+                              indent=2))
+        return
+    click.echo(f"active: {active.name if active else 'none (fusion)'}")
+    for row in rows:
+        ndcg = f"{row['ndcg10']:.4f}" if row["ndcg10"] is not None else "-"
+        click.echo(f"  {'*' if row['active'] else ' '} {row['name']:48} held-out nDCG@10 {ndcg}")
+    for r in results:
+        rate = f"{r['win_rate']:.3f}" if r["win_rate"] is not None else "-"
+        click.echo(f"interleaving {r['challenger']}: {r['wins']} wins, {r['losses']} losses, {r['ties']} ties "
+                   f"(win rate {rate}, 95 % {r['win_rate_95'][0]:.3f}–{r['win_rate_95'][1]:.3f})")

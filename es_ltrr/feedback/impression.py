@@ -33,6 +33,9 @@ class Impression:
     page: tuple[str, ...]
     understanding: Mapping[str, Any] = field(default_factory=dict)
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    #: Team-draft interleaving of the page: the challenger ranker and each id's team.
+    challenger: str = ""
+    teams: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_result(cls, result: SearchResult) -> "Impression":
@@ -42,7 +45,8 @@ class Impression:
         decision = Decision(dict(result.decision.allocations), dict(result.decision.propensities),
                             result.decision.policy, result.decision.depths, result.decision.forced)
         return cls(result.impression_id, result.served_at, result.request.query, u.normalized, result.context,
-                   decision, result.arm_results, tuple(result.ids), summary, dict(result.timings_ms))
+                   decision, result.arm_results, tuple(result.ids), summary, dict(result.timings_ms),
+                   result.challenger, dict(result.teams))
 
     def arm_result(self, arm: str) -> ArmResult | None:
         return next((r for r in self.arm_results if r.arm == arm), None)
@@ -57,6 +61,7 @@ class Impression:
                          "forced": dict(d.forced)},
             "arm_results": [asdict(r) for r in self.arm_results],
             "page": list(self.page), "understanding": dict(self.understanding), "timings_ms": dict(self.timings_ms),
+            **({"challenger": self.challenger, "teams": dict(self.teams)} if self.challenger else {}),
         }, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -69,4 +74,5 @@ class Impression:
                             {a: {int(k): v for k, v in dist.items()} for a, dist in d["depths"].items()}, d["forced"])
         arms = tuple(ArmResult(**{**r, "ids": tuple(r["ids"])}) for r in doc["arm_results"])
         return cls(doc["id"], doc["served_at"], doc["query"], doc["normalized"], context, decision, arms,
-                   tuple(doc["page"]), doc["understanding"], doc["timings_ms"])
+                   tuple(doc["page"]), doc["understanding"], doc["timings_ms"], doc.get("challenger", ""),
+                   doc.get("teams", {}))

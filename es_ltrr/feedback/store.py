@@ -191,6 +191,17 @@ class FeedbackStore:
         for impression_id, normalized, body in self._read("SELECT id, normalized, body FROM impressions ORDER BY seq", ()):
             yield normalized, list(json.loads(body)["page"]), engaged.get(impression_id, set())
 
+    def interleavings(self) -> Iterator[tuple[str, dict[str, str], set[str]]]:
+        """(challenger, id → team, ids engaged with a positive weight) per interleaved impression."""
+        engaged: dict[str, set[str]] = {}
+        for query_id, object_id in self._read("SELECT query_id, object_id FROM events WHERE weight > 0", ()):
+            engaged.setdefault(query_id, set()).add(object_id)
+        for impression_id, body in self._read(
+                "SELECT id, body FROM impressions WHERE instr(body, ?) > 0 ORDER BY seq", ('"challenger":',)):
+            doc = json.loads(body)
+            if doc.get("challenger"):
+                yield doc["challenger"], doc.get("teams", {}), engaged.get(impression_id, set())
+
     def counts(self) -> dict[str, int]:
         impressions = self._read("SELECT COUNT(*) FROM impressions", ())[0][0]
         events = self._read("SELECT COUNT(*) FROM events", ())[0][0]
