@@ -156,9 +156,12 @@ def train(obj: Ctx, as_json: bool, judgments: Path | None, min_showings: int, se
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help='Print {"active": name, "models": [...], "interleaving": [...]}.')
+@click.option("--promote", metavar="NAME", help="Activate model NAME (searches rank with it from the next start).")
+@click.option("--require-win", is_flag=True, help="With --promote: only if NAME won its interleaving test "
+              "(the 95 % interval of its win rate above 0.5).")
 @settings_options()
 @click.pass_obj
-def models(obj: Ctx, as_json: bool) -> None:
+def models(obj: Ctx, as_json: bool, promote: str | None, require_win: bool) -> None:
     """The data dir's models (active one marked, held-out metrics) and the interleaving results
     of each challenger from the feedback log: wins, losses, ties, win rate with its 95 %
     Wilson interval (challenger_model + interleave_share in the settings run the test)."""
@@ -167,6 +170,8 @@ def models(obj: Ctx, as_json: bool) -> None:
     from ..feedback.store import FILENAME, FeedbackStore, StoreError
 
     data = DataDir(obj.settings().data_dir)
+    if promote:
+        _promote(data, promote, require_win)
     try:
         active = data.active_model()
         rows = []
@@ -194,3 +199,26 @@ def models(obj: Ctx, as_json: bool) -> None:
         rate = f"{r['win_rate']:.3f}" if r["win_rate"] is not None else "-"
         click.echo(f"interleaving {r['challenger']}: {r['wins']} wins, {r['losses']} losses, {r['ties']} ties "
                    f"(win rate {rate}, 95 % {r['win_rate_95'][0]:.3f}–{r['win_rate_95'][1]:.3f})")
+
+
+def _promote(data, name: str, require_win: bool) -> None:
+    """Activate `name`; with `require_win`, only after an interleaving win of a challenger of that name."""
+    from ..datadir import DataDirError
+    from ..feedback.interleaving import outcomes
+    from ..feedback.store import FILENAME, FeedbackStore
+
+    if require_win:
+        log = data.logs_dir / FILENAME
+        results = {o.challenger: o for o in outcomes(FeedbackStore(log))} if log.is_file() else {}
+        result = next((o for label, o in results.items() if label == name or label.endswith(f":{name}")), None)
+        if result is None:
+            fail(f"{name} has no interleaving results yet: set challenger_model = {name!r} and interleave_share")
+        low, high = result.interval
+        if low <= 0.5:
+            fail(f"{name} has not won its interleaving test: {result.wins} wins, {result.losses} losses "
+                 f"(95 % interval of its win rate {low:.3f}-{high:.3f}, needs to be above 0.5)")
+    try:
+        data.activate_model(name)
+    except DataDirError as exc:
+        fail(str(exc))
+    say(f"activated {name}")

@@ -79,3 +79,29 @@ def test_models_command_lists_models_and_interleaving(small_catalog, tmp_path):
     result = runner.invoke(main, [*base, "models", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"active": None, "models": [], "interleaving": []}
+
+
+def test_promotion_can_require_an_interleaving_win(small_searcher, small_catalog, tmp_path):
+    """A model that lost its interleaving test is not promoted with --require-win; one that won is."""
+    from es_ltrr.datadir import DataDir
+
+    runner = CliRunner()
+    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed"]
+    assert runner.invoke(main, [*base, "index"]).exit_code == 0
+    data = DataDir(tmp_path / "d")
+    for name in ("winner", "loser"):
+        (data.model_dir(name)).mkdir(parents=True)
+    loop = FeedbackLoop(FeedbackStore(data.logs_dir / "feedback.sqlite3"), StaticPolicy())
+    entities = load_catalog(small_catalog, progress=False)
+    for name, serving, challenger in (("winner", Reversed(), RRFRanker()), ("loser", RRFRanker(), Reversed())):
+        challenger = replace(challenger, name=name)  # the label the log records is the model's name
+        searcher = replace(small_searcher, policy=StaticPolicy(), ranker=serving, challenger=challenger,
+                           interleave_share=1.0)
+        generate_traffic(searcher, loop, entities, 200, seed=9, progress=False)
+    refused = runner.invoke(main, [*base, "models", "--promote", "loser", "--require-win"])
+    assert refused.exit_code == 2 and "has not won" in refused.stderr
+    assert data.active_model() is None
+    promoted = runner.invoke(main, [*base, "models", "--promote", "winner", "--require-win"])
+    assert promoted.exit_code == 0, promoted.output
+    assert data.active_model().name == "winner"
+
