@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
+from ._extras import MissingExtra
 from .api import SearchRequest
 from .catalog import load_catalog
 from .config import Settings
@@ -31,7 +32,7 @@ from .ltr.clickmodel import PBM, Showing, grades
 from .ltr.feature_log import feature_logger
 from .ltr.plugin import LtrPlugin
 from .ltr.upload import ParityCase, upload_model
-from .ltr.training import QueryExamples, collect, evaluate, read_ranklib, train
+from .ltr.training import QueryExamples, collect, evaluate, evaluate_by_intent, read_ranklib, report_plots, train
 from .pipeline import Searcher
 from .policy import StaticPolicy
 
@@ -96,9 +97,11 @@ def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, 
     if current is not None:
         rankers["current"] = lambda e: current.predict(e.features)
     metrics = evaluate(examples, rankers)
+    by_intent = evaluate_by_intent(examples, rankers)
     baseline = metrics["current" if current is not None else "none"]["ndcg10"]
     wins = metrics["new"]["ndcg10"] > baseline + options.margin
-    details = {"metrics": metrics, "judgments": source, "features": featureset.names, "generated_searches": generated}
+    details = {"metrics": metrics, "metrics_by_intent": by_intent, "judgments": source, "features": featureset.names,
+               "generated_searches": generated}
     parity = None
     if plugin is None:
         model.save(data.model_dir(name), details)
@@ -106,6 +109,7 @@ def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, 
         parity = _upload(plugin, model, featureset, data, [fused.search(SearchRequest(e.query, k=10))
                                                            for e in examples if e.split == "test"][:5], details)
         say(f"uploaded {name} to the cluster's LTR plugin: sltr = XGBoost within {parity:.2g}")
+    plots = _plots(model, by_intent, data.model_dir(name) / "report", say)
     if wins and options.activate:
         data.activate_model(name)
         say(f"activated {name}: held-out nDCG@10 {metrics['new']['ndcg10']:.4f} > {baseline:.4f} + {options.margin}")
@@ -120,8 +124,18 @@ def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, 
         "ndcg10_new": metrics["new"]["ndcg10"], "mrr_none": metrics["none"]["mrr"],
         "mrr_current": metrics.get("current", {}).get("mrr"), "mrr_new": metrics["new"]["mrr"],
         "test_queries": metrics["new"]["queries"], "judged_queries": len(judged), "generated_searches": generated,
-        "parity_max_abs_diff": parity,
+        "parity_max_abs_diff": parity, "by_intent": by_intent, "plots": [str(p) for p in plots],
     }
+
+
+def _plots(model: LtrModel, by_intent: dict, out: Path, say: Say) -> list[Path]:
+    try:
+        paths = report_plots(model, by_intent, out)
+    except MissingExtra as exc:  # matplotlib is optional (the simulate extra)
+        say(f"no report plots: {exc}")
+        return []
+    say(f"report plots in {out}")
+    return paths
 
 
 def _upload(plugin: LtrPlugin, model: LtrModel, featureset: Any, data: DataDir, results: list, details: dict) -> float:

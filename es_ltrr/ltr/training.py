@@ -43,6 +43,7 @@ class QueryExamples:
     labels: np.ndarray
     fusion: np.ndarray  # RRF scores of the same candidates: the no-model baseline
     split: str
+    intent: str = "unknown"  # what the understanding read: metrics are also reported per intent
 
 
 @dataclass
@@ -77,7 +78,8 @@ def collect(search: Callable[[str], Any], engine: Any, featureset: FeatureSet, l
         params = feature_params(query, result.understanding, candidates)
         features = logger.log(engine, featureset, params, ids)
         labels = np.array([grades.get(i, 0) for i in ids], dtype=float)
-        out.append(QueryExamples(query, ids, features, labels, np.array(result.scores, dtype=float), split_of(query)))
+        out.append(QueryExamples(query, ids, features, labels, np.array(result.scores, dtype=float), split_of(query),
+                                 result.understanding.intent))
     return out
 
 
@@ -109,10 +111,10 @@ def train(examples: Sequence[QueryExamples], featureset: FeatureSet, name: str, 
 
 
 def evaluate(examples: Sequence[QueryExamples], rankers: Mapping[str, Callable[[QueryExamples], np.ndarray]],
-             split: str = "test") -> dict[str, dict[str, float]]:
-    """nDCG@10 and MRR (grade ≥ 2) per ranker on `split`, by ir-measures."""
+             split: str = "test", intent: str | None = None) -> dict[str, dict[str, float]]:
+    """nDCG@10 and MRR (grade ≥ 2) per ranker on `split` (and `intent`, when given), by ir-measures."""
     ir = require("ir_measures", "simulate", "training metrics (ir-measures)")
-    items = [e for e in examples if e.split == split]
+    items = [e for e in examples if e.split == split and (intent is None or e.intent == intent)]
     qrels = [ir.Qrel(e.query, i, int(g)) for e in items for i, g in zip(e.ids, e.labels) if g > 0]
     ndcg, rr = ir.nDCG @ 10, ir.RR(rel=2)
     out = {}
@@ -121,6 +123,46 @@ def evaluate(examples: Sequence[QueryExamples], rankers: Mapping[str, Callable[[
         result = ir.calc_aggregate([ndcg, rr], qrels, run) if run and qrels else {}
         out[name] = {"ndcg10": float(result.get(ndcg, 0.0)), "mrr": float(result.get(rr, 0.0)), "queries": len(items)}
     return out
+
+
+def evaluate_by_intent(examples: Sequence[QueryExamples],
+                       rankers: Mapping[str, Callable[[QueryExamples], np.ndarray]]) -> dict[str, dict[str, dict[str, float]]]:
+    """`evaluate` for each intent present among the test queries."""
+    intents = sorted({e.intent for e in examples if e.split == "test"})
+    return {intent: evaluate(examples, rankers, intent=intent) for intent in intents}
+
+
+def report_plots(model: LtrModel, by_intent: Mapping[str, Mapping[str, Mapping[str, float]]], out: Path) -> list[Path]:
+    """feature_importance.png (total gain per feature) and ndcg_by_intent.png (per ranker)."""
+    require("matplotlib", "simulate", "the training report's plots")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    gain = model.booster.get_score(importance_type="total_gain")
+    names = sorted(gain, key=gain.get)[-20:]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(names) + 1.5))
+    ax.barh(names, [gain[n] for n in names])
+    ax.set(xlabel="total gain", title=f"Feature importance: {model.name}")
+    fig.tight_layout()
+    fig.savefig(out / "feature_importance.png", dpi=110)
+    plt.close(fig)
+    intents = list(by_intent)
+    rankers = sorted({r for m in by_intent.values() for r in m})
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(intents) + 2), 4))
+    width = 0.8 / max(1, len(rankers))
+    for j, ranker in enumerate(rankers):
+        ax.bar([i + j * width for i in range(len(intents))],
+               [by_intent[intent].get(ranker, {}).get("ndcg10", 0.0) for intent in intents], width, label=ranker)
+    ax.set_xticks([i + width * (len(rankers) - 1) / 2 for i in range(len(intents))], intents, rotation=20)
+    ax.set(ylabel="nDCG@10 (held-out)", title="nDCG@10 by intent")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "ndcg_by_intent.png", dpi=110)
+    plt.close(fig)
+    return [out / "feature_importance.png", out / "ndcg_by_intent.png"]
 
 
 # -- judgments files ------------------------------------------------------------------------

@@ -87,9 +87,24 @@ def test_train_command_end_to_end(small_catalog, tmp_path):
     assert "no feedback logged yet: generating 600 simulated searches" in result.stderr
     report = json.loads(result.stdout)
     assert set(report) >= {"model", "active_model", "ndcg10_none", "ndcg10_current", "ndcg10_new", "parity_max_abs_diff"}
-    assert (tmp_path / "d" / "models" / report["model"] / "metrics.json").is_file()
+    model_dir = tmp_path / "d" / "models" / report["model"]
+    assert (model_dir / "metrics.json").is_file()
+    for png in ("feature_importance.png", "ndcg_by_intent.png"):
+        assert (model_dir / "report" / png).read_bytes()[:4] == b"\x89PNG"
+    assert report["by_intent"] and all(set(m) >= {"none", "new"} for m in report["by_intent"].values())
     assert report["activated"] == (report["active_model"] == report["model"])
     if report["activated"]:
         assert report["ndcg10_new"] > report["ndcg10_none"]
         assert runner.invoke(main, [*base, "train", "--rollback"]).exit_code == 0
         assert DataDir(tmp_path / "d").active_model() is None
+
+
+def test_a_featureset_change_invalidates_models_built_on_the_old_one(tmp_path):
+    from dataclasses import replace
+
+    featureset = default_featureset()
+    model = train(_examples(), featureset, "old")
+    model.save(tmp_path / "old")
+    changed = replace(featureset, features=featureset.features[:-1])
+    with pytest.raises(ValueError, match=r"model old was trained on features .* but featureset"):
+        LtrModel.load(tmp_path / "old", changed)
