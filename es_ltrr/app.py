@@ -49,7 +49,7 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
         gazetteer=data.gazetteer(),
         policy=_policy(settings, data),
         encoder=encoder,
-        ranker=_ranker(settings, data, engine, fusion),
+        ranker=ranker_for(settings, data, engine, fusion),
         fallback=fusion,
         challenger=_challenger(settings, data, engine),
         interleave_share=settings.interleave_share,
@@ -86,7 +86,7 @@ def _policy(settings: Settings, data: DataDir) -> Policy:
     return policy
 
 
-def _ranker(settings: Settings, data: DataDir, engine: Engine, fusion: Ranker) -> Ranker:
+def ranker_for(settings: Settings, data: DataDir, engine: Engine, fusion: Ranker) -> Ranker:
     """Which ranker serves, decided once at start:
 
     * `--ltr-model NAME` → `sltr` with that model of the cluster's LTR plugin;

@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 from tqdm import tqdm
@@ -25,7 +25,9 @@ from .catalog import load_catalog
 from .config import Settings
 from .datadir import DataDir
 from .feedback import FeedbackLoop, FeedbackStore
+from .feedback.events import DEFAULT_WEIGHTS
 from .feedback.store import FILENAME
+from .feedback.ubi import UbiMirror, ubi_sessions
 from .ltr import LtrModel, default_featureset
 from .ltr.featureset import FeatureSet
 from .ltr.clickmodel import PBM, Showing, grades
@@ -42,6 +44,9 @@ Say = Callable[[str], None]
 @dataclass
 class TrainOptions:
     judgments: Path | None = None
+    #: Where sessions come from when no judgments file is given: "log" (the data dir's
+    #: feedback log) or "ubi" (the cluster's UBI indices, from any UBI producer).
+    source: str = "log"
     #: Showings of a (query, entity) before it is judged: 1 judges every shown pair (PBM's prior
     #: keeps one unclicked showing near grade 0); raise it when head queries have traffic.
     min_showings: int = 1
@@ -55,8 +60,13 @@ class TrainOptions:
 
 def judgments_from_log(store: FeedbackStore, min_showings: int) -> dict[str, dict[str, int]]:
     """PBM over every logged page and its engagement → graded (query, entity) pairs."""
+    return judgments_from_sessions(store.sessions(), min_showings)
+
+
+def judgments_from_sessions(sessions: Iterable[tuple[str, list[str], set[str]]], min_showings: int) -> dict[str, dict[str, int]]:
+    """PBM over (query, page, engaged ids) sessions → graded (query, entity) pairs."""
     showings = [Showing(query, doc, rank, doc in engaged)
-                for query, page, engaged in store.sessions() for rank, doc in enumerate(page, start=1)]
+                for query, page, engaged in sessions for rank, doc in enumerate(page, start=1)]
     return grades(PBM().fit(showings), min_showings=min_showings)
 
 
@@ -71,12 +81,20 @@ def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, 
     if options.judgments is not None:
         judged = read_ranklib(options.judgments)
         source = f"judgments file {options.judgments}"
+    elif options.source == "ubi":
+        if plugin is None:
+            raise ValueError("--source ubi reads the cluster's UBI indices: pass --cluster URL")
+        sessions = ubi_sessions(searcher.engine, settings.action_weights or DEFAULT_WEIGHTS)
+        judged = judgments_from_sessions(sessions, options.min_showings)
+        source = f"PBM over the cluster's UBI indices ({len(sessions)} queries)"
     else:
         if store.counts()["events"] == 0:
             say(f"no feedback logged yet: generating {options.searches} simulated searches with clicks "
                 "(the simulator's users) into the log first")
-            loop = FeedbackLoop(store, StaticPolicy())
+            # on a cluster the traffic is mirrored into its UBI indices too, as served traffic is
+            loop = FeedbackLoop(store, StaticPolicy(), mirror=UbiMirror(searcher.engine) if plugin else None)
             generated = _generate(searcher, loop, settings, options)
+            loop.sync_cluster()
         judged = judgments_from_log(store, options.min_showings)
         source = f"PBM over the feedback log ({store.counts()['impressions']} impressions)"
     say(f"{sum(len(v) for v in judged.values())} judgments over {len(judged)} queries from {source}")

@@ -18,7 +18,7 @@ import time
 from typing import Any, Callable
 
 from ._extras import require
-from .app import build_searcher
+from .app import build_searcher, ranker_for
 from .config import Settings
 from .datadir import DataDir
 from .feedback import FeedbackLoop
@@ -42,18 +42,47 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
                              engine=searcher.engine)
     atexit.register(loop.save)
     atexit.register(loop.learn_memory)
-    start_folding(loop, fold_interval_s, memory_interval_s)
+    follow_model = ModelFollower(settings, searcher)
+    start_folding(loop, fold_interval_s, memory_interval_s, also=follow_model)
     searcher.warm()  # the first request must not pay the model load
     return create_app(searcher, loop)
 
 
-def start_folding(loop: FeedbackLoop, interval_s: float, memory_interval_s: float = MEMORY_INTERVAL_S) -> threading.Thread:
-    """A daemon thread folding the log every `interval_s` (other processes' events) and
-    relearning the Q2E memory every `memory_interval_s`."""
+class ModelFollower:
+    """Switches the searcher's ranker when the data dir's active model changes (`es-ltrr train`,
+    `models --promote`, `train --rollback` in another process): no restart. A model that
+    cannot be loaded leaves the current ranker in place and is logged."""
+
+    def __init__(self, settings: Settings, searcher: Searcher):
+        self.settings, self.searcher, self.data = settings, searcher, DataDir(settings.data_dir)
+        self.current = self._active()
+
+    def _active(self) -> str | None:
+        active = self.data.active_model()
+        return active.name if active else None
+
+    def __call__(self) -> None:
+        if self.settings.model or self.settings.ltr_model:
+            return  # a model pinned by the settings does not follow the data dir
+        active = self._active()
+        if active == self.current:
+            return
+        ranker = ranker_for(self.settings, self.data, self.searcher.engine, self.searcher.fallback)
+        self.searcher.ranker = ranker  # one assignment: a search in flight keeps the ranker it read
+        self.current = active
+        log.warning("active model is now %s: ranking with %s", active or "none", ranker.kind)
+
+
+def start_folding(loop: FeedbackLoop, interval_s: float, memory_interval_s: float = MEMORY_INTERVAL_S,
+                  also: Callable[[], None] | None = None) -> threading.Thread:
+    """A daemon thread folding the log every `interval_s` (other processes' events), running
+    `also` (the model follower) as often, and relearning the Q2E memory every `memory_interval_s`."""
     def run() -> None:
         last_memory = time.monotonic()
         while not stop.wait(interval_s):
             try:
+                if also is not None:
+                    also()
                 loop.sync_cluster()
                 loop.fold()
                 if time.monotonic() - last_memory >= memory_interval_s:

@@ -106,6 +106,8 @@ def replay(obj: Ctx, as_json: bool, save: bool) -> None:
               '"ndcg10_new", "mrr_*", ...}.')
 @click.option("--judgments", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Judgments in the RankLib format ('grade qid:N # docid', '# qid:N: query') instead of the log.")
+@click.option("--source", type=click.Choice(["log", "ubi"]), default="log", show_default=True,
+              help="Sessions from the data dir's feedback log, or from the cluster's UBI indices (--cluster).")
 @click.option("--min-showings", default=1, show_default=True, help="Showings of a (query, entity) before it is judged.")
 @click.option("--searches", default=3000, show_default=True, help="Simulated searches generated when the log is empty.")
 @click.option("--margin", default=0.0, show_default=True, help="nDCG@10 the new model must gain to be activated.")
@@ -114,8 +116,8 @@ def replay(obj: Ctx, as_json: bool, save: bool) -> None:
 @click.option("--seed", default=1, show_default=True)
 @settings_options()
 @click.pass_obj
-def train(obj: Ctx, as_json: bool, judgments: Path | None, min_showings: int, searches: int, margin: float,
-          activate: bool, rollback: bool, seed: int) -> None:
+def train(obj: Ctx, as_json: bool, judgments: Path | None, source: str, min_showings: int, searches: int,
+          margin: float, activate: bool, rollback: bool, seed: int) -> None:
     """Retrain the ranker from feedback: PBM click-model judgments from the log (or a judgments
     file) → features of every judged query's candidates → XGBoost rank:ndcg → held-out
     nDCG@10/MRR against fusion and the active model → activate if better. With --cluster the
@@ -138,8 +140,8 @@ def train(obj: Ctx, as_json: bool, judgments: Path | None, min_showings: int, se
     from ..ltr.upload import UploadError
 
     try:
-        report = run_training(settings, searcher, TrainOptions(judgments, min_showings, searches, margin, activate, seed),
-                              say)
+        options = TrainOptions(judgments, source, min_showings, searches, margin, activate, seed)
+        report = run_training(settings, searcher, options, say)
     except (ValueError, UploadError, EngineError) as exc:
         fail(str(exc))
     if as_json:

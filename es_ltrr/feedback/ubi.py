@@ -217,3 +217,44 @@ class UbiSync:
             record = (hit["_source"].get("es_ltrr_record") or {}).get("impression")
             if record:
                 store.add_impression(Impression.from_json(record))
+
+
+def ubi_sessions(engine: Any, weights: Any, page_size: int = 1000) -> list[tuple[str, list[str], set[str]]]:
+    """(normalized query, page ids, engaged ids) per query in the cluster's UBI indices — from
+    any UBI producer (es-ltrr, the OpenSearch UBI plugin, a JavaScript collector): queries'
+    `user_query` and `query_response_hit_ids`, events' `query_id`, `action_name` (weighted
+    by `weights`, > 0 engages) and `event_attributes.object.object_id`."""
+    from ..analysis import normalize_query
+
+    engaged: dict[str, set[str]] = {}
+    for source in _scan(engine, UBI_EVENTS, ["query_id", "action_name", "event_attributes"], page_size):
+        obj = ((source.get("event_attributes") or {}).get("object") or {}).get("object_id")
+        if obj and weights.get(source.get("action_name"), 0) > 0 and source.get("query_id"):
+            engaged.setdefault(source["query_id"], set()).add(str(obj))
+    out = []
+    for source in _scan(engine, UBI_QUERIES, ["query_id", "user_query", "query_response_hit_ids"], page_size):
+        hits = source.get("query_response_hit_ids") or []
+        if source.get("user_query") and hits:
+            out.append((normalize_query(source["user_query"]), [str(h) for h in hits],
+                        engaged.get(source.get("query_id"), set())))
+    return out
+
+
+def _scan(engine: Any, index: str, fields: list[str], page_size: int):
+    """Every document's `_source` fields, in `_doc` order with search_after (no scroll context)."""
+    after = None
+    while True:
+        body: dict[str, Any] = {"size": page_size, "sort": ["_doc"], "_source": fields}
+        if after is not None:
+            body["search_after"] = after
+        try:
+            hits = engine.request("POST", f"/{index}/_search", body)["hits"]["hits"]
+        except EngineError as exc:
+            if "index_not_found" in str(exc) or "no such index" in str(exc):
+                return
+            raise
+        if not hits:
+            return
+        for hit in hits:
+            yield hit["_source"]
+        after = hits[-1]["sort"]

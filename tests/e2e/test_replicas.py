@@ -106,3 +106,30 @@ def test_simulate_through_the_http_api(small_catalog, tmp_path):
     replay = json.loads(subprocess.run([*base, "replay", "--json"], capture_output=True, check=True,
                                        timeout=300).stdout)
     assert replay["impressions"] == 50 and replay["events"] > 0 and replay["state_equal"] is True
+
+
+def test_the_server_follows_model_activation_without_restart(small_catalog, tmp_path):
+    """`es-ltrr train` (another process) activates a model: the running server ranks with it
+    within its fold interval; `train --rollback` takes it back to fusion."""
+    import subprocess
+
+    base = [sys.executable, "-m", "es_ltrr.cli", "--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"),
+            "--no-embed"]
+    subprocess.run([*base, "index"], check=True, capture_output=True, timeout=300)
+    server = Server(base, _free_port())
+
+    def ranker_after(seconds: float) -> str:
+        time.sleep(seconds)
+        return _post(f"{server.url}/search", {"query": "rock"})[1]["ranker"]
+
+    try:
+        assert ranker_after(0) == "rrf"
+        trained = subprocess.run([*base, "train", "--searches", "300", "--margin", "-1", "--json"], capture_output=True,
+                                 timeout=600, check=True)
+        model = json.loads(trained.stdout)["model"]
+        assert ranker_after(2.5) == f"xgboost:{model}"
+        subprocess.run([*base, "train", "--rollback"], capture_output=True, timeout=300, check=True)
+        assert ranker_after(2.5) == "rrf"
+    finally:
+        server.process.send_signal(signal.SIGINT)
+        server.process.wait(timeout=60)

@@ -56,6 +56,11 @@ def test_train_uploads_activates_gates_and_rolls_back(settings, cluster_searcher
                              featureset=stored_featureset)
         names.append(again["model"])
         assert not again["activated"] and again["active_model"] == report["model"]
+        cluster_searcher.engine.request("POST", "/ubi_queries,ubi_events/_refresh")
+        from_ubi = run_training(settings, cluster_searcher, TrainOptions(source="ubi", margin=1.0, progress=False),
+                                said.append, featureset=stored_featureset)
+        names.append(from_ubi["model"])
+        assert any("UBI indices" in line for line in said) and from_ubi["judged_queries"] > 0
         assert data.rollback_model() is None and data.active_model() is None
     finally:
         for name in names:

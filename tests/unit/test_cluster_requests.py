@@ -188,12 +188,12 @@ def _active_model(tmp_path):
     ({"stores": {"_default_": {}}}, False, "xgboost:m1"),  # embedded engine
 ])
 def test_the_active_model_ranks_with_sltr_where_the_plugin_serves(tmp_path, stores, cluster, expected):
-    from es_ltrr.app import _ranker
+    from es_ltrr.app import ranker_for
     from es_ltrr.config import Settings
     from es_ltrr.ranking import RRFRanker, label
 
     settings = Settings.load(env={}, data_dir=tmp_path, cluster_url="http://127.0.0.1:1" if cluster else None)
-    ranker = _ranker(settings, _active_model(tmp_path), Recording(stores), RRFRanker())
+    ranker = ranker_for(settings, _active_model(tmp_path), Recording(stores), RRFRanker())
     assert label(ranker) == expected
 
 
