@@ -94,11 +94,18 @@ class FeatureSet:
 
 
 def feature_params(text: str, understanding: Understanding, candidates: Sequence[Candidate]) -> dict[str, Any]:
-    """The sltr params of a query: its keywords, Q2E key, QU types and per-arm id lists."""
+    """The sltr params of a query: its keywords, Q2E key, QU slot values (entity types,
+    genres, subgenres, moods) and per-arm id lists."""
+    def values(kind: str) -> list[str]:
+        return sorted({str(s.value) for s in understanding.slots if s.kind == kind})
+
     params: dict[str, Any] = {
         "keywords": text,
         "q2e_field": f"q2e.{q2e_key(text) or '_'}",
-        "types": sorted({s.value for s in understanding.slots if s.kind == "entity_type"}),
+        "types": values("entity_type"),
+        "genres": values("genre"),
+        "subgenres": values("subgenre"),
+        "moods": values("mood"),
     }
     for arm in ARMS:
         params[f"found_{arm}"] = [c.id for c in candidates if arm in c.arms]

@@ -134,7 +134,7 @@ def test_the_plugins_tojson_writes_a_string_raw(plugin, featureset, indexed):
     plugin, like lang-mustache, writes a string raw — here it becomes JSON structure."""
     ids = [h["_id"] for h in plugin.engine.request("POST", f"/{plugin.engine.index_name}/_search",
                                                    {"size": 5, "query": {"term": {"type": "album"}}})["hits"]["hits"]]
-    params = {"keywords": "x", "q2e_field": "q2e._", "types": '["album"]',
+    params = {"keywords": "x", "q2e_field": "q2e._", "types": '["album"]', "genres": [], "subgenres": [], "moods": [],
               **{f"found_{arm}": [] for arm in ("lexical", "popular", "structured", "semantic", "q2e", "explore")}}
     logged = PluginFeatureLogger().log(plugin.engine, featureset, params, ids)
     assert (logged[:, featureset.names.index("type_match")] == 1.0).all()
@@ -304,7 +304,7 @@ def test_upload_model_command_errors(plugin, node_url, flavor, alias, small_cata
     xgb.train({}, xgb.DMatrix(x[:, :-1], label=label, feature_names=names[:-1]), 2).save_model(str(tmp_path / "short.json"))
     base = ["--catalog", str(small_catalog), "--data-dir", str(settings.data_dir), "--cluster", node_url,
             "--flavor", flavor, "--index", alias, "--no-embed"]
-    for model, message in (("reg.json", "Objective [reg:squarederror] is not a valid"), ("short.json", "lacks feature(s) ['log_popularity']")):
+    for model, message in (("reg.json", "Objective [reg:squarederror] is not a valid"), ("short.json", f"lacks feature(s) ['{names[-1]}']")):
         result = CliRunner().invoke(main, ["upload-model", str(tmp_path / model), *base])
         last = result.stderr.strip().splitlines()[-1]  # after the catalog progress bar
         assert result.exit_code == 2 and last.startswith("error: ") and message in last, result.output

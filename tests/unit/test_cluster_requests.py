@@ -75,7 +75,8 @@ def test_plugin_logger_refuses_features_not_in_the_featureset():
 def test_msearch_logger_marks_unmatched_features_nan():
     fs = default_featureset()
     engine = Recording({"responses": [{"hits": {"hits": [{"_id": "a", "_score": 2.0}]}} for _ in fs.names]})
-    values = MsearchFeatureLogger().log(engine, fs, {"keywords": "x", "q2e_field": "q2e._", "types": [],
+    values = MsearchFeatureLogger().log(engine, fs, {"keywords": "x", "q2e_field": "q2e._", "types": [], "genres": [],
+                                                     "subgenres": [], "moods": [],
                                                      **{f"found_{a}": [] for a in ("lexical", "popular", "structured",
                                                                                   "semantic", "q2e", "explore")}},
                                         ["a", "b"])
