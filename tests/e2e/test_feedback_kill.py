@@ -76,7 +76,9 @@ def test_kill_9_loses_no_acknowledged_event(small_catalog, tmp_path):
 
     poster = threading.Thread(target=post_until_killed)
     poster.start()
+    deadline = time.monotonic() + 120
     while len(acknowledged) < 50:
+        assert poster.is_alive() and time.monotonic() < deadline, f"only {len(acknowledged)} events acknowledged"
         time.sleep(0.05)
     os.kill(server.process.pid, signal.SIGKILL)
     poster.join(timeout=30)
