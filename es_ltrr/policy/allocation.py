@@ -23,7 +23,9 @@ def allocate(values: np.ndarray, depths: np.ndarray, cost: float, budget: int) -
     >>> allocate(v, np.array([10, 50]), cost=0.005, budget=50).tolist()   # 60 > 50: arm 1 steps down
     [[0, 0, -1]]
     """
-    n_draws, n_arms, _ = values.shape
+    n_draws, n_arms, n_depths = values.shape
+    if n_arms == 0 or n_depths == 0:
+        return np.full((n_draws, n_arms), -1)
     utility = values - cost * depths[None, None, :]
     best = utility.argmax(axis=2)
     best_utility = np.take_along_axis(utility, best[..., None], axis=2)[..., 0]
@@ -76,6 +78,8 @@ def allocate_union(values: np.ndarray, depths: np.ndarray, cost: float, budget: 
     [[-1, -1, 1]]
     """
     n_draws, n_arms, n_depths = values.shape
+    if n_arms == 0 or n_depths == 0:
+        return np.full((n_draws, n_arms), -1)
     p = np.clip(values, 0.0, 0.999)
     sizes = np.concatenate([[0], depths]).astype(float)
     choice = np.full((n_draws, n_arms), -1)

@@ -202,3 +202,10 @@ def test_a_learned_state_round_trips_to_identical_decisions(name):
     contexts = [PolicyContext(i, (), 2, {"segment": "x"}) for i in world.good] * 5
     assert [resumed.choose(c, ALL) for c in contexts] == [policy.choose(c, ALL) for c in contexts]
     assert not any(policy.choose(c, ALL).forced for c in contexts[:3])  # past burn-in: the learned choice
+
+
+@pytest.mark.parametrize("name", ["thompson", "ucb", "epsilon_greedy", "uniform"])
+def test_every_arm_forced_or_none_available(name):
+    policy = POLICIES[name](seed=1, burn_in=0, force={"lexical": 10})
+    assert policy.choose(PolicyContext("artist", (), 1), ["lexical"]).allocations == {"lexical": 10}
+    assert policy.choose(PolicyContext("artist", (), 1), []).allocations == {}
