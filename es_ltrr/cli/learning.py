@@ -1,4 +1,4 @@
-"""es-ltrr commands that learn: simulate, replay, train, models."""
+"""es-ltrr commands that learn and measure: simulate, replay, train, models, evaluate."""
 
 from __future__ import annotations
 
@@ -224,3 +224,50 @@ def _promote(data, name: str, require_win: bool) -> None:
     except DataDirError as exc:
         fail(str(exc))
     say(f"activated {name}")
+
+
+@main.command()
+@click.option("--queries", default=500, show_default=True, help="Judged queries: simulated users with held-out targets.")
+@click.option("--seed", default=2, show_default=True, help="Seed of the judged query set.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"systems": {name: {ndcg10, mrr, recall100, candidates, '
+              'latency_p50_ms, latency_p99_ms}}, "by_intent": ..., "significance": ...}.')
+@settings_options()
+@click.pass_obj
+def evaluate(obj: Ctx, queries: int, seed: int, as_json: bool) -> None:
+    """es-ltrr against what a user would run instead — bm25, hybrid (min-max + linear, as
+    OpenSearch's normalization processor), rrf_all_arms (as Elasticsearch's rrf retriever),
+    all_arms_ltr (the active model) — on the same judged queries: nDCG@10, MRR, recall@100
+    of the candidates, candidates per query, latency, by intent, and paired t-tests."""
+    from tabulate import tabulate
+    from tqdm import tqdm
+
+    from ..catalog import load_catalog
+    from ..evaluate import measure, run_system, systems
+    from ..simulation.users import QueryGenerator
+
+    settings = obj.settings()
+    if settings.cluster_url:
+        fail("evaluate runs on the embedded engine for now (drop --cluster)")
+    if queries < 2:
+        fail("--queries must be at least 2")
+    searcher = searcher_for(obj, settings)
+    judged = QueryGenerator(load_catalog(settings.catalog, progress=False), seed=seed).generate(queries, holdout=True,
+                                                                                               seed=seed)
+    searches = systems(searcher, None if searcher.ranker.kind == "rrf" else searcher.ranker)
+    runs = {}
+    for name, search in searches.items():
+        with tqdm(total=len(judged), desc=f"{name:>13}", unit="query", mininterval=2.0) as bar:
+            runs[name] = run_system(name, search, judged, bar.update)
+    report = measure(runs, judged)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    rows = [[name, f"{m['ndcg10']:.3f}", f"{m['mrr']:.3f}", f"{m['recall100']:.3f}", f"{m['candidates']:.1f}",
+             f"{m['latency_p50_ms']:.1f}", f"{m['latency_p99_ms']:.1f}",
+             "" if name not in report["significance"] else
+             f"{report['significance'][name]['delta_ndcg10']:+.3f} (p={report['significance'][name]['p_value']:.2g})"
+             if report["significance"][name]["p_value"] is not None else "n/a"]
+            for name, m in report["systems"].items()]
+    click.echo(f"{len(judged)} judged queries (simulated users, held-out targets, seed {seed})")
+    click.echo(tabulate(rows, headers=["system", "nDCG@10", "MRR", "recall@100", "candidates", "p50 ms", "p99 ms",
+                                       "es-ltrr − system"]))
