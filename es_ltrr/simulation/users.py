@@ -36,19 +36,27 @@ Clicks follow a position-based model (:mod:`es_ltrr.simulation.clicks`).
 
 from __future__ import annotations
 
-import bisect
 import hashlib
-import math
 import random
 from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import accumulate
+from itertools import islice
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
-from es_ltrr.analysis import normalize_query
 from es_ltrr.catalog.names import core_title
 
+from .catalog_index import CatalogIndex, TargetPool, labels, norm
+from .phrasing import (
+    ARTIST_TEMPLATES,
+    GENRE_COLLOQUIAL,
+    GENRE_TEMPLATES,
+    MOOD_ACTIVITIES,
+    MOOD_ADJECTIVES,
+    MOOD_PHRASES,
+    TRACK_TEMPLATES,
+    decade_forms,
+    weighted,
+)
 from .typos import drop_words, misspell_text
 
 INTENTS: tuple[str, ...] = (
@@ -113,125 +121,7 @@ class SimulatedQuery:
         return self.grades.get(entity_id, GRADE_RELEVANT if entity_id in self.relevant else 0)
 
 
-# --- phrasing -------------------------------------------------------------------------
-
-#: Ways to ask for a known track: (template, weight). {t} title, {a} artist.
-TRACK_TEMPLATES: tuple[tuple[str, float], ...] = (
-    ("{t}", 0.25),
-    ("{t} by {a}", 0.15),
-    ("play {t} by {a}", 0.1),
-    ("{t} song", 0.1),
-    ("{a}'s {t}", 0.08),
-    ("{t} {a} song", 0.07),
-    ("{a} {t}", 0.07),
-    ("play {t}", 0.08),
-    ("the song {t}", 0.05),
-    ("{t} lyrics", 0.05),
-)
-#: Ways to ask for an artist; the flag says whether the user wants their songs too.
-ARTIST_TEMPLATES: tuple[tuple[str, float, bool], ...] = (
-    ("{a}", 0.35, False),
-    ("songs by {a}", 0.12, True),
-    ("play {a}", 0.12, True),
-    ("{a} top tracks", 0.1, True),
-    ("best of {a}", 0.08, True),
-    ("{a} greatest hits", 0.08, True),
-    ("listen to {a}", 0.08, True),
-    ("who is {a}", 0.07, False),
-)
-GENRE_TEMPLATES: tuple[tuple[str, float], ...] = (
-    ("{g}", 0.25),
-    ("some {g}", 0.12),
-    ("{g} tracks", 0.12),
-    ("best {g}", 0.12),
-    ("{g} hits", 0.12),
-    ("play {g}", 0.1),
-    ("{g} bangers", 0.07),
-    ("songs like {g}", 0.1),
-)
-#: How people say a genre; includes forms query understanding may not know.
-GENRE_COLLOQUIAL: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "r&b": ("r&b", "rnb", "r and b", "soul"),
-        "edm": ("edm", "electronic", "electro", "dance music"),
-        "rap": ("rap", "hip hop", "hip-hop"),
-        "rock": ("rock", "rock music", "guitar rock"),
-        "latin": ("latin", "latin music", "spanish music"),
-        "pop": ("pop", "pop music", "chart pop"),
-    }
-)
-#: Mood → how people ask for it with no genre; some phrases query understanding knows
-#: ("workout"), some it does not ("to cry to", "cheer me up").
-MOOD_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "happy": ("feel good music", "songs to cheer me up", "something upbeat",
-                  "good mood songs", "happy tunes"),
-        "sad": ("songs to cry to", "music for a breakup", "heartbreak songs",
-                "melancholy music", "sad tunes"),
-        "energetic": ("workout music", "songs for the gym", "high energy songs",
-                      "pump up music", "running songs"),
-        "chill": ("chill vibes", "something chill", "relaxing music", "music to unwind",
-                  "calm songs for sleeping"),
-        "danceable": ("party songs", "music to dance to", "dance floor bangers",
-                      "club music", "groovy tunes"),
-        "acoustic": ("acoustic songs", "unplugged music", "coffee shop music",
-                     "campfire songs", "acoustic covers"),
-        "intense": ("angry music", "aggressive songs", "intense music", "rage songs",
-                    "dark heavy music"),
-        "instrumental": ("music for studying", "something to focus", "study music no lyrics",
-                         "instrumental music", "background music for work"),
-    }
-)
-#: Mood → adjectives and activities used beside a genre ("mellow rap", "rock for the gym").
-MOOD_ADJECTIVES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "happy": ("happy", "upbeat", "feel good", "cheerful"),
-        "sad": ("sad", "melancholic", "heartbreak", "emotional"),
-        "energetic": ("energetic", "high energy", "hype"),
-        "chill": ("chill", "mellow", "laid back", "relaxing"),
-        "danceable": ("danceable", "dance", "party"),
-        "acoustic": ("acoustic", "unplugged", "stripped back"),
-        "intense": ("intense", "aggressive", "angry", "heavy"),
-        "instrumental": ("instrumental", "no vocals", "wordless"),
-    }
-)
-MOOD_ACTIVITIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "happy": ("a road trip", "a sunny day"),
-        "sad": ("a breakup", "a rainy night"),
-        "energetic": ("the gym", "working out"),
-        "chill": ("sleeping", "a lazy sunday"),
-        "danceable": ("a party", "dancing"),
-        "acoustic": ("dinner", "a coffee shop"),
-        "intense": ("lifting", "venting"),
-        "instrumental": ("studying", "coding"),
-    }
-)
-
-
-def decade_forms(decade: int) -> tuple[str, ...]:
-    """How people write a decade: "90s", "1990s", "nineties", "'90s"."""
-    words = {1950: "fifties", 1960: "sixties", 1970: "seventies", 1980: "eighties",
-             1990: "nineties", 2000: "noughties", 2010: "twenty tens", 2020: "twenties"}
-    short = f"{decade % 100:02d}s"
-    return (short, f"{decade}s", words.get(decade, f"{decade}s"), f"'{short}")
-
-
-def _weighted(options: Sequence[tuple[Any, ...]], rng: random.Random) -> tuple[Any, ...]:
-    return rng.choices(options, [o[1] for o in options])[0]
-
-
-# --- the catalog index ----------------------------------------------------------------
-
-
-@lru_cache(maxsize=None)
-def _norm(text: str) -> str:
-    return normalize_query(text)
-
-
-def _labels(entity: Mapping[str, Any]) -> list[str]:
-    """Genre and subgenre labels of an entity, lower-cased."""
-    return [str(g).lower() for g in (entity.get("genres") or []) + (entity.get("subgenres") or [])]
+# --- the train/report split ---------------------------------------------------------
 
 
 def is_holdout(entity_id: str, share: float = HOLDOUT_SHARE) -> bool:
@@ -247,71 +137,6 @@ def split(ids: Iterable[str], share: float = HOLDOUT_SHARE) -> tuple[list[str], 
     for i in ids:
         (holdout if is_holdout(i, share) else train).append(i)
     return train, holdout
-
-
-class _Pool:
-    """Entities one intent may target, drawn with weight exp(popularity / T) by bisection."""
-
-    def __init__(self, entities: list[Mapping[str, Any]], temperature: float) -> None:
-        self.entities = entities
-        self._cum = list(
-            accumulate(math.exp(float(e.get("popularity") or 0.0) / temperature) for e in entities)
-        )
-
-    def __bool__(self) -> bool:
-        return bool(self.entities)
-
-    def draw(self, rng: random.Random) -> Mapping[str, Any]:
-        x = rng.random() * self._cum[-1]
-        return self.entities[min(bisect.bisect_right(self._cum, x), len(self.entities) - 1)]
-
-
-class _Index:
-    """Inverted lists over the catalog, each sorted by popularity (most popular first)."""
-
-    def __init__(self, entities: Iterable[Mapping[str, Any]]) -> None:
-        ordered = sorted(entities, key=lambda e: -float(e.get("popularity") or 0.0))
-        self.by_id: dict[str, Mapping[str, Any]] = {}
-        self.by_type: dict[str, list[Mapping[str, Any]]] = {}
-        self.work: dict[tuple[str, str], list[str]] = {}
-        self.tracks_by_artist: dict[str, list[str]] = {}
-        self.albums_by_artist: dict[str, list[str]] = {}
-        self.artist_by_name: dict[str, str] = {}
-        self.by_label: dict[tuple[str, str], list[str]] = {}  # (type, genre label) → ids
-        self.by_mood: dict[tuple[str, str], list[str]] = {}  # (type, mood) → ids
-        for e in ordered:
-            self._add(e)
-
-    def _add(self, e: Mapping[str, Any]) -> None:
-        kind, eid = e.get("type", ""), e["id"]
-        self.by_id[eid] = e
-        self.by_type.setdefault(kind, []).append(e)
-        artist = _norm(e.get("artist") or "")
-        if kind == "track":
-            self.work.setdefault(self.work_key(e), []).append(eid)
-            self.tracks_by_artist.setdefault(artist, []).append(eid)
-        elif kind == "album":
-            self.albums_by_artist.setdefault(artist, []).append(eid)
-        elif kind == "artist":
-            self.artist_by_name.setdefault(_norm(e["name"]), eid)
-        for label in dict.fromkeys(_labels(e)):
-            self.by_label.setdefault((kind, label), []).append(eid)
-        for mood in e.get("moods") or ():
-            self.by_mood.setdefault((kind, mood), []).append(eid)
-
-    @staticmethod
-    def work_key(e: Mapping[str, Any]) -> tuple[str, str]:
-        """Versions of one work share a core title and an artist."""
-        return _norm(core_title(e["name"])), _norm(e.get("artist") or "")
-
-
-def _first_n(ids: Iterable[str], n: int) -> list[str]:
-    out: list[str] = []
-    for i in ids:
-        if len(out) >= n:
-            break
-        out.append(i)
-    return out
 
 
 # --- the generator --------------------------------------------------------------------
@@ -356,12 +181,12 @@ class QueryGenerator:
         self.seed = seed
         self.holdout_share = holdout_share
         self.max_relevant = max_relevant
-        self._index = _Index(entities)
+        self._index = CatalogIndex(entities)
         self._rng = random.Random(seed)
         self._relevant_cache: dict[tuple[Any, ...], list[str]] = {}
         self._pools = {
             holdout: {
-                intent: _Pool(
+                intent: TargetPool(
                     [e for e in self._candidates(intent) if is_holdout(e["id"], holdout_share) == holdout],
                     temperature,
                 )
@@ -403,25 +228,25 @@ class QueryGenerator:
         by_type = self._index.by_type
         tracks = by_type.get("track", [])
         if intent in ("known_item", "known_item_typo"):
-            return [t for t in tracks if _norm(core_title(t["name"]))]
+            return [t for t in tracks if norm(core_title(t["name"]))]
         if intent == "partial_title":
-            return [t for t in tracks if len(_norm(core_title(t["name"])).split()) >= 3]
+            return [t for t in tracks if len(norm(core_title(t["name"])).split()) >= 3]
         if intent in ("artist", "artist_typo"):
-            return [a for a in by_type.get("artist", []) if _norm(a["name"])]
+            return [a for a in by_type.get("artist", []) if norm(a["name"])]
         if intent == "genre":
             return by_type.get("genre", []) + by_type.get("subgenre", [])
         if intent == "mood":
             return [t for t in tracks if t.get("moods")]
         if intent == "mood_genre":
-            return [t for t in tracks if t.get("moods") and _labels(t)]
+            return [t for t in tracks if t.get("moods") and labels(t)]
         if intent == "era_genre":
             return [t for t in tracks if t.get("release_year") and t.get("genres")]
         if intent == "entity_type":
             # "<artist> albums" is browsing only when the artist has more than one album
             albums_of = self._index.albums_by_artist
             albums = [a for a in by_type.get("album", [])
-                      if _norm(a.get("artist") or "") and len(albums_of.get(_norm(a["artist"]), ())) >= 2]
-            playlists = [p for p in by_type.get("playlist", []) if _labels(p)]
+                      if norm(a.get("artist") or "") and len(albums_of.get(norm(a["artist"]), ())) >= 2]
+            playlists = [p for p in by_type.get("playlist", []) if labels(p)]
             artists = [a for a in by_type.get("artist", []) if a.get("genres")]
             return playlists + albums + artists
         raise ValueError(f"unknown intent {intent!r}")
@@ -444,10 +269,10 @@ class QueryGenerator:
     # -- relevance --
 
     def _same_work(self, track: Mapping[str, Any]) -> list[str]:
-        return self._index.work.get(_Index.work_key(track), [track["id"]])
+        return self._index.work.get(CatalogIndex.work_key(track), [track["id"]])
 
     def _artist_related(self, artist_name: str) -> list[str]:
-        key = _norm(artist_name)
+        key = norm(artist_name)
         ids = self._index.tracks_by_artist.get(key, [])[:20] + self._index.albums_by_artist.get(key, [])[:5]
         artist = self._index.artist_by_name.get(key)
         return ids + ([artist] if artist else [])
@@ -479,7 +304,7 @@ class QueryGenerator:
         ids = (i for i in base if all(i in s for s in others))
         if decade is not None:
             ids = (i for i in ids if (idx.by_id[i].get("release_year") or 0) // 10 * 10 == decade)
-        return _first_n(ids, self.max_relevant)
+        return list(islice(ids, self.max_relevant))
 
     # -- one method per intent: (text, relevant ids, related ids) --
 
@@ -489,7 +314,7 @@ class QueryGenerator:
 
     def _known_item(self, t: Mapping[str, Any], rng: random.Random,
                     mistype: bool = False) -> tuple[str, list[str], list[str]]:
-        template = _weighted(TRACK_TEMPLATES, rng)[0]
+        template = weighted(TRACK_TEMPLATES, rng)[0]
         title, artist = self._title(t, rng), (t.get("artist") or "").lower()
         if not artist:
             template = "{t}"
@@ -504,15 +329,15 @@ class QueryGenerator:
         return self._known_item(t, rng, mistype=True)
 
     def _partial_title(self, t: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
-        fragment = drop_words(_norm(core_title(t["name"])), rng)
+        fragment = drop_words(norm(core_title(t["name"])), rng)
         artist = (t.get("artist") or "").lower()
         text = f"{fragment} {artist}" if artist and rng.random() < 0.25 else fragment
         return text, self._same_work(t), self._artist_related(artist)
 
     def _artist(self, a: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
-        template, _, wants_songs = _weighted(ARTIST_TEMPLATES, rng)
+        template, _, wants_songs = weighted(ARTIST_TEMPLATES, rng)
         name = a["name"] if rng.random() < 0.2 else a["name"].lower()
-        songs = self._index.tracks_by_artist.get(_norm(a["name"]), [])[:20]
+        songs = self._index.tracks_by_artist.get(norm(a["name"]), [])[:20]
         relevant = [a["id"]] + (songs if wants_songs else [])
         return template.format(a=name), relevant, songs
 
@@ -528,7 +353,7 @@ class QueryGenerator:
     def _genre(self, g: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
         field_name = "subgenres" if g["type"] == "subgenre" else "genres"
         label = str((g.get(field_name) or [g["name"]])[0]).lower()
-        text = _weighted(GENRE_TEMPLATES, rng)[0].format(g=self._genre_words(label, rng))
+        text = weighted(GENRE_TEMPLATES, rng)[0].format(g=self._genre_words(label, rng))
         relevant = self._matching(("playlist", "track"), label=label)
         return text, relevant, []
 
@@ -538,7 +363,7 @@ class QueryGenerator:
         return text, self._matching(("track", "playlist"), mood=mood), []
 
     def _mood_genre(self, t: Mapping[str, Any], rng: random.Random) -> tuple[str, list[str], list[str]]:
-        mood, label = rng.choice(list(t["moods"])), rng.choice(_labels(t))
+        mood, label = rng.choice(list(t["moods"])), rng.choice(labels(t))
         genre = self._genre_words(label, rng)
         r = rng.random()
         if r < 0.6:
@@ -562,14 +387,14 @@ class QueryGenerator:
         if e["type"] == "album":
             artist = e["artist"].lower()
             template = rng.choice(("{a} albums", "albums by {a}", "{a} discography", "{a} records"))
-            albums = self._index.albums_by_artist.get(_norm(e["artist"]), [])[: self.max_relevant]
+            albums = self._index.albums_by_artist.get(norm(e["artist"]), [])[: self.max_relevant]
             return template.format(a=artist), albums, self._artist_related(artist)
         if e["type"] == "artist":
             label = str(e["genres"][0]).lower()
             template = rng.choice(("{g} artists", "best {g} bands", "{g} singers", "who sings {g}"))
             text = template.format(g=self._genre_words(label, rng))
             return text, self._primary_genre_artists(label), []
-        label = rng.choice(_labels(e))
+        label = rng.choice(labels(e))
         template = rng.choice(("{g} playlists", "playlists for {g}", "{g} mixes", "a {g} playlist"))
         text = template.format(g=self._genre_words(label, rng))
         return text, self._matching(("playlist",), label=label), []
@@ -580,5 +405,5 @@ class QueryGenerator:
         if key not in self._relevant_cache:
             artists = self._index.by_type.get("artist", [])
             ids = (a["id"] for a in artists if a.get("genres") and str(a["genres"][0]).lower() == label)
-            self._relevant_cache[key] = _first_n(ids, self.max_relevant)
+            self._relevant_cache[key] = list(islice(ids, self.max_relevant))
         return self._relevant_cache[key]
