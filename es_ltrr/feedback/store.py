@@ -185,22 +185,25 @@ class FeedbackStore:
     def sessions(self) -> Iterator[tuple[str, list[str], set[str]]]:
         """(normalized query, page ids in rank order, ids engaged with a positive weight) per
         logged impression: what a click model reads."""
-        engaged: dict[str, set[str]] = {}
-        for query_id, object_id in self._read("SELECT query_id, object_id FROM events WHERE weight > 0", ()):
-            engaged.setdefault(query_id, set()).add(object_id)
+        engaged = self._engaged()
         for impression_id, normalized, body in self._read("SELECT id, normalized, body FROM impressions ORDER BY seq", ()):
             yield normalized, list(json.loads(body)["page"]), engaged.get(impression_id, set())
 
     def interleavings(self) -> Iterator[tuple[str, dict[str, str], set[str]]]:
         """(challenger, id → team, ids engaged with a positive weight) per interleaved impression."""
-        engaged: dict[str, set[str]] = {}
-        for query_id, object_id in self._read("SELECT query_id, object_id FROM events WHERE weight > 0", ()):
-            engaged.setdefault(query_id, set()).add(object_id)
+        engaged = self._engaged()
         for impression_id, body in self._read(
                 "SELECT id, body FROM impressions WHERE instr(body, ?) > 0 ORDER BY seq", ('"challenger":',)):
             doc = json.loads(body)
             if doc.get("challenger"):
                 yield doc["challenger"], doc.get("teams", {}), engaged.get(impression_id, set())
+
+    def _engaged(self) -> dict[str, set[str]]:
+        """Impression id → ids of the entities engaged with a positive weight."""
+        engaged: dict[str, set[str]] = {}
+        for query_id, object_id in self._read("SELECT query_id, object_id FROM events WHERE weight > 0", ()):
+            engaged.setdefault(query_id, set()).add(object_id)
+        return engaged
 
     def counts(self) -> dict[str, int]:
         impressions = self._read("SELECT COUNT(*) FROM impressions", ())[0][0]

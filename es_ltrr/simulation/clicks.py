@@ -63,3 +63,13 @@ class ClickModel:
     def engagement(self, clicked: Iterable[str], query: SimulatedQuery) -> dict[str, float]:
         """Clicked id → reward weight by the clicked result's grade."""
         return {eid: self.engagement_by_grade.get(query.grade(eid), 0.0) for eid in clicked}
+
+    def ubi_events(self, impression_id: str, page_ids: Sequence[str], clicked: Sequence[str], query: SimulatedQuery,
+                   event_prefix: str, client_id: str) -> list[dict]:
+        """The clicks as UBI events for `POST /feedback` / `FeedbackLoop.ingest`: a relevant item
+        (engagement ≥ 1) is a `play`, anything else a `click`; ids `<event_prefix>-<entity>`, so
+        a re-run posts the same keys and is deduplicated."""
+        weights = self.engagement(clicked, query)
+        return [{"query_id": impression_id, "action_name": "play" if weights[eid] >= 1 else "click",
+                 "object_id": eid, "event_id": f"{event_prefix}-{eid}", "client_id": client_id,
+                 "event_attributes": {"position": {"ordinal": list(page_ids).index(eid) + 1}}} for eid in clicked]

@@ -62,10 +62,8 @@ def run_http(base_url: str, stream: Sequence[Trial], report: Sequence[Trial], or
         result = outcome(body, trial, cost, oracle_stream[i])
         run.stream.append(result)
         clicked = clicks.clicks(result.page, trial.query, rng)
-        weights = clicks.engagement(clicked, trial.query)
-        events = [{"query_id": body["impression_id"], "action_name": "play" if weights[id_] >= 1 else "click",
-                   "object_id": id_, "event_id": f"sim-{seed}-{i}-{id_}", "client_id": f"sim-{seed}",
-                   "event_attributes": {"position": {"ordinal": result.page.index(id_) + 1}}} for id_ in clicked]
+        events = clicks.ubi_events(body["impression_id"], result.page, clicked, trial.query, f"sim-{seed}-{i}",
+                                   f"sim-{seed}")
         if events:
             post(f"{base}/feedback", events)
     for i, trial in enumerate(tqdm(report, desc="http (report)", unit="query", disable=not progress, mininterval=2.0)):

@@ -25,11 +25,7 @@ def generate_traffic(searcher: Any, loop: FeedbackLoop, entities: list[dict], se
         result = searcher.search(SearchRequest(query.text))
         loop.log_search(result)
         clicked = clicks.clicks(result.ids, query, rng)
-        weights = clicks.engagement(clicked, query)
         if clicked:
-            report = loop.ingest([{"query_id": result.impression_id, "action_name": "play" if weights[d] >= 1 else "click",
-                                   "object_id": d, "event_id": f"traffic-{seed}-{i}-{d}", "client_id": f"sim-{seed}",
-                                   "event_attributes": {"position": {"ordinal": result.ids.index(d) + 1}}}
-                                  for d in clicked])
-            events += report.accepted
+            events += loop.ingest(clicks.ubi_events(result.impression_id, result.ids, clicked, query,
+                                                    f"traffic-{seed}-{i}", f"sim-{seed}")).accepted
     return events
