@@ -37,6 +37,20 @@ def small_searcher(small_catalog, tmp_path_factory):
     return build_searcher(settings, say=lambda _: None)
 
 
+@pytest.fixture
+def cli(small_catalog, tmp_path):
+    """`es-ltrr` on the small catalog with a fresh data dir `tmp_path / "d"`, already indexed
+    (no embedding): `cli("search", "rock", "--json")` returns click's Result."""
+    from click.testing import CliRunner
+
+    from es_ltrr.cli import main
+
+    runner = CliRunner()
+    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed"]
+    assert runner.invoke(main, [*base, "index"]).exit_code == 0
+    return lambda *args: runner.invoke(main, [*base, *args])
+
+
 @pytest.fixture(scope="session")
 def music_settings(tmp_path_factory) -> Settings:
     data_dir = os.environ.get("ES_LTRR_TEST_DATA_DIR")

@@ -6,9 +6,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from click.testing import CliRunner
 
-from es_ltrr.cli import main
 from es_ltrr.ranking.hybrid import HybridRanker
 from es_ltrr.union import Candidate, Provenance
 
@@ -22,11 +20,8 @@ def test_hybrid_min_max_normalizes_each_arm_then_sums():
     assert scores == pytest.approx([0.5, 0.0, 0.5])
 
 
-def test_evaluate_command_contract(small_catalog, tmp_path):
-    runner = CliRunner()
-    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed"]
-    assert runner.invoke(main, [*base, "index"]).exit_code == 0
-    result = runner.invoke(main, [*base, "evaluate", "--queries", "30", "--json"])
+def test_evaluate_command_contract(cli, tmp_path):
+    result = cli("evaluate", "--queries", "30", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert list(report["systems"]) == ["bm25", "hybrid", "rrf_all_arms", "es-ltrr"]
@@ -35,5 +30,5 @@ def test_evaluate_command_contract(small_catalog, tmp_path):
         assert 0 <= m["ndcg10"] <= 1 and 0 <= m["recall100"] <= 1
     assert set(report["significance"]) == {"bm25", "hybrid", "rrf_all_arms"}
     assert report["by_intent"] and all("es-ltrr" in v for v in report["by_intent"].values())
-    refused = runner.invoke(main, [*base, "evaluate", "--queries", "1"])
+    refused = cli("evaluate", "--queries", "1")
     assert refused.exit_code == 2 and "at least 2" in refused.stderr

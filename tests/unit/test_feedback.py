@@ -10,10 +10,8 @@ import threading
 from dataclasses import replace
 
 import pytest
-from click.testing import CliRunner
 
 from es_ltrr.api import parse_search_request
-from es_ltrr.cli import main
 from es_ltrr.feedback import MAX_BATCH, EventError, FeedbackLoop, FeedbackStore, Impression, parse_event
 from es_ltrr.feedback.loop import replay
 from es_ltrr.policy import ThompsonPolicy
@@ -172,11 +170,8 @@ def test_feedback_without_a_log_is_503(small_searcher):
     assert http.post("/feedback", json=event("q")).status_code == 503
 
 
-def test_cli_search_logs_and_replay_reports(small_catalog, tmp_path):
-    runner = CliRunner()
-    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed"]
-    assert runner.invoke(main, [*base, "index"]).exit_code == 0
-    result = runner.invoke(main, [*base, "search", "rock", "--json"])
+def test_cli_search_logs_and_replay_reports(cli, tmp_path):
+    result = cli("search", "rock", "--json")
     qid = json.loads(result.stdout)["impression_id"]
     store = FeedbackStore(tmp_path / "d" / "logs" / "feedback.sqlite3")
     assert store.impression(qid) is not None
@@ -185,7 +180,7 @@ def test_cli_search_logs_and_replay_reports(small_catalog, tmp_path):
     loop = FeedbackLoop.open(DataDir(tmp_path / "d"), policy)
     loop.ingest([event(qid, "x", event_id="1"), event(qid, "x", event_id="1")])
     loop.save()
-    out = runner.invoke(main, [*base, "replay", "--json"])
+    out = cli("replay", "--json")
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout) == {"impressions": 1, "events": 1, "duplicates_ignored": 1, "state_equal": True}
 

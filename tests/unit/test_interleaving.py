@@ -9,12 +9,10 @@ import random
 from dataclasses import dataclass, replace
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
 from es_ltrr.catalog import load_catalog
-from es_ltrr.cli import main
 from es_ltrr.feedback import FeedbackLoop, FeedbackStore
 from es_ltrr.feedback.interleaving import outcomes
 from es_ltrr.policy import StaticPolicy
@@ -72,22 +70,16 @@ def test_the_simulator_shows_the_better_ranker_winning(small_searcher, small_cat
     assert (low > 0.5) if challenger_better else (high < 0.5), result
 
 
-def test_models_command_lists_models_and_interleaving(small_catalog, tmp_path):
-    runner = CliRunner()
-    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed"]
-    assert runner.invoke(main, [*base, "index"]).exit_code == 0
-    result = runner.invoke(main, [*base, "models", "--json"])
+def test_models_command_lists_models_and_interleaving(cli, tmp_path):
+    result = cli("models", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"active": None, "models": [], "interleaving": []}
 
 
-def test_promotion_can_require_an_interleaving_win(small_searcher, small_catalog, tmp_path):
+def test_promotion_can_require_an_interleaving_win(small_searcher, small_catalog, cli, tmp_path):
     """A model that lost its interleaving test is not promoted with --require-win; one that won is."""
     from es_ltrr.datadir import DataDir
 
-    runner = CliRunner()
-    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed"]
-    assert runner.invoke(main, [*base, "index"]).exit_code == 0
     data = DataDir(tmp_path / "d")
     for name in ("winner", "loser"):
         (data.model_dir(name)).mkdir(parents=True)
@@ -98,10 +90,10 @@ def test_promotion_can_require_an_interleaving_win(small_searcher, small_catalog
         searcher = replace(small_searcher, policy=StaticPolicy(), ranker=serving, challenger=challenger,
                            interleave_share=1.0)
         generate_traffic(searcher, loop, entities, 200, seed=9, progress=False)
-    refused = runner.invoke(main, [*base, "models", "--promote", "loser", "--require-win"])
+    refused = cli("models", "--promote", "loser", "--require-win")
     assert refused.exit_code == 2 and "has not won" in refused.stderr
     assert data.active_model() is None
-    promoted = runner.invoke(main, [*base, "models", "--promote", "winner", "--require-win"])
+    promoted = cli("models", "--promote", "winner", "--require-win")
     assert promoted.exit_code == 0, promoted.output
     assert data.active_model().name == "winner"
 

@@ -74,13 +74,10 @@ def test_every_policy_runs_and_learners_learn(small_searcher, entities):
     assert result.metrics["all_arms"]["requested"] == sum(ARMS[a].default_depth for a in searcher.available())
 
 
-def test_simulate_command_prints_json_and_writes_plots(small_catalog, tmp_path):
-    runner = CliRunner()
-    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed"]
-    assert runner.invoke(main, [*base, "index"]).exit_code == 0
-    result = runner.invoke(main, [*base, "simulate", "--queries", "60", "--report-queries", "10", "--json",
-                                  "--plots", str(tmp_path / "plots"), "--policies", "all_arms,thompson,oracle",
-                                  "--burn-in", "5", "--save-policy"])
+def test_simulate_command_prints_json_and_writes_plots(cli, tmp_path):
+    result = cli("simulate", "--queries", "60", "--report-queries", "10", "--json",
+                 "--plots", str(tmp_path / "plots"), "--policies", "all_arms,thompson,oracle",
+                 "--burn-in", "5", "--save-policy")
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert set(body["policies"]) == {"all_arms", "thompson", "oracle"}
@@ -92,7 +89,7 @@ def test_simulate_command_prints_json_and_writes_plots(small_catalog, tmp_path):
     # the saved state is what serving loads: past its burn-in, a search is the learned choice
     config = tmp_path / "es-ltrr.toml"
     config.write_text("[policy_options]\nburn_in = 20\n")
-    search = runner.invoke(main, [*base, "--config", str(config), "search", "rock", "--json", "--debug"])
+    search = cli("--config", str(config), "search", "rock", "--json", "--debug")
     assert search.exit_code == 0, search.output
     decision = json.loads(search.stdout)["decision"]
     assert not any("burn-in" in entry.get("forced", "") for entry in decision.values())

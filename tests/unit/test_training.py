@@ -9,9 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from es_ltrr.cli import main
 from es_ltrr.datadir import DataDir, DataDirError
 from es_ltrr.ltr import LtrModel, default_featureset
 from es_ltrr.ltr.training import QueryExamples, evaluate, read_ranklib, split_of, train
@@ -78,11 +76,8 @@ def test_activation_history_and_rollback(tmp_path):
         data.rollback_model()
 
 
-def test_train_command_end_to_end(small_catalog, tmp_path):
-    runner = CliRunner()
-    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed"]
-    assert runner.invoke(main, [*base, "index"]).exit_code == 0
-    result = runner.invoke(main, [*base, "train", "--searches", "600", "--json"])
+def test_train_command_end_to_end(cli, tmp_path):
+    result = cli("train", "--searches", "600", "--json")
     assert result.exit_code == 0, result.output
     assert "no feedback logged yet: generating 600 simulated searches" in result.stderr
     report = json.loads(result.stdout)
@@ -95,7 +90,7 @@ def test_train_command_end_to_end(small_catalog, tmp_path):
     assert report["activated"] == (report["active_model"] == report["model"])
     if report["activated"]:
         assert report["ndcg10_new"] > report["ndcg10_none"]
-        assert runner.invoke(main, [*base, "train", "--rollback"]).exit_code == 0
+        assert cli("train", "--rollback").exit_code == 0
         assert DataDir(tmp_path / "d").active_model() is None
 
 
