@@ -88,6 +88,11 @@ class Encoder:
         query was seen recently."""
         return self._cached_query(text)
 
+    def forget_queries(self) -> None:
+        """Empty the query cache: a comparison of systems (`es-ltrr evaluate`) times each one
+        embedding its queries itself, not reusing the vectors of the system before it."""
+        self._cached_query.cache_clear()
+
     def _encode_one(self, text: str) -> np.ndarray:
         self.load()
         assert self._query_model is not None

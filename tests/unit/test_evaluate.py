@@ -1,4 +1,5 @@
-"""`es-ltrr evaluate`: the baselines' rankers and the comparison's contract, on the small slice."""
+"""`es-ltrr evaluate`: the baselines' rankers, the node's fusion bodies, the hand-judged set and
+the comparison's contract, on the small slice."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from es_ltrr.evaluate import SYSTEM_KEYS, probe
+from es_ltrr.evaluate.node import hybrid_query, linear_retriever, normalization_pipeline, rrf_retriever
 from es_ltrr.ranking.hybrid import HybridRanker
 from es_ltrr.union import Candidate, Provenance
+
+CONTRACT = {"ndcg10", "recall100", "mrr", "candidates", "p50_ms", "p99_ms"}
 
 
 def test_hybrid_min_max_normalizes_each_arm_then_sums():
@@ -20,15 +25,54 @@ def test_hybrid_min_max_normalizes_each_arm_then_sums():
     assert scores == pytest.approx([0.5, 0.0, 0.5])
 
 
+BODIES = {"lexical": {"size": 100, "_source": ["id"], "query": {"match": {"name": "x"}}},
+          "semantic": {"size": 100, "_source": ["id"], "knn": {"field": "embedding", "query_vector": [0.1], "k": 100,
+                                                               "num_candidates": 200}}}
+
+
+def test_node_fusion_bodies_wrap_each_arms_rendered_body():
+    rrf = rrf_retriever(BODIES, 100)["retriever"]["rrf"]
+    assert rrf["retrievers"] == [{"standard": {"query": BODIES["lexical"]["query"]}}, {"knn": BODIES["semantic"]["knn"]}]
+    assert rrf["rank_window_size"] == 100 and rrf["rank_constant"] == 60
+    linear = linear_retriever(BODIES, 100)["retriever"]["linear"]["retrievers"]
+    assert [(p["weight"], p["normalizer"]) for p in linear] == [(0.5, "minmax"), (0.5, "minmax")]
+    os_bodies = {"lexical": BODIES["lexical"], "semantic": {"query": {"knn": {"embedding": {"vector": [0.1], "k": 9}}}}}
+    assert hybrid_query(os_bodies) == {"hybrid": {"queries": [BODIES["lexical"]["query"], os_bodies["semantic"]["query"]]}}
+    combination = normalization_pipeline()["phase_results_processors"][0]["normalization-processor"]["combination"]
+    assert combination == {"technique": "arithmetic_mean", "parameters": {"weights": [0.5, 0.5]}}
+
+
+def test_embedded_engine_fuses_nothing_itself():
+    fusion = probe(SimpleNamespace(flavor="embedded"))
+    assert fusion.executed_by("hybrid") == fusion.executed_by("rrf_all_arms") == "sidecar"
+
+
 def test_evaluate_command_contract(cli, tmp_path):
-    result = cli("evaluate", "--queries", "30", "--json")
+    result = cli("evaluate", "--queries", "30", "--json", "--plots", str(tmp_path / "plots"))
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert list(report["systems"]) == ["bm25", "hybrid", "rrf_all_arms", "es-ltrr"]
-    for m in report["systems"].values():
-        assert set(m) == {"ndcg10", "mrr", "recall100", "candidates", "latency_p50_ms", "latency_p99_ms"}
-        assert 0 <= m["ndcg10"] <= 1 and 0 <= m["recall100"] <= 1
-    assert set(report["significance"]) == {"bm25", "hybrid", "rrf_all_arms"}
-    assert report["by_intent"] and all("es-ltrr" in v for v in report["by_intent"].values())
+    assert list(report["sets"]) == ["hand", "simulated"] and report["sets"]["simulated"]["queries"] == 30
+    assert report["queries"] == report["sets"]["hand"]["queries"] + 30
+    for document in (report, *report["sets"].values()):
+        for m in document["systems"].values():
+            assert set(m) == set(SYSTEM_KEYS) and CONTRACT <= set(m)
+            assert 0 <= m["ndcg10"] <= 1 and 0 <= m["recall100"] <= 1 and m["p50_ms"] <= m["p99_ms"]
+            assert m["executed_by"] == "sidecar"
+        assert set(document["significance"]) == {"bm25", "hybrid", "rrf_all_arms"}
+        assert document["by_intent"] and all("es-ltrr" in v for v in document["by_intent"].values())
+    pngs = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert pngs == sorted(f"{kind}_{s}.png" for kind in ("ndcg_by_intent", "recall_vs_candidates", "latency")
+                          for s in ("hand", "simulated"))
+    assert all((tmp_path / "plots" / p).stat().st_size > 5000 for p in pngs)
+
+
+def test_evaluate_tables_and_refusals(cli):
+    result = cli("evaluate", "--judged", "hand")
+    assert result.exit_code == 0, result.output
+    assert "hand set:" in result.stdout and "nDCG@10 per intent" in result.stdout and "simulated set" not in result.stdout
+    assert "known_item" in result.stdout and "fusion executed by" in result.stdout
     refused = cli("evaluate", "--queries", "1")
     assert refused.exit_code == 2 and "at least 2" in refused.stderr
+    wrong = cli("evaluate", "--judged", "nope")
+    assert wrong.exit_code == 2 and "nope" in wrong.stderr
