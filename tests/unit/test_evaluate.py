@@ -76,3 +76,49 @@ def test_evaluate_tables_and_refusals(cli):
     assert refused.exit_code == 2 and "at least 2" in refused.stderr
     wrong = cli("evaluate", "--judged", "nope")
     assert wrong.exit_code == 2 and "nope" in wrong.stderr
+
+
+class RecordingNode:
+    """A node that fuses: records what it is sent and answers two hits (the real nodes of the
+    test suite cannot fuse, so the cluster-executed path is checked against this fake)."""
+
+    index_name = "alias"
+
+    def __init__(self, flavor: str):
+        self.flavor, self.sent = flavor, []
+
+    def _answer(self) -> dict:
+        return {"hits": {"hits": [{"_id": "t1", "_score": 0.9, "_source": {"id": "t1"}},
+                                  {"_id": "t2", "_score": 0.5, "_source": {"id": "t2"}}]}}
+
+    def msearch(self, bodies):
+        self.sent.extend(("msearch", b, None) for b in bodies)
+        return [self._answer() for _ in bodies]
+
+    def request(self, method, path, body=None, params=None):
+        self.sent.append((path, body, params))
+        return self._answer()
+
+
+@pytest.mark.parametrize("flavor", ["elasticsearch", "opensearch"])
+def test_a_node_that_fuses_gets_one_search_of_every_arms_template(small_searcher, flavor):
+    from dataclasses import replace
+
+    from es_ltrr.evaluate import NodeFusion, systems
+
+    node = RecordingNode(flavor)
+    fusion = NodeFusion(node, runs={"hybrid": True, "rrf_all_arms": True},
+                        pipelines={"hybrid": "p-hybrid", "rrf_all_arms": "p-rrf"})
+    searcher = replace(small_searcher, engine=node, flavor=flavor)
+    by_name = {s.name: s for s in systems(searcher, None, fusion)}
+    assert {n: s.executed_by for n, s in by_name.items()} == {
+        "bm25": "sidecar", "hybrid": "cluster", "rrf_all_arms": "cluster", "es-ltrr": "sidecar"}
+    result = by_name["rrf_all_arms"].search("ed sheeran \"} hello")
+    assert [c.id for c in result.candidates] == ["t1", "t2"] and result.scores == [0.9, 0.5]
+    (_, body, params), = node.sent
+    arms = searcher.arm_bodies("ed sheeran \"} hello")
+    if flavor == "elasticsearch":
+        assert [r["standard"]["query"] for r in body["retriever"]["rrf"]["retrievers"]] == [b["query"] for b in arms.values()]
+    else:
+        assert body["query"]["hybrid"]["queries"] == [b["query"] for b in arms.values()] and params == {"search_pipeline": "p-rrf"}
+    assert len(arms) >= 2 and body["size"] == max(b["size"] for b in arms.values())
