@@ -11,6 +11,222 @@ from . import Ctx, fail, main, say, searcher_for, settings_options
 
 
 @main.command()
+@click.option("--queries", default=5000, show_default=True, help="Learning queries (the policies learn on them in order).")
+@click.option("--report-queries", default=1000, show_default=True, help="Held-out queries the table is measured on.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the users, their clicks and the policies.")
+@click.option("--policies", default=",".join(("all_arms", "best_single", "uniform", "epsilon_greedy", "ucb", "thompson", "oracle")),
+              show_default=True, help="Comma-separated policies to compare.")
+@click.option("--cost", default=0.004, show_default=True, help="Objective cost per candidate requested.")
+@click.option("--budget", default=100, show_default=True, help="Candidates per query a learning policy may request.")
+@click.option("--burn-in", default=300, show_default=True, help="Queries a learning policy serves statically first.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"policies": {name: {recall, mrr, ndcg10, candidates, regret, ...}}}.')
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path), help="Write regret, learning and recall-vs-candidates PNGs here.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the --json document to this file.")
+@click.option("--http", "http_url", metavar="URL", help="Simulate through a running `es-ltrr serve` (POST /search and "
+              "/feedback): its policy learns from the users' clicks; compared with the oracle.")
+@click.option("--save-policy", is_flag=True, help="Save the learned Thompson state to the data dir (serving then uses it).")
+@settings_options()
+@click.pass_obj
+def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: str, cost: float, budget: int,
+             burn_in: int, as_json: bool, plots: Path | None, out: Path | None, http_url: str | None,
+             save_policy: bool) -> None:
+    """Simulated users on the shipped catalog (embedded engine): every policy learns from their
+    clicks on the same query stream, then is measured on users with held-out targets."""
+    from ..catalog import load_catalog
+    from ..datadir import DataDir
+    from ..simulation.experiment import SimulationConfig, simulate as run
+    from ..simulation.http import HttpError
+    from ..simulation.report import plots as write_plots, table
+
+    names = tuple(p.strip() for p in policies.split(",") if p.strip())
+    if queries < 1 or report_queries < 1:
+        fail("--queries and --report-queries must be at least 1")
+    settings = obj.settings()
+    if settings.cluster_url:
+        fail("simulate runs on the embedded engine (drop --cluster)")
+    searcher = searcher_for(obj, settings)
+    if http_url:
+        names = ("oracle",) if "oracle" in names else ()
+    config = SimulationConfig(queries, report_queries, seed, names, cost, budget, burn_in, http=http_url)
+    try:
+        result = run(searcher, load_catalog(settings.catalog), config, say)
+    except (ValueError, HttpError) as exc:
+        fail(str(exc))
+    if plots:
+        for path in write_plots(result, plots):
+            say(f"wrote {path}")
+    if save_policy and "thompson" in result.learned:
+        path = DataDir(settings.data_dir).save_policy_state(result.learned["thompson"].state())
+        say(f"saved the learned thompson state to {path}")
+    document = json.dumps(result.to_json(), indent=2)
+    if out:
+        out.write_text(document + "\n")
+    click.echo(document if as_json else table(result))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"impressions": N, "events": M, "duplicates_ignored": D, "state_equal": true|false}.')
+@click.option("--save", is_flag=True, help="Save the replayed state (the whole log folded) as the policy's state.")
+@settings_options()
+@click.pass_obj
+def replay(obj: Ctx, as_json: bool, save: bool) -> None:
+    """Rebuild the policy's state from the feedback log and compare it with the saved state.
+
+    A fresh policy folds the logged events in log order up to the saved state's log position;
+    `state_equal` says whether its learned state equals the saved one (the RNG, which searches
+    advance, is not part of the comparison)."""
+    from ..app import make_policy
+    from ..datadir import DataDir
+    from ..feedback.loop import replay as fold_log
+    from ..feedback.store import FILENAME, FeedbackStore, StoreError
+
+    settings = obj.settings()
+    data = DataDir(settings.data_dir)
+    try:
+        store = FeedbackStore(data.logs_dir / FILENAME)
+        fresh = make_policy(settings.policy, settings.policy_options, settings.allocation)
+        saved = data.policy_state(fresh.name)
+        until = int(saved.get("log_seq", 0)) if saved else 0
+        loop = fold_log(store, fresh, until)
+        equal = (saved or {}).get("learned", fresh.state()["learned"]) == fresh.state()["learned"]
+        if save:
+            loop.fold()
+            path = data.save_policy_state({**fresh.state(), "log_seq": loop.log_seq})
+            say(f"saved the replayed {fresh.name} state (log position {loop.log_seq}) to {path}")
+        counts = store.counts()
+    except (StoreError, ValueError) as exc:
+        fail(str(exc))
+    report = {**counts, "state_equal": equal}
+    click.echo(json.dumps(report) if as_json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help='Print {"model", "active_model", "ndcg10_none", "ndcg10_current", '
+              '"ndcg10_new", "mrr_*", ...}.')
+@click.option("--judgments", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Judgments in the RankLib format ('grade qid:N # docid', '# qid:N: query') instead of the log.")
+@click.option("--source", type=click.Choice(["log", "ubi"]), default="log", show_default=True,
+              help="Sessions from the data dir's feedback log, or from the cluster's UBI indices (--cluster).")
+@click.option("--min-showings", default=1, show_default=True, help="Showings of a (query, entity) before it is judged.")
+@click.option("--searches", default=3000, show_default=True, help="Simulated searches generated when the log is empty.")
+@click.option("--margin", default=0.0, show_default=True, help="nDCG@10 the new model must gain to be activated.")
+@click.option("--no-activate", "activate", flag_value=False, default=True, help="Train and report only.")
+@click.option("--rollback", is_flag=True, help="Return to the model active before the last activation, and stop.")
+@click.option("--seed", default=1, show_default=True)
+@settings_options()
+@click.pass_obj
+def train(obj: Ctx, as_json: bool, judgments: Path | None, source: str, min_showings: int, searches: int,
+          margin: float, activate: bool, rollback: bool, seed: int) -> None:
+    """Retrain the ranker from feedback: PBM click-model judgments from the log (or a judgments
+    file) → features of every judged query's candidates → XGBoost rank:ndcg → held-out
+    nDCG@10/MRR against fusion and the active model → activate if better. With --cluster the
+    features are logged with the LTR plugin's ltr_log and the model is uploaded there with a
+    parity check (searches then rescore with sltr). With no feedback logged yet, the
+    simulator's users generate some first (and it says so)."""
+    from ..datadir import DataDir, DataDirError
+    from ..retrain import TrainOptions, run_training
+
+    settings = obj.settings()
+    if rollback:
+        try:
+            previous = DataDir(settings.data_dir).rollback_model()
+        except DataDirError as exc:
+            fail(str(exc))
+        say(f"active model: {previous or 'none (fusion)'}")
+        return
+    searcher = searcher_for(obj, settings)
+    from ..engines import EngineError
+    from ..ltr.upload import UploadError
+
+    try:
+        options = TrainOptions(judgments, source, min_showings, searches, margin, activate, seed)
+        report = run_training(settings, searcher, options, say)
+    except (ValueError, UploadError, EngineError) as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        rows = [("none (fusion)", report["ndcg10_none"], report["mrr_none"]),
+                ("current", report["ndcg10_current"], report["mrr_current"]), ("new", report["ndcg10_new"], report["mrr_new"])]
+        click.echo(f"held-out queries: {report['test_queries']}")
+        for name, ndcg, mrr in rows:
+            if ndcg is not None:
+                click.echo(f"  {name:14} nDCG@10 {ndcg:.4f}   MRR {mrr:.4f}")
+        click.echo(f"active model: {report['active_model'] or 'none (fusion)'}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help='Print {"active": name, "models": [...], "interleaving": [...]}.')
+@click.option("--promote", metavar="NAME", help="Activate model NAME (searches rank with it from the next start).")
+@click.option("--require-win", is_flag=True, help="With --promote: only if NAME won its interleaving test "
+              "(the 95 % interval of its win rate above 0.5).")
+@settings_options()
+@click.pass_obj
+def models(obj: Ctx, as_json: bool, promote: str | None, require_win: bool) -> None:
+    """The data dir's models (active one marked, held-out metrics) and the interleaving results
+    of each challenger from the feedback log: wins, losses, ties, win rate with its 95 %
+    Wilson interval (challenger_model + interleave_share in the settings run the test)."""
+    from ..datadir import DataDir, DataDirError
+    from ..feedback.interleaving import outcomes
+    from ..feedback.store import FILENAME, FeedbackStore, StoreError
+
+    data = DataDir(obj.settings().data_dir)
+    if promote:
+        _promote(data, promote, require_win)
+    try:
+        active = data.active_model()
+        rows = []
+        root = data.model_dir("x").parent
+        for directory in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+            metrics_file = directory / "metrics.json"
+            metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+            new = (metrics.get("metrics") or {}).get("new", {})
+            rows.append({"name": directory.name, "active": bool(active and directory.name == active.name),
+                         "ndcg10": new.get("ndcg10"), "mrr": new.get("mrr"),
+                         "parity_max_abs_diff": metrics.get("parity_max_abs_diff")})
+        log = data.logs_dir / FILENAME
+        results = [o.to_dict() for o in outcomes(FeedbackStore(log))] if log.is_file() else []
+    except (DataDirError, StoreError, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps({"active": active.name if active else None, "models": rows, "interleaving": results},
+                              indent=2))
+        return
+    click.echo(f"active: {active.name if active else 'none (fusion)'}")
+    for row in rows:
+        ndcg = f"{row['ndcg10']:.4f}" if row["ndcg10"] is not None else "-"
+        click.echo(f"  {'*' if row['active'] else ' '} {row['name']:48} held-out nDCG@10 {ndcg}")
+    for r in results:
+        rate = f"{r['win_rate']:.3f}" if r["win_rate"] is not None else "-"
+        click.echo(f"interleaving {r['challenger']}: {r['wins']} wins, {r['losses']} losses, {r['ties']} ties "
+                   f"(win rate {rate}, 95 % {r['win_rate_95'][0]:.3f}–{r['win_rate_95'][1]:.3f})")
+
+
+def _promote(data, name: str, require_win: bool) -> None:
+    """Activate `name`; with `require_win`, only after an interleaving win of a challenger of that name."""
+    from ..datadir import DataDirError
+    from ..feedback.interleaving import outcomes
+    from ..feedback.store import FILENAME, FeedbackStore
+
+    if require_win:
+        log = data.logs_dir / FILENAME
+        results = {o.challenger: o for o in outcomes(FeedbackStore(log))} if log.is_file() else {}
+        result = next((o for label, o in results.items() if label == name or label.endswith(f":{name}")), None)
+        if result is None:
+            fail(f"{name} has no interleaving results yet: set challenger_model = {name!r} and interleave_share")
+        low, high = result.interval
+        if low <= 0.5:
+            fail(f"{name} has not won its interleaving test: {result.wins} wins, {result.losses} losses "
+                 f"(95 % interval of its win rate {low:.3f}-{high:.3f}, needs to be above 0.5)")
+    try:
+        data.activate_model(name)
+    except DataDirError as exc:
+        fail(str(exc))
+    say(f"activated {name}")
+
+
+@main.command()
 @click.option("--judged", type=click.Choice(["hand", "simulated", "both"]), default="both", show_default=True,
               help="Judged query sets: the hand-labelled set shipped in the package, simulated users with "
               "held-out targets, or both (reported per set and pooled).")
