@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .redact import register
+
 log = logging.getLogger(__name__)
 
 #: Shortest accepted token: a guessable token is no protection.
@@ -85,8 +87,10 @@ def load_access(admin_token: str | None, admin_token_file: Path | None, api_toke
             return _checked(value.strip(), name)
         return read_token_file(Path(path), warn) if path else None
 
-    return Access(admin_token=one(admin_token, admin_token_file, "ES_LTRR_ADMIN_TOKEN"),
-                  api_token=one(api_token, api_token_file, "ES_LTRR_API_TOKEN"))
+    access = Access(admin_token=one(admin_token, admin_token_file, "ES_LTRR_ADMIN_TOKEN"),
+                    api_token=one(api_token, api_token_file, "ES_LTRR_API_TOKEN"))
+    register(access.admin_token, access.api_token)  # masked wherever a library might echo them
+    return access
 
 
 def guard_api(app, access: Access, paths: tuple[str, ...] = ("/search", "/feedback")) -> None:

@@ -24,6 +24,7 @@ from .config import Settings
 from .datadir import DataDir
 from .feedback import FeedbackLoop
 from .pipeline import Searcher
+from .redact import install_log_scrubber, register, url_password
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
     from .admin import Admin
     from .server import create_app
 
+    install_log_scrubber()
+    register(settings.password, url_password(settings.cluster_url))
     access = settings_access(settings, say)
 
     searcher = searcher or build_searcher(settings, say=say)

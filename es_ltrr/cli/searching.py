@@ -40,10 +40,22 @@ def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_jso
     result = searcher.search(request)
     _log_impression(settings, result)
     response = search_response(result)
+    _report_arm_errors(response)
     if as_json:
         click.echo(json.dumps(response, ensure_ascii=False, indent=2))
     else:
         click.echo(format_table(response))
+
+
+def _report_arm_errors(response: dict[str, Any]) -> None:
+    """A page is served when some arms fail (a warning says which); when every arm that ran
+    failed, the engine is unreachable or refused (a certificate, a password): an error."""
+    ran = [a for a in response["arms"] if a.get("status") != "not_applicable"]
+    failed = [a for a in ran if a.get("status") == "error"]
+    if ran and len(failed) == len(ran):
+        fail(f"every arm failed; {failed[0]['arm']}: {failed[0].get('error')}")
+    for arm in failed:
+        say(f"warning: arm {arm['arm']} failed: {arm.get('error')}")
 
 
 def _log_impression(settings, result) -> None:
@@ -240,16 +252,21 @@ def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:
 
     from ..bench import sample_queries
     from ..catalog import load_catalog
+    from ..engines import EngineError
     from ..engines.factory import cluster_engine
     from ..parity import measure, table
+    from ..redact import redact_url
 
     settings = obj.settings()
     if not settings.cluster_url:
         fail("parity compares the embedded index with a cluster: pass --cluster URL")
-    other = cluster_engine(settings)
+    try:
+        other = cluster_engine(settings)
+    except (EngineError, ValueError) as exc:
+        fail(str(exc))
     # the searcher side runs on the embedded index in DATA_DIR
     searcher = searcher_for(obj, replace(settings, cluster_url=None, flavor=None, ltr_model=None))
     queries = sample_queries(load_catalog(settings.catalog), n_queries, seed)
     with tqdm(total=len(queries), desc="parity", unit="query", mininterval=2.0, file=sys.stderr) as bar:
         results = measure(searcher, other, queries, k, progress=bar.update)
-    click.echo(table(results, k, "embedded", f"{other.flavor} {settings.cluster_url}"))
+    click.echo(table(results, k, "embedded", f"{other.flavor} {redact_url(settings.cluster_url)}"))

@@ -18,7 +18,7 @@ EDGE = {"cli", "server", "admin", "access", "serving", "retrain", "evaluate", "a
 #: Rooms that learn or rank from served searches.
 LEARNING = {"policy", "ranking", "ltr", "record", "pipeline", "simulation", "feedback"}
 #: Rooms that know nothing of searches being served or learned from.
-CORE = {"_extras", "analysis", "templating", "schema", "catalog", "understanding", "arms", "engines", "embedding", "embedding_onnx", "union", "collapse", "confidence", "evaluation"}
+CORE = {"_extras", "redact", "analysis", "templating", "schema", "catalog", "understanding", "arms", "engines", "embedding", "embedding_onnx", "union", "collapse", "confidence", "evaluation"}
 
 RULES = {
     **{room: EDGE | LEARNING for room in CORE},
