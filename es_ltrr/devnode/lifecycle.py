@@ -19,7 +19,7 @@ from pathlib import Path
 from .assemble import LOG_TAIL_LINES, assemble
 from .config import NodeConfig, NodeError, Progress
 from .host import NODE_USER, alive, chown_tree, grant_traverse, java_home, node_owner, node_pid, signal_group, wait_gone
-from .tls import client_context, ensure, install
+from .tls import check_supported, client_context, ensure, install
 
 
 def _http_json(url: str, timeout: float = 2.0, context: ssl.SSLContext | None = None) -> dict | list | None:
@@ -135,6 +135,7 @@ def start(config: NodeConfig, progress: Progress = print, timeout_s: float = 180
     """
     t0 = time.monotonic()
     if config.tls_dir is not None:
+        check_supported(config)
         ensure(config.tls_dir)  # before the first health check, which verifies with its CA
     pid = node_pid(config)
     if pid is None:

@@ -109,11 +109,16 @@ def ensure(directory: Path) -> TlsFiles:
     return files if files.complete() else generate(directory)
 
 
+def check_supported(config: NodeConfig) -> None:
+    """NodeError unless the node's distribution can serve HTTPS here (before any assembly)."""
+    if config.distribution != "elasticsearch":
+        raise NodeError(f"a TLS dev node is Elasticsearch only: OpenSearch needs its security plugin for "
+                        f"HTTPS, and Maven Central has none for {config.version} (use --distribution elasticsearch)")
+
+
 def install(config: NodeConfig) -> dict:
     """Copy the node's PEM files into its config dir; returns the settings that serve HTTPS."""
-    if config.distribution != "elasticsearch":
-        raise NodeError("a TLS dev node is Elasticsearch only: OpenSearch needs its security plugin for "
-                        "HTTPS, and Maven Central has none for 2.19.6 (use --distribution elasticsearch)")
+    check_supported(config)
     assert config.tls_dir is not None
     files = ensure(config.tls_dir)
     target = config.dist / "config" / CONFIG_SUBDIR
