@@ -70,8 +70,7 @@ class ReindexJob:
 
         try:
             engine = build_index(self.settings, self.searcher.encoder, say=lambda line: log.info("reindex: %s", line))
-            if not self.settings.cluster_url:
-                self._swap(engine)
+            self._swap(None if self.settings.cluster_url else engine)
             done = {"state": "done", "docs": engine.health().get("docs")}
         except Exception as exc:  # reported through GET /admin/reindex; the old index keeps serving
             log.exception("reindex failed")
@@ -80,9 +79,12 @@ class ReindexJob:
             self._status = {**self._status, **done, "finished_at": time.time()}
 
     def _swap(self, engine) -> None:
-        """The new embedded index, gazetteer and stats serve from the next search on."""
+        """The new gazetteer and stats (and embedded index: `engine`; a cluster's alias already
+        serves the new documents) serve from the next search on."""
         data = DataDir(self.settings.data_dir)
         self.searcher.gazetteer, self.searcher.catalog = data.gazetteer(), data.catalog_stats()
+        if engine is None:
+            return
         self.searcher.engine = engine
         if self.loop is not None and self.loop.memory is not None:
             self.loop.memory.engine = engine

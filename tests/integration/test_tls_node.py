@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -53,6 +54,7 @@ def tls_node(es_url, tmp_path_factory):
                                  tls_dir=generate(tmp_path_factory.mktemp("tls")).dir,
                                  downloads=default.home / "downloads", heap="512m")
     stop(config)  # a node an interrupted run left behind in this home
+    shutil.rmtree(config.home / "data", ignore_errors=True)  # each run starts from an empty node
     start(config, progress=lambda _: None)
     yield config
     stop(config)
@@ -78,8 +80,13 @@ def alias(tls_node):
 
 
 @pytest.fixture(scope="module")
-def cli(tls_node, alias, small_catalog, tmp_path_factory):
-    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path_factory.mktemp("tls-data")), "--no-embed",
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tls-data")
+
+
+@pytest.fixture(scope="module")
+def cli(tls_node, alias, small_catalog, data_dir):
+    base = ["--catalog", str(small_catalog), "--data-dir", str(data_dir), "--no-embed",
             "--cluster", tls_node.url, "--flavor", "elasticsearch", "--index", alias]
     return lambda *args, env=None: CliRunner().invoke(main, [*base, *args], env=env)
 
@@ -113,6 +120,27 @@ def test_with_the_right_ca_index_search_and_health_work(tls_node, cli):
     # of the integ-test zip, tests/integration/conftest.py): its error is the node's, not TLS's
     assert all("unknown query [rank_feature]" in a["error"] for a in page["arms"] if a["status"] == "error")
     assert any("Memories" in hit["name"] for hit in page["hits"][:3])
+
+
+def test_the_admin_api_reindexes_the_cluster_over_https(tls_node, alias, small_catalog, data_dir):
+    """`POST /admin/reindex` of a sidecar serving the HTTPS node (after the test above indexed)."""
+    import time
+
+    from es_ltrr.serving import build_app
+
+    token = "Tk-" + "0a9b8c" * 4
+    settings = Settings.load(env={}, cluster_url=tls_node.url, flavor="elasticsearch", index=alias, embed=False,
+                             ca_certs=str(tls_node.tls_dir / "ca.pem"), catalog=small_catalog, data_dir=data_dir,
+                             admin_token=token)
+    client = build_app(settings, say=lambda _: None, fold_interval_s=3600, memory_interval_s=3600).test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/admin/reindex", headers=headers).status_code == 202
+    deadline = time.monotonic() + 120
+    while (status := client.get("/admin/reindex", headers=headers).get_json()["reindex"])["state"] == "running":
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
+    assert status["state"] == "done" and status["docs"] > 100, status
+    assert client.get("/healthz").get_json()["engine"]["status"] in ("green", "yellow")
 
 
 @pytest.mark.parametrize("command", [["search", "love"], ["index"], ["apply", "--dry-run"]])
