@@ -114,8 +114,8 @@ class DataDir:
         return self.root / LOGS
 
     def model_dir(self, name: str) -> Path:
-        if not name or "/" in name or name.startswith("."):
-            raise ValueError(f"invalid model name {name!r}")
+        if not name or "/" in name or name.startswith(".") or "\0" in name or len(name.encode("utf-8", "replace")) > 255:
+            raise ValueError(f"invalid model name {name[:80]!r}")
         return self.root / MODELS / name
 
     def policy_state_path(self, policy: str) -> Path:

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from es_ltrr.access import Access, TokenError, load_access
 from es_ltrr.config import Settings
@@ -118,6 +119,8 @@ def test_activate_and_roll_back_a_model(client, data_dir):
 @pytest.mark.parametrize("body,status,message", [
     ({"name": "no-such-model"}, 404, "no model 'no-such-model'"),
     ({"name": "../etc"}, 400, "invalid model name"),
+    ({"name": "m" * 300}, 400, "invalid model name"),  # longer than a file name may be
+    ({"name": "m\u0000"}, 400, "invalid model name"),
     ({"name": ""}, 400, '{"name": "<model name>"}'),
     ({"model": "m1"}, 400, '{"name": "<model name>"}'),
     (["m1"], 400, '{"name": "<model name>"}'),
@@ -233,3 +236,16 @@ def test_serve_refuses_a_bad_token_file(small_catalog, tmp_path):
                                        "--no-embed", "serve", "--admin-token-file", str(bad)])
     assert result.exit_code == 2 and "at least 16 characters" in result.output
     assert not (tmp_path / "d").exists()  # refused before any indexing
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=300),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+                    max_leaves=10)
+
+
+@given(body=st.one_of(JSON, st.fixed_dictionaries({"name": st.text(max_size=400)})))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_activation_body_is_an_answer_not_a_500(client, body):
+    resp = client.post("/admin/models/activate", data=json.dumps(body), headers=_auth(ADMIN),
+                       content_type="application/json")
+    assert resp.status_code in (200, 400, 404, 422), resp.get_json()
