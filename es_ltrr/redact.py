@@ -80,14 +80,21 @@ def install_log_scrubber() -> None:
     def scrubbed(*args, **kwargs) -> logging.LogRecord:
         record = make(*args, **kwargs)
         if _secrets:
-            message = record.getMessage()
-            clean = scrub(message)
-            if clean != message:
-                record.msg, record.args = clean, None
-            if record.exc_info and record.exc_info[1] is not None:
-                text = logging.Formatter().formatException(record.exc_info)
-                if scrub(text) != text:
-                    record.exc_text, record.exc_info = scrub(text), None
+            try:
+                _scrub_record(record)
+            except Exception:  # a malformed log call is logging's to report (at emit), not the caller's
+                pass
         return record
 
     logging.setLogRecordFactory(scrubbed)
+
+
+def _scrub_record(record: logging.LogRecord) -> None:
+    message = record.getMessage()
+    clean = scrub(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    if record.exc_info and record.exc_info[1] is not None:
+        text = logging.Formatter().formatException(record.exc_info)
+        if scrub(text) != text:
+            record.exc_text, record.exc_info = scrub(text), None
