@@ -70,7 +70,8 @@ class Settings:
     flavor: str | None = None
     index: str = "es-ltrr-entities"
     username: str | None = None
-    password: str | None = None
+    #: Never shown: `repr(settings)` leaves it out, and URLs are printed through `redact`.
+    password: str | None = field(default=None, repr=False)
     verify_certs: bool = True
     ca_certs: str | None = None
     #: A local LTR model directory (`models/<name>/`); default: the data dir's active model.
@@ -94,6 +95,12 @@ class Settings:
     action_weights: dict[str, float] = field(default_factory=dict)
     rrf_weights: dict[str, float] = field(default_factory=dict)
     embed: bool = True
+    #: Bearer tokens (`es_ltrr.access`): the value (ES_LTRR_ADMIN_TOKEN / ES_LTRR_API_TOKEN)
+    #: or a file holding it; never shown by `repr`.
+    admin_token: str | None = field(default=None, repr=False)
+    admin_token_file: Path | None = None
+    api_token: str | None = field(default=None, repr=False)
+    api_token_file: Path | None = None
     #: Catalog vectors are cached here, outside the data dir, so fresh clones and CI reuse them.
     cache_dir: Path
 
@@ -138,7 +145,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
-    for key in ("catalog", "data_dir", "model", "cache_dir"):
+    for key in ("catalog", "data_dir", "model", "cache_dir", "admin_token_file", "api_token_file"):
         if out.get(key) is not None:
             out[key] = Path(out[key]).expanduser()
     if isinstance(out.get("timeout_s"), str):

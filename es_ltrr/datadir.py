@@ -12,6 +12,7 @@ Every artifact's path and format version is decided here, and nowhere else::
       models/ACTIVE          the name of the model the sidecar ranks with (absent: fusion)
       models/HISTORY         the models active before, one per line (empty line: fusion), for rollback
       policy/<policy>.json   a policy's learned state (`Policy.state()`)
+      policy/<policy>.<time>.json.bak   a state replaced by a reset (`POST /admin/policy/reset`)
       logs/                  impression and event logs
 
 The manifest is written last when indexing, so an interrupted build leaves no manifest and
@@ -113,8 +114,8 @@ class DataDir:
         return self.root / LOGS
 
     def model_dir(self, name: str) -> Path:
-        if not name or "/" in name or name.startswith("."):
-            raise ValueError(f"invalid model name {name!r}")
+        if not name or "/" in name or name.startswith(".") or "\0" in name or len(name.encode("utf-8", "replace")) > 255:
+            raise ValueError(f"invalid model name {name[:80]!r}")
         return self.root / MODELS / name
 
     def policy_state_path(self, policy: str) -> Path:
@@ -207,6 +208,19 @@ class DataDir:
         path = self.policy_state_path(str(state["policy"]))
         _write_json(path, dict(state))
         return path
+
+    def backup_policy_state(self, policy: str) -> Path | None:
+        """Copy a policy's saved state aside before it is replaced by a fresh one
+        (`policy/<policy>.<UTC time>.json.bak`); None when it has no state yet."""
+        path = self.policy_state_path(policy)
+        if not path.is_file():
+            return None
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        backup, n = path.with_name(f"{policy}.{stamp}.json.bak"), 1
+        while backup.exists():  # two resets within a second keep both
+            backup, n = path.with_name(f"{policy}.{stamp}-{n}.json.bak"), n + 1
+        _write_text(backup, path.read_text())
+        return backup
 
     def policy_state(self, policy: str) -> dict[str, Any] | None:
         """A policy's saved state, or None when it has none yet."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._extras import require
 
@@ -16,11 +16,15 @@ require("flask", "server", "the HTTP server")
 from flask import Flask, Response, request  # noqa: E402  (after the guard that names the extra)
 from werkzeug.exceptions import HTTPException  # noqa: E402
 
+from .access import Access  # noqa: E402
 from .api import BadRequest, decode_json, parse_search_request, search_response  # noqa: E402
 from .feedback import FeedbackLoop  # noqa: E402
 from .feedback.loop import BatchTooLarge  # noqa: E402
 from .feedback.store import StoreError  # noqa: E402
 from .pipeline import Searcher  # noqa: E402
+
+if TYPE_CHECKING:
+    from .admin import Admin
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +42,20 @@ def _error(status: int, message: str) -> Response:
     return _json({"error": {"status": status, "message": message}}, status)
 
 
-def create_app(searcher: Searcher, feedback: FeedbackLoop | None = None) -> Flask:
+def create_app(searcher: Searcher, feedback: FeedbackLoop | None = None, access: Access | None = None,
+               admin: Admin | None = None) -> Flask:
     """The app around one searcher; with `feedback`, searches are logged as impressions and
-    `POST /feedback` accepts UBI events."""
+    `POST /feedback` accepts UBI events. `access` holds the bearer tokens (`es_ltrr.access`):
+    the API token guards /search and /feedback, the admin token the /admin routes of `admin`
+    (`es_ltrr.admin`), which are off (403) without one."""
+    from .access import guard_api
+    from .admin import blueprint
+
     app = Flask("es_ltrr")
     app.config["MAX_CONTENT_LENGTH"] = MAX_FEEDBACK_BYTES
+    access = access or Access()
+    guard_api(app, access)
+    app.register_blueprint(blueprint(access, admin))
 
     @app.post("/search")
     def search() -> Response:

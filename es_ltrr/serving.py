@@ -18,11 +18,13 @@ import time
 from typing import Any, Callable
 
 from ._extras import require
+from .access import Access, load_access
 from .app import build_searcher, ranker_for
 from .config import Settings
 from .datadir import DataDir
 from .feedback import FeedbackLoop
 from .pipeline import Searcher
+from .redact import install_log_scrubber, register, url_password
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,14 @@ MEMORY_INTERVAL_S = 30.0
 
 def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: float = FOLD_INTERVAL_S,
               searcher: Searcher | None = None, memory_interval_s: float = MEMORY_INTERVAL_S):
-    """Searcher + feedback loop + background fold → the WSGI app (in the calling process)."""
+    """Searcher + feedback loop + background fold → the WSGI app (in the calling process),
+    with the bearer tokens of `settings` (`es_ltrr.access`) and the admin API."""
+    from .admin import Admin
     from .server import create_app
+
+    install_log_scrubber()
+    register(settings.password, url_password(settings.cluster_url))
+    access = settings_access(settings, say)
 
     searcher = searcher or build_searcher(settings, say=say)
     loop = FeedbackLoop.open(DataDir(settings.data_dir), searcher.policy, settings.action_weights or None,
@@ -45,7 +53,13 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
     follow_model = ModelFollower(settings, searcher)
     start_folding(loop, fold_interval_s, memory_interval_s, also=follow_model)
     searcher.warm()  # the first request must not pay the model load
-    return create_app(searcher, loop)
+    return create_app(searcher, loop, access, Admin(settings, searcher, loop, follow_model))
+
+
+def settings_access(settings: Settings, say: Callable[[str], None]) -> Access:
+    """The tokens the settings name (values from the environment, or files); TokenError if unusable."""
+    return load_access(settings.admin_token, settings.admin_token_file, settings.api_token,
+                       settings.api_token_file, warn=say)
 
 
 class ModelFollower:
@@ -56,6 +70,7 @@ class ModelFollower:
     def __init__(self, settings: Settings, searcher: Searcher):
         self.settings, self.searcher, self.data = settings, searcher, DataDir(settings.data_dir)
         self.current = self._active()
+        self._lock = threading.Lock()  # the fold thread and an admin request may both call it
 
     def _active(self) -> str | None:
         active = self.data.active_model()
@@ -64,6 +79,10 @@ class ModelFollower:
     def __call__(self) -> None:
         if self.settings.model or self.settings.ltr_model:
             return  # a model pinned by the settings does not follow the data dir
+        with self._lock:
+            self._follow()
+
+    def _follow(self) -> None:
         active = self._active()
         if active == self.current:
             return

@@ -22,6 +22,7 @@ import click
 
 from .._extras import MissingExtra
 from ..config import Settings
+from ..redact import install_log_scrubber, register, scrub, url_password
 
 
 class Ctx:
@@ -32,16 +33,30 @@ class Ctx:
 
     def settings(self, **more: Any) -> Settings:
         options = {**self.options, **more}
-        return Settings.load(options.pop("config", None), **options)
+        settings = Settings.load(options.pop("config", None), **options)
+        register_secrets(settings)
+        return settings
+
+
+def register_secrets(settings: Settings) -> None:
+    """The settings' credentials are masked in whatever the CLI prints or logs (`es_ltrr.redact`)."""
+    register(settings.password, url_password(settings.cluster_url), settings.admin_token, settings.api_token)
 
 
 def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {scrub(message)}", err=True)
     sys.exit(2)
 
 
 def say(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(scrub(message), err=True)
+
+
+def _scrubbed_excepthook(kind, value, tb) -> None:
+    """An unexpected traceback is printed without the registered secrets too."""
+    import traceback
+
+    sys.stderr.write(scrub("".join(traceback.format_exception(kind, value, tb))))
 
 
 class _Group(click.Group):
@@ -109,6 +124,8 @@ def main(ctx: click.Context) -> None:
     Settings options (--cluster, --data-dir, ...) may stand before or after the command.
     """
     ctx.ensure_object(Ctx)
+    install_log_scrubber()
+    sys.excepthook = _scrubbed_excepthook
 
 
 def searcher_for(obj: Ctx, settings: Settings | None = None):

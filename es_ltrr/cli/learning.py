@@ -88,7 +88,7 @@ def replay(obj: Ctx, as_json: bool, save: bool) -> None:
         fresh = make_policy(settings.policy, settings.policy_options, settings.allocation)
         saved = data.policy_state(fresh.name)
         until = int(saved.get("log_seq", 0)) if saved else 0
-        loop = fold_log(store, fresh, until)
+        loop = fold_log(store, fresh, until, int(saved.get("log_from", 0)) if saved else 0)
         equal = (saved or {}).get("learned", fresh.state()["learned"]) == fresh.state()["learned"]
         if save:
             loop.fold()

@@ -16,17 +16,23 @@ def node() -> None:
     the LTR plugin is built from the vendored upstream source."""
 
 
-def _node_config(home: Path | None, port: int | None, distribution: str = "opensearch", no_ltr: bool = False):
+def _node_config(home: Path | None, port: int | None, distribution: str = "opensearch", no_ltr: bool = False,
+                 tls_dir: Path | None = None):
     """The dev node's config: the environment read once here, the options winning."""
     from ..devnode import NodeConfig
 
-    return NodeConfig.from_env(distribution=distribution, home=home, port=port, ltr=False if no_ltr else None)
+    return NodeConfig.from_env(distribution=distribution, home=home, port=port, ltr=False if no_ltr else None,
+                               tls_dir=tls_dir)
 
 
 _distribution_option = click.option(
     "--distribution", type=click.Choice(["opensearch", "elasticsearch"]), default="opensearch", show_default=True,
     help="elasticsearch: the integ-test zip on port 9201 with its own home (no mapper-extras/lang-mustache/"
          "analysis-common/reindex: none is on Maven Central for 8.x).")
+_tls_option = click.option(
+    "--tls-dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Serve HTTPS with ca.pem, node.pem and node.key from this dir (generated when missing; "
+         "Elasticsearch only: x-pack security with anonymous superuser access). Clients pass --ca-certs DIR/ca.pem.")
 _no_ltr_option = click.option(
     "--no-ltr", is_flag=True, help="Leave the LTR plugin out (it is otherwise built from ../shared/vendor "
                                    "or taken from ES_LTRR_LTR_ZIP / ES_LTRR_ES_LTR_ZIP).")
@@ -37,12 +43,13 @@ _no_ltr_option = click.option(
 @click.option("--port", type=int, help="HTTP port on 127.0.0.1.")
 @_distribution_option
 @_no_ltr_option
-def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: bool) -> None:
+@_tls_option
+def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: bool, tls_dir: Path | None) -> None:
     """Assemble (cached) and start the node; prints its URL as the last line."""
     from ..devnode import NodeError, start
 
     try:
-        url = start(_node_config(home, port, distribution, no_ltr), progress=say)
+        url = start(_node_config(home, port, distribution, no_ltr, tls_dir), progress=say)
     except NodeError as exc:
         fail(str(exc))
     click.echo(url)
@@ -81,8 +88,9 @@ def node_stop(home: Path | None, port: int | None, distribution: str) -> None:
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--port", type=int)
 @_distribution_option
-def node_status(home: Path | None, port: int | None, distribution: str) -> None:
+@_tls_option
+def node_status(home: Path | None, port: int | None, distribution: str, tls_dir: Path | None) -> None:
     """Print the node's status as JSON."""
     from ..devnode import status
 
-    click.echo(json.dumps(status(_node_config(home, port, distribution)), indent=2))
+    click.echo(json.dumps(status(_node_config(home, port, distribution, tls_dir=tls_dir)), indent=2))

@@ -40,10 +40,22 @@ def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_jso
     result = searcher.search(request)
     _log_impression(settings, result)
     response = search_response(result)
+    _report_arm_errors(response)
     if as_json:
         click.echo(json.dumps(response, ensure_ascii=False, indent=2))
     else:
         click.echo(format_table(response))
+
+
+def _report_arm_errors(response: dict[str, Any]) -> None:
+    """A page is served when some arms fail (a warning says which); when every arm that ran
+    failed, the engine is unreachable or refused (a certificate, a password): an error."""
+    ran = [a for a in response["arms"] if a.get("status") != "not_applicable"]
+    failed = [a for a in ran if a.get("status") == "error"]
+    if ran and len(failed) == len(ran):
+        fail(f"every arm failed; {failed[0]['arm']}: {failed[0].get('error')}")
+    for arm in failed:
+        say(f"warning: arm {arm['arm']} failed: {arm.get('error')}")
 
 
 def _log_impression(settings, result) -> None:
@@ -164,26 +176,39 @@ def _shorten_vectors(node: Any) -> Any:
               help="Seconds between folds of the events other processes logged.")
 @click.option("--memory-interval", default=30.0, show_default=True,
               help="Seconds between Q2E memory updates from engagement (batched: each rebuilds the index's q2e field).")
+@click.option("--admin-token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File holding the bearer token of the /admin API (or ES_LTRR_ADMIN_TOKEN); without "
+                   "one the admin API answers 403.")
+@click.option("--api-token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File holding a bearer token /search and /feedback then require (or ES_LTRR_API_TOKEN).")
 @settings_options()
 @click.pass_obj
 def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_interval: float,
-          memory_interval: float) -> None:
-    """Run the sidecar (POST /search, POST /feedback, GET /healthz): waitress in one process,
-    or gunicorn with --workers N.
+          memory_interval: float, admin_token_file: Path | None, api_token_file: Path | None) -> None:
+    """Run the sidecar (POST /search, POST /feedback, GET /healthz, /admin/...): waitress in one
+    process, or gunicorn with --workers N.
 
     Searches are logged as impressions and feedback events in <data dir>/logs/ (SQLite);
     events update the policy as they arrive (other processes' within --fold-interval) and
     the Q2E memory every --memory-interval; the policy state is saved at exit (and every
-    500 events) with the log position it includes."""
+    500 events) with the log position it includes. The admin API (model activation and
+    rollback, policy reset, reindex, state export; docs/security.md) needs an admin token."""
+    from ..access import TokenError
     from ..engines import EngineError
     from ..feedback.store import StoreError
 
     require("waitress", "server", "es-ltrr serve")  # before any work: a missing extra is the first thing said
     if workers > 1:
         require("gunicorn", "server", "es-ltrr serve --workers")
-    from ..serving import serve as run
+    from ..serving import serve as run, settings_access
 
-    settings = obj.settings()
+    settings = obj.settings(admin_token_file=admin_token_file, api_token_file=api_token_file)
+    try:
+        access = settings_access(settings, say if workers > 1 else lambda _: None)  # a bad token file stops here, before any indexing (build_app warns)
+    except TokenError as exc:
+        fail(str(exc))
+    say(f"admin API: {'on' if access.admin_enabled else 'off (no admin token)'}; "
+        f"/search and /feedback: {'token required' if access.api_protected else 'open'}")
     searcher = searcher_for(obj, settings)  # indexes a missing catalog and reports bad settings once
     try:
         run(settings, host, port, threads, workers, say, fold_interval, searcher if workers <= 1 else None,
@@ -227,16 +252,21 @@ def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:
 
     from ..bench import sample_queries
     from ..catalog import load_catalog
+    from ..engines import EngineError
     from ..engines.factory import cluster_engine
     from ..parity import measure, table
+    from ..redact import redact_url
 
     settings = obj.settings()
     if not settings.cluster_url:
         fail("parity compares the embedded index with a cluster: pass --cluster URL")
-    other = cluster_engine(settings)
+    try:
+        other = cluster_engine(settings)
+    except (EngineError, ValueError) as exc:
+        fail(str(exc))
     # the searcher side runs on the embedded index in DATA_DIR
     searcher = searcher_for(obj, replace(settings, cluster_url=None, flavor=None, ltr_model=None))
     queries = sample_queries(load_catalog(settings.catalog), n_queries, seed)
     with tqdm(total=len(queries), desc="parity", unit="query", mininterval=2.0, file=sys.stderr) as bar:
         results = measure(searcher, other, queries, k, progress=bar.update)
-    click.echo(table(results, k, "embedded", f"{other.flavor} {settings.cluster_url}"))
+    click.echo(table(results, k, "embedded", f"{other.flavor} {redact_url(settings.cluster_url)}"))

@@ -19,6 +19,10 @@ Elastic publishes no 8.x module artifacts (``org.elasticsearch.plugin:<module>-c
 the engine-level tests (transport, _msearch/_bulk/_mget, aliases, dense_vector kNN), not
 ``es-ltrr apply`` of the music schema.
 
+``NodeConfig(distribution="elasticsearch", tls_dir=DIR)`` serves HTTPS with a CA and node
+certificate generated into DIR (``tls``: x-pack security's http.ssl; OpenSearch would need its
+security plugin, which Maven Central lacks for 2.19.6).
+
 ``es-ltrr node start|stop|status|assemble`` and ``python -m es_ltrr.devnode`` drive it; ``start`` prints
 the URL last. Settings come from ``NodeConfig.from_env`` (the environment, read once).
 """

@@ -89,6 +89,10 @@ class NodeConfig:
     ``ltr`` installs the LTR plugin: ``ltr_zip`` if given, else a zip built from the vendored
     upstream source under ``vendor`` (``es_ltrr.devnode.ltr_build``). ``knn`` installs the OpenSearch k-NN plugin (Elasticsearch has dense_vector kNN built in).
     ``java_homes`` are tried in order before the ``java`` on PATH.
+    ``tls_dir`` (Elasticsearch only) serves HTTPS with the PEM files there (``ca.pem``,
+    ``node.pem``, ``node.key``; generated when missing, ``es_ltrr.devnode.tls``).
+    ``downloads`` is the Maven cache (default ``home/downloads``): a second node can share
+    another's instead of downloading the same zips again.
     ``mvn`` is the Maven executable that fetches artifacts (honouring the user's settings.xml);
     ``None`` downloads directly from ``maven_repo``.
 
@@ -108,6 +112,8 @@ class NodeConfig:
     vendor: Path = DEFAULT_VENDOR
     mvn: str | None = None
     maven_repo: str = CENTRAL
+    tls_dir: Path | None = None
+    downloads: Path | None = None
 
     def __post_init__(self) -> None:
         d = _distribution(self.distribution)
@@ -153,7 +159,7 @@ class NodeConfig:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_dir else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def dist(self) -> Path:

@@ -9,6 +9,7 @@ import json
 import os
 import pwd
 import signal
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -18,19 +19,20 @@ from pathlib import Path
 from .assemble import LOG_TAIL_LINES, assemble
 from .config import NodeConfig, NodeError, Progress
 from .host import NODE_USER, alive, chown_tree, grant_traverse, java_home, node_owner, node_pid, signal_group, wait_gone
+from .tls import check_supported, client_context, ensure, install
 
 
-def _http_json(url: str, timeout: float = 2.0) -> dict | list | None:
+def _http_json(url: str, timeout: float = 2.0, context: ssl.SSLContext | None = None) -> dict | list | None:
     """GET JSON, or None when the node does not answer (yet)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:
             return json.loads(resp.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None
 
 
 def _health(config: NodeConfig) -> str | None:
-    body = _http_json(f"{config.url}/_cluster/health?timeout=1s")
+    body = _http_json(f"{config.url}/_cluster/health?timeout=1s", context=client_context(config))
     return body.get("status") if isinstance(body, dict) else None
 
 
@@ -52,7 +54,8 @@ def _prepare(config: NodeConfig, owner: tuple[int, int] | None, progress: Progre
 
 def _write_settings(config: NodeConfig) -> None:
     """<distribution>.yml for a loopback single node that never blocks writes on a full disk
-    (and, where x-pack security is bundled, serves plain HTTP without auth)."""
+    (and, where x-pack security is bundled, serves plain HTTP without auth, or with
+    ``tls_dir`` HTTPS: ``tls.install``)."""
     settings = {
         "cluster.name": "es-ltrr", "node.name": "es-ltrr-node",
         "discovery.type": "single-node", "network.host": "127.0.0.1",
@@ -62,6 +65,8 @@ def _write_settings(config: NodeConfig) -> None:
     }
     if (config.dist / "modules" / "x-pack-security").is_dir():
         settings["xpack.security.enabled"] = False
+    if config.tls_dir is not None:
+        settings.update(install(config))
     text = "".join(f"{k}: {json.dumps(v)}\n" for k, v in settings.items())
     (config.dist / "config" / f"{config.distribution}.yml").write_text(text)
 
@@ -129,6 +134,9 @@ def start(config: NodeConfig, progress: Progress = print, timeout_s: float = 180
     ``timeout_s`` bounds the wait for health after launch (downloads are not counted).
     """
     t0 = time.monotonic()
+    if config.tls_dir is not None:
+        check_supported(config)
+        ensure(config.tls_dir)  # before the first health check, which verifies with its CA
     pid = node_pid(config)
     if pid is None:
         if _health(config) is not None:
@@ -162,8 +170,9 @@ def stop(config: NodeConfig, timeout_s: float = 60) -> bool:
 def status(config: NodeConfig) -> dict:
     """Whether the node runs, its health, plugins and modules (as the cluster reports them)."""
     pid = node_pid(config)
-    cat = _http_json(f"{config.url}/_cat/plugins?format=json") if pid else None
-    nodes = _http_json(f"{config.url}/_nodes/plugins") if pid else None
+    context = client_context(config)
+    cat = _http_json(f"{config.url}/_cat/plugins?format=json", context=context) if pid else None
+    nodes = _http_json(f"{config.url}/_nodes/plugins", context=context) if pid else None
     modules = [m["name"] for n in (nodes or {}).get("nodes", {}).values() for m in n.get("modules", [])]
     return {
         "distribution": config.distribution, "version": config.version,

@@ -118,7 +118,7 @@ class Maven:
 
     @classmethod
     def for_config(cls, config: NodeConfig, progress: Progress = print) -> Maven:
-        return cls(config.home / "downloads", config.maven_repo, config.mvn, progress)
+        return cls(config.downloads or config.home / "downloads", config.maven_repo, config.mvn, progress)
 
     def fetch(self, coord: Coord) -> Path:
         return self.fetch_all([coord])[0]

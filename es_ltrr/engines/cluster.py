@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from .._extras import require
+from ..redact import redact_url
 from .base import DocumentMissing, EngineError, check_update, error_item
 
 BULK_CHUNK = 500
@@ -77,8 +78,10 @@ class ClusterEngine:
     #: Search-side time budget per msearch body (ms); None sends no `timeout`.
     search_timeout_ms: int | None = 1000
 
-    def __init__(self, client: Any, index: str, timeout_s: float = 10.0, breaker: CircuitBreaker | None = None):
+    def __init__(self, client: Any, index: str, timeout_s: float = 10.0, breaker: CircuitBreaker | None = None,
+                 url: str = ""):
         self.client = client
+        self.url = redact_url(url)  # for messages: a connection or TLS failure names the cluster
         self.index_name = index
         self.timeout_s = timeout_s
         self.breaker = breaker or CircuitBreaker()
@@ -95,7 +98,9 @@ class ClusterEngine:
             status = getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", None)
             answered = isinstance(status, int) and status < 500
             self.breaker.record(answered)
-            raise ClusterError(f"{method} {path} failed: {_reason(exc)}", status if isinstance(status, int) else 502) from exc
+            where = "" if isinstance(status, int) or not self.url else f" ({self.url})"
+            raise ClusterError(f"{method} {path}{where} failed: {_reason(exc)}{tls_hint(exc)}",
+                               status if isinstance(status, int) else 502) from exc
         self.breaker.record(True)
         return result
 
@@ -236,6 +241,14 @@ class ClusterEngine:
 
 
 
+def tls_hint(exc: BaseException) -> str:
+    """What to do about a certificate the client could not verify ('' for other errors)."""
+    if "CERTIFICATE_VERIFY_FAILED" not in f"{exc!r} {exc}":
+        return ""
+    return (" — certificate verify failed: the cluster's TLS certificate is not signed by a CA this client "
+            "trusts; pass the CA that signed it with --ca-certs (ca_certs in the settings)")
+
+
 def _reason(exc: Exception) -> str:
     info = getattr(exc, "info", None) or getattr(exc, "body", None)
     if isinstance(info, dict):
@@ -260,7 +273,7 @@ class OpenSearchEngine(ClusterEngine):
         auth = (username, password) if username else None
         client = OpenSearch(hosts=[url], http_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs,
                             timeout=timeout_s, ssl_show_warn=False)
-        super().__init__(client, index, timeout_s)
+        super().__init__(client, index, timeout_s, url=url)
 
     def _perform(self, method: str, path: str, body: Any, params: dict) -> Any:
         # opensearch-py sets Content-Type itself; NDJSON bodies go as a string
@@ -276,7 +289,7 @@ class ElasticsearchEngine(ClusterEngine):
 
         auth = (username, password) if username else None
         client = Elasticsearch(url, basic_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs, request_timeout=timeout_s)
-        super().__init__(client, index, timeout_s)
+        super().__init__(client, index, timeout_s, url=url)
 
     def _perform(self, method: str, path: str, body: Any, params: dict) -> Any:
         ndjson = isinstance(body, str)
@@ -300,5 +313,5 @@ def detect_flavor(url: str, username: str | None = None, password: str | None = 
     try:
         info = requests.get(url.rstrip("/") + "/", auth=auth, verify=verify, timeout=10).json()
     except Exception as exc:
-        raise ClusterError(f"cannot reach cluster at {url}: {exc}") from exc
+        raise ClusterError(f"cannot reach cluster at {redact_url(url)}: {exc}{tls_hint(exc)}") from exc
     return "opensearch" if info.get("version", {}).get("distribution") == "opensearch" else "elasticsearch"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..config import Settings
 from ..datadir import DataDir
 from .base import Engine
@@ -13,6 +15,8 @@ def cluster_engine(settings: Settings) -> ClusterEngine:
     """The OpenSearch or Elasticsearch engine for `settings.cluster_url` (flavor detected if unset)."""
     if not settings.cluster_url:
         raise ValueError("no cluster URL configured (--cluster URL or ES_LTRR_CLUSTER_URL)")
+    if settings.ca_certs and not Path(settings.ca_certs).is_file():
+        raise ValueError(f"--ca-certs {settings.ca_certs}: no such file (the CA bundle that signed the cluster's certificate)")
     auth = dict(username=settings.username, password=settings.password,
                 verify_certs=settings.verify_certs, ca_certs=settings.ca_certs)
     flavor = settings.flavor or detect_flavor(settings.cluster_url, **auth)

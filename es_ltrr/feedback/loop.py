@@ -57,12 +57,13 @@ class FeedbackLoop:
     """The log plus the policy it feeds; thread-safe."""
 
     def __init__(self, store: FeedbackStore, policy: Policy, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
-                 save: Callable[[dict[str, Any]], Any] | None = None, log_seq: int = 0,
+                 save: Callable[[dict[str, Any]], Any] | None = None, log_seq: int = 0, log_from: int = 0,
                  memory: Q2EMemory | None = None, mirror: UbiMirror | None = None, sync: UbiSync | None = None):
         self.store, self.policy, self.weights, self._save = store, policy, dict(weights), save
         self.memory, self.mirror, self.sync = memory, mirror, sync
         self._memory_pending: set[tuple[str, str]] = set()  # (query, entity) pairs to relearn
         self.log_seq = log_seq  # the last event folded into the policy
+        self.log_from = log_from  # the policy learned from the events after this one (a reset moves it)
         self._since_save = 0
         self._lock = threading.Lock()
         self._impression = lru_cache(maxsize=4096)(store.impression)
@@ -77,7 +78,7 @@ class FeedbackLoop:
         state = data.policy_state(policy.name) or {}
         store = FeedbackStore(data.logs_dir / FILENAME)
         loop = cls(store, policy, weights or DEFAULT_WEIGHTS, save=data.save_policy_state,
-                   log_seq=int(state.get("log_seq", 0)), memory=Q2EMemory(engine, store) if engine else None,
+                   log_seq=int(state.get("log_seq", 0)), log_from=int(state.get("log_from", 0)), memory=Q2EMemory(engine, store) if engine else None,
                    mirror=UbiMirror(engine) if isinstance(engine, ClusterEngine) else None,
                    sync=UbiSync(engine, weights or DEFAULT_WEIGHTS) if isinstance(engine, ClusterEngine) else None)
         loop.fold()
@@ -161,17 +162,28 @@ class FeedbackLoop:
             pending, self._memory_pending = self._memory_pending, set()
         return self.memory.learn(pending) if self.memory is not None and pending else 0
 
+    def reset_policy(self, fresh_state: Mapping[str, Any]) -> None:
+        """Forget what the policy learned: it restarts from `fresh_state` (a new policy's
+        `state()`) at the current log position, and learns from the events after it only
+        (`log_from`, so `replay` rebuilds the same state). Saved at once."""
+        with self._lock:
+            self.policy.load_state(fresh_state)
+            self.log_from = self.log_seq
+            self.save()
+
     def save(self) -> None:
         """Write the policy state with the log position it includes."""
         if self._save is not None:
-            self._save({**self.policy.state(), "log_seq": self.log_seq, "saved_at": time.time()})
+            self._save({**self.policy.state(), "log_seq": self.log_seq, "log_from": self.log_from,
+                        "saved_at": time.time()})
             self._since_save = 0
         if self.mirror is not None:
             self.mirror.flush()
 
 
-def replay(store: FeedbackStore, fresh: Policy, until_seq: int | None = None) -> FeedbackLoop:
-    """A fresh policy folded from the start of the log (up to `until_seq` when given)."""
-    loop = FeedbackLoop(store, fresh)
+def replay(store: FeedbackStore, fresh: Policy, until_seq: int | None = None, since_seq: int = 0) -> FeedbackLoop:
+    """A fresh policy folded from the start of the log, or from after `since_seq` (where a
+    reset started it afresh), up to `until_seq` when given."""
+    loop = FeedbackLoop(store, fresh, log_seq=since_seq, log_from=since_seq)
     loop.fold(until_seq)
     return loop

@@ -14,11 +14,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "es_ltrr"
 
 #: The edge: wiring, interfaces and tooling. Nothing below it may import it.
-EDGE = {"cli", "server", "serving", "retrain", "evaluate", "app", "bench", "parity", "apply", "indexing", "devnode"}
+EDGE = {"cli", "server", "admin", "access", "serving", "retrain", "evaluate", "app", "bench", "parity", "apply", "indexing", "devnode"}
 #: Rooms that learn or rank from served searches.
 LEARNING = {"policy", "ranking", "ltr", "record", "pipeline", "simulation", "feedback"}
 #: Rooms that know nothing of searches being served or learned from.
-CORE = {"_extras", "analysis", "templating", "schema", "catalog", "understanding", "arms", "engines", "embedding", "embedding_onnx", "union", "collapse", "confidence", "evaluation"}
+CORE = {"_extras", "redact", "analysis", "templating", "schema", "catalog", "understanding", "arms", "engines", "embedding", "embedding_onnx", "union", "collapse", "confidence", "evaluation"}
 
 RULES = {
     **{room: EDGE | LEARNING for room in CORE},
