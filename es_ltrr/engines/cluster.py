@@ -277,8 +277,9 @@ class ClusterEngine:
 
     def health(self) -> dict:
         try:
-            health = self.request("GET", "/_cluster/health")
-            count = self.request("GET", f"/{self.index_name}/_count")["count"]
+            # as long as a search may wait: a hung node must not hold /healthz for timeout_s
+            health = self.request("GET", "/_cluster/health", timeout_s=self.search_deadline_s)
+            count = self.request("GET", f"/{self.index_name}/_count", timeout_s=self.search_deadline_s)["count"]
         except ClusterError as exc:
             return {"status": "red", "flavor": self.flavor, "error": str(exc)}
         return {"status": health["status"], "docs": count, "flavor": self.flavor, "index": self.index_name}

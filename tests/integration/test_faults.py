@@ -10,9 +10,11 @@ resuming without any help.
 
 from __future__ import annotations
 
-import signal
+import resource
 import shutil
-import socket
+import signal
+import sqlite3
+import sys
 import tempfile
 import threading
 import time
@@ -36,6 +38,8 @@ from es_ltrr.policy import StaticPolicy
 from es_ltrr.schema import MUSIC
 from es_ltrr.server import create_app
 
+from ..e2e.test_feedback_kill import Server, _free_port, _post, kill_during_traffic
+
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 #: The per-arm budget of this module's searcher (ms): small, so the faults run fast.
@@ -43,12 +47,6 @@ ARM_BUDGET_MS = 500
 #: What a page may take beyond its bound on a loaded 2-core machine (not a benchmark).
 SLACK_S = 2.0
 QUERIES = ["love", "ed sheeran", "dance pop", "memories", "summer"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +229,49 @@ def test_a_direct_search_after_a_slow_arm_is_whole_again(own_searcher):
     """The slow arm's work left on the node does not spill into the next page."""
     result = replace(own_searcher, policy=StaticPolicy()).search(parse_search_request({"query": "ed sheeran"}))
     assert result.hits and not result.partial, result.arm_results
+
+
+@pytest.fixture
+def serve_base(own_settings, own_searcher, tmp_path) -> tuple[list[str], Path]:
+    """`es-ltrr` against the module's node with a copy of its data dir (gazetteer, manifest)."""
+    data = tmp_path / "data"
+    shutil.copytree(own_settings.data_dir, data)
+    return [sys.executable, "-m", "es_ltrr.cli", "--cluster", own_settings.cluster_url, "--flavor", "opensearch",
+            "--index", own_settings.index, "--catalog", str(own_settings.catalog), "--data-dir", str(data),
+            "--no-embed"], data
+
+
+def test_sigkill_of_the_sidecar_on_a_node_loses_nothing_acknowledged(serve_base):
+    kill_during_traffic(*serve_base)
+
+
+def test_a_full_disk_refuses_feedback_with_503_and_keeps_serving_searches(serve_base):
+    """The sidecar's files may not grow (RLIMIT_FSIZE 0 on the running process: every write
+    fails as on a full disk): /feedback answers 503 and acknowledges nothing, /search still
+    serves; once the disk has room the refused event is accepted as new, not a duplicate."""
+    base, data = serve_base
+    server = Server(base, _free_port())
+    try:
+        status, page = _post(f"{server.url}/search", {"query": "love"})
+        assert status == 200 and page["hits"]
+        event = {"query_id": page["impression_id"], "action_name": "play", "object_id": page["hits"][0]["id"]}
+        assert _post(f"{server.url}/feedback", {**event, "event_id": "before"})[0] == 200
+        _, hard = resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, (0, hard))
+        try:
+            status, body = _post(f"{server.url}/feedback", {**event, "event_id": "while-full"})
+            assert status == 503 and "nothing was acknowledged" in body["error"]["message"]
+            status, body = _post(f"{server.url}/feedback", [{**event, "event_id": "batch-while-full"}])
+            assert status == 503
+            status, searched = _post(f"{server.url}/search", {"query": "ed sheeran"})
+            assert status == 200 and searched["hits"]
+        finally:
+            resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, (hard, hard))
+        status, report = _post(f"{server.url}/feedback", {**event, "event_id": "while-full"})
+        assert status == 200 and report["accepted"] == 1 and report["duplicates"] == 0
+    finally:
+        server.process.send_signal(signal.SIGINT)
+        server.process.wait(timeout=60)
+    log = sqlite3.connect(data / "logs" / "feedback.sqlite3")
+    keys = [row[0] for row in log.execute("SELECT event_key FROM events ORDER BY seq")]
+    assert keys == ["before", "while-full"]
