@@ -15,7 +15,6 @@ import shutil
 import signal
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -30,8 +29,8 @@ from es_ltrr.apply import apply
 from es_ltrr.arms import ARMS, Arm
 from es_ltrr.config import Settings
 from es_ltrr.devnode import lifecycle
-from es_ltrr.devnode.config import NodeConfig
-from es_ltrr.devnode.host import node_pid, signal_group, wait_gone
+from es_ltrr.devnode.host import node_pid, signal_group
+from es_ltrr.devnode.scratch import kill, scratch_node
 from es_ltrr.engines.cluster import CircuitBreaker
 from es_ltrr.ltr import default_featureset
 from es_ltrr.policy import StaticPolicy
@@ -51,26 +50,9 @@ QUERIES = ["love", "ed sheeran", "dance pop", "memories", "summer"]
 
 @pytest.fixture(scope="module")
 def own_node(cluster_url):
-    """A node of this module's own, from the assembled distribution the shared node runs.
-
-    Its home is not under pytest's temp root: every pytest session resets that root to 0700,
-    which would lock the node's user out of its own data mid-run."""
-    shared = NodeConfig.from_env()
-    if not shared.dist.is_dir():
-        pytest.fail(f"no assembled OpenSearch at {shared.dist}: run `es-ltrr node start` first")
-    home = Path(tempfile.mkdtemp(prefix="es-ltrr-fault-node-"))
-    try:
-        shutil.copytree(shared.dist, home / shared.dist.name, symlinks=True,
-                        ignore=shutil.ignore_patterns("logs", "*.log"))
-        config = NodeConfig.from_env(home=home, port=_free_port(), heap="256m")
-        lifecycle.start(config, progress=lambda _: None, timeout_s=180)
+    """A node of this module's own, from the assembled distribution the shared node runs."""
+    with scratch_node() as config:
         yield config
-        pid = node_pid(config)
-        if pid is not None:  # a throwaway node: no graceful shutdown to wait for
-            signal_group(pid, signal.SIGKILL)
-            wait_gone(pid, 30, "opensearch")
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +145,7 @@ def test_a_frozen_then_killed_node_degrades_within_budget_and_service_resumes(ow
             signal_group(pid, signal.SIGCONT)
         load.wait_for("served page after SIGCONT", _served, timeout_s=30)
 
-        signal_group(pid, signal.SIGKILL)
-        assert wait_gone(pid, 30, "opensearch")
+        assert kill(own_node)
         load.wait_for("503 while down", _refused, timeout_s=30)
         load.wait_for("open circuit while down", lambda a: a.breaker_open, timeout_s=30)
         lifecycle.start(own_node, progress=lambda _: None, timeout_s=180)  # same data: the index survives
