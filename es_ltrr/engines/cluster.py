@@ -147,8 +147,8 @@ class ClusterEngine:
         try:
             return self.request("POST", "/_msearch", self._ndjson(bodies), timeout_s=deadline)["responses"]
         except ClusterError as exc:
-            if exc.timed_out and len(bodies) > 1:
-                return self._each(bodies, deadline)
+            if exc.timed_out:
+                return self._each(bodies, deadline) if len(bodies) > 1 else [{**error_item(exc), "timed_out": True}]
             if exc.status != 400 or len(bodies) == 1:
                 return [error_item(exc)] * len(bodies)
             # The REST layer parses every body before running any: one malformed body fails

@@ -251,6 +251,8 @@ def test_a_slow_arm_is_cut_at_the_deadline_and_the_others_keep_their_hits():
     assert [(r.arm, r.timed_out, bool(r.error)) for r in results] == [
         ("lexical", False, False), ("semantic", True, True), ("popular", False, False)]
     assert engine.breaker.failures == 0  # a slow arm is not a dead cluster
+    (alone,) = engine.msearch([slow])  # a single body is not sent twice
+    assert alone["timed_out"] is True and len(engine.waits) == 5
 
 
 def test_a_refused_connection_is_not_retried_per_arm():
