@@ -21,6 +21,7 @@ from .._extras import require
 from .base import DocumentMissing, EngineError, check_update, error_item
 
 BULK_CHUNK = 500
+MAX_PARALLEL = 8  # requests at once when the bodies of a late _msearch are sent one by one
 SCROLL_PAGE = 5000  # ids per page when scanning for stale documents
 
 
@@ -48,9 +49,10 @@ def _jsonable(value: Any) -> Any:
 class CircuitBreaker:
     """Fail fast while a cluster is unreachable.
 
-    After `threshold` consecutive connection failures (not 4xx answers: those mean the
-    cluster is up) the circuit opens for `cooldown_s`: calls fail at once instead of each
-    search waiting for a timeout. Then one call is let through to probe.
+    After `threshold` consecutive failed calls (connection errors, timeouts, 5xx; not 4xx
+    answers: those mean the cluster is up) the circuit opens for `cooldown_s`: calls fail at
+    once instead of each search waiting for a timeout. Then one call is let through to probe,
+    and its success closes the circuit.
     """
 
     def __init__(self, threshold: int = 5, cooldown_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
@@ -106,7 +108,7 @@ class ClusterEngine:
         """Raw REST call (waiting at most `timeout_s`, default the engine's `timeout_s`);
         raises ClusterError with the path and the server's reason."""
         if not self.breaker.allow():
-            raise ClusterError(f"{method} {path} not sent: circuit open after repeated connection failures "
+            raise ClusterError(f"{method} {path} not sent: circuit open after repeated failures "
                                f"(retrying every {self.breaker.cooldown_s:g} s)", 503)
         try:
             result = self._perform(method, path, body, params or {}, timeout_s)
@@ -172,7 +174,8 @@ class ClusterEngine:
             except ClusterError as exc:
                 return {**error_item(exc), "timed_out": True} if exc.timed_out else error_item(exc)
 
-        with ThreadPoolExecutor(max_workers=len(bodies), thread_name_prefix="es-ltrr-arm") as pool:
+        # a search has a handful of arms; feature logging may send dozens of bodies
+        with ThreadPoolExecutor(max_workers=min(len(bodies), MAX_PARALLEL), thread_name_prefix="es-ltrr-arm") as pool:
             return list(pool.map(one, bodies))
 
     def index(self, docs: Iterable[dict], progress: Callable[[int], None] | None = None) -> int:

@@ -183,7 +183,7 @@ SLOW_BODY = {"query": {"script_score": {"query": {"match_all": {}}, "script": {
 FAILING_BODY = {"query": {"no_such_clause": {}}}
 
 
-@pytest.mark.parametrize("fault, body", [("slow", SLOW_BODY), ("failing", FAILING_BODY)])
+@pytest.mark.parametrize("fault, body", [("slow", SLOW_BODY), ("failing", FAILING_BODY)], ids=["slow", "failing"])
 def test_a_slow_or_failing_arm_costs_only_its_own_hits(own_searcher, fault, body):
     explore = ARMS["explore"]
     faulty = FaultyArm(explore.name, explore.family, explore.build_params, explore.default_depth, body=body)
