@@ -1,8 +1,8 @@
 """Faults on a real OpenSearch node (issue 15; the fault table is in docs/reliability.md).
 
 The faults that stop, freeze or overload a node run on a node of this module's own: a copy
-of the assembled test distribution on a free port with a 256 MB heap, started once here and
-stopped at the end. The shared test nodes are never touched. Each test asserts what a client
+of the assembled test distribution on a free port with a 256 MB heap (`es_ltrr.devnode.scratch`),
+started once here, killed and deleted at the end. The shared test nodes are never touched. Each test asserts what a client
 sees: status codes, the `partial`/`timed_out` flags, time bounds from the configured budget
 (`arm_timeout_ms`, never a benchmark), the circuit breaker opening and closing, and service
 resuming without any help.
