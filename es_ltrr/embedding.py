@@ -12,6 +12,7 @@ vectors within cosine 0.99999 of torch's, so both share one vector cache.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,8 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from ._extras import check, require
+
+log = logging.getLogger(__name__)
 
 DIM = 384
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -196,14 +199,19 @@ class VectorCache:
 
     @staticmethod
     def _read(shard: Path) -> dict[bytes, np.ndarray]:
-        """A shard's rows; a shard another process just merged away, or a damaged one, is skipped
-        (its texts are embedded again)."""
+        """A shard's rows; a shard another process just merged away is skipped, and a damaged
+        one is renamed `*.damaged` with a warning naming it (its texts are embedded again)."""
         try:
             with np.load(shard) as data:
                 keys, vectors = data["keys"], data["vectors"]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            if keys.shape[1:] != (16,) or vectors.shape != (len(keys), DIM):
+                raise ValueError(f"keys {keys.shape} and vectors {vectors.shape} do not match")
+        except FileNotFoundError:
             return {}
-        if keys.shape[1:] != (16,) or vectors.shape != (len(keys), DIM):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            log.warning("vector cache shard %s is damaged (%s): moved aside as %s.damaged; its texts are "
+                        "embedded again", shard, exc, shard.name)
+            shard.replace(shard.with_name(shard.name + ".damaged"))
             return {}
         return {k.tobytes(): v for k, v in zip(keys, vectors)}
 

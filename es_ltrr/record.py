@@ -74,6 +74,11 @@ class SearchResult:
         return "error" if result.error else "ok"
 
     @property
+    def failed(self) -> bool:
+        """True when every arm that ran failed (an unreachable cluster): there is no page."""
+        return bool(self.arm_results) and all(r.error for r in self.arm_results)
+
+    @property
     def partial(self) -> bool:
         """True when an arm failed or timed out: the page may miss that arm's hits."""
         return any(r.error or r.timed_out for r in self.arm_results)

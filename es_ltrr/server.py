@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 from ._extras import require
@@ -22,6 +23,7 @@ from .feedback import FeedbackLoop  # noqa: E402
 from .feedback.loop import BatchTooLarge  # noqa: E402
 from .feedback.store import StoreError  # noqa: E402
 from .pipeline import Searcher  # noqa: E402
+from .record import SearchResult  # noqa: E402
 
 if TYPE_CHECKING:
     from .admin import Admin
@@ -40,6 +42,17 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 def _error(status: int, message: str) -> Response:
     return _json({"error": {"status": status, "message": message}}, status)
+
+
+def _unavailable(searcher: Searcher, result: SearchResult) -> Response:
+    """503 when no arm answered (the cluster is down, or its circuit is open): an empty 200
+    would read as "nothing matches". Retry-After is the circuit breaker's cooldown."""
+    arms = [{"arm": r.arm, "error": r.error} for r in result.arm_results]
+    response = _json({"error": {"status": 503, "message": f"search unavailable: no arm could search ({arms[0]['error']})",
+                                "arms": arms}}, 503)
+    breaker = getattr(searcher.engine, "breaker", None)
+    response.headers["Retry-After"] = str(math.ceil(breaker.cooldown_s) if breaker else 1)
+    return response
 
 
 def create_app(searcher: Searcher, feedback: FeedbackLoop | None = None, access: Access | None = None,
@@ -66,6 +79,8 @@ def create_app(searcher: Searcher, feedback: FeedbackLoop | None = None, access:
         except BadRequest as exc:
             return _error(400, str(exc))
         result = searcher.search(search_request)
+        if result.failed:
+            return _unavailable(searcher, result)
         if feedback is not None:
             try:
                 feedback.log_search(result)

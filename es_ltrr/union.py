@@ -53,7 +53,7 @@ def union(responses: Mapping[str, Mapping[str, Any]], requested: Mapping[str, in
         if "error" in response:
             reason = response["error"]
             reason = reason.get("reason", str(reason)) if isinstance(reason, Mapping) else str(reason)
-            results.append(ArmResult(arm, requested.get(arm, 0), error=reason))
+            results.append(ArmResult(arm, requested.get(arm, 0), error=reason, timed_out=bool(response.get("timed_out"))))
             continue
         hits = response.get("hits", {}).get("hits", [])
         for rank, hit in enumerate(hits, start=1):

@@ -9,8 +9,10 @@ aliases, `_reindex`, search templates; the LTR plugin's `_ltr` calls are `es_ltr
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -20,6 +22,7 @@ from ..redact import redact_url
 from .base import DocumentMissing, EngineError, check_update, error_item
 
 BULK_CHUNK = 500
+MAX_PARALLEL = 8  # requests at once when the bodies of a late _msearch are sent one by one
 SCROLL_PAGE = 5000  # ids per page when scanning for stale documents
 
 
@@ -28,9 +31,10 @@ class ClusterError(EngineError):
 
     error_type = "cluster_exception"
 
-    def __init__(self, message: str, status: int = 502):
+    def __init__(self, message: str, status: int = 502, timed_out: bool = False):
         super().__init__(message)
         self.status = status
+        self.timed_out = timed_out  # the client gave up waiting (the cluster may still be working)
 
 
 def _jsonable(value: Any) -> Any:
@@ -46,29 +50,37 @@ def _jsonable(value: Any) -> Any:
 class CircuitBreaker:
     """Fail fast while a cluster is unreachable.
 
-    After `threshold` consecutive connection failures (not 4xx answers: those mean the
-    cluster is up) the circuit opens for `cooldown_s`: calls fail at once instead of each
-    search waiting for a timeout. Then one call is let through to probe.
+    After `threshold` consecutive failed calls (connection errors, timeouts, 5xx; not 4xx
+    answers: those mean the cluster is up) the circuit opens for `cooldown_s`: calls fail at
+    once instead of each search waiting for a timeout. Then one call is let through to probe,
+    and its success closes the circuit.
     """
 
     def __init__(self, threshold: int = 5, cooldown_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self.threshold, self.cooldown_s, self.clock = threshold, cooldown_s, clock
         self.failures = 0
         self.opened_at: float | None = None
+        self._lock = threading.Lock()  # searches run on many server threads
+
+    @property
+    def is_open(self) -> bool:
+        return self.opened_at is not None
 
     def allow(self) -> bool:
-        if self.opened_at is None:
-            return True
-        if self.clock() - self.opened_at >= self.cooldown_s:
-            self.opened_at = None  # half-open: let one call probe
-            self.failures = self.threshold - 1
-            return True
-        return False
+        with self._lock:
+            if self.opened_at is None:
+                return True
+            if self.clock() - self.opened_at >= self.cooldown_s:
+                self.opened_at = None  # half-open: let one call probe
+                self.failures = self.threshold - 1
+                return True
+            return False
 
     def record(self, ok: bool) -> None:
-        self.failures = 0 if ok else self.failures + 1
-        if self.failures >= self.threshold:
-            self.opened_at = self.clock()
+        with self._lock:
+            self.failures = 0 if ok else self.failures + 1
+            if self.failures >= self.threshold:
+                self.opened_at = self.clock()
 
 
 class ClusterEngine:
@@ -77,6 +89,12 @@ class ClusterEngine:
     flavor = "cluster"
     #: Search-side time budget per msearch body (ms); None sends no `timeout`.
     search_timeout_ms: int | None = 1000
+    #: How much longer than the search budget the client waits for an answer: the node checks
+    #: its `timeout` only between blocks of documents, and not at all in some phases (a kNN
+    #: graph walk, a script on a small segment).
+    deadline_grace_s: float = 1.0
+    #: The client library's timeout exception types (set by the subclass).
+    timeout_errors: tuple[type[BaseException], ...] = ()
 
     def __init__(self, client: Any, index: str, timeout_s: float = 10.0, breaker: CircuitBreaker | None = None,
                  url: str = ""):
@@ -88,48 +106,82 @@ class ClusterEngine:
 
     # -- transport ------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
-        """Raw REST call; raises ClusterError with the path and the server's reason."""
+    def request(self, method: str, path: str, body: Any = None, params: dict | None = None,
+                timeout_s: float | None = None) -> Any:
+        """Raw REST call (waiting at most `timeout_s`, default the engine's `timeout_s`);
+        raises ClusterError with the path and the server's reason."""
         if not self.breaker.allow():
-            raise ClusterError(f"{method} {path} not sent: circuit open after repeated connection failures", 503)
+            raise ClusterError(f"{method} {path} not sent: circuit open after repeated failures "
+                               f"(retrying every {self.breaker.cooldown_s:g} s)", 503)
         try:
-            result = self._perform(method, path, body, params or {})
+            result = self._perform(method, path, body, params or {}, timeout_s)
         except Exception as exc:  # client libraries raise many types; surface one
             status = getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", None)
             answered = isinstance(status, int) and status < 500
             self.breaker.record(answered)
             where = "" if isinstance(status, int) or not self.url else f" ({self.url})"
             raise ClusterError(f"{method} {path}{where} failed: {_reason(exc)}{tls_hint(exc)}",
-                               status if isinstance(status, int) else 502) from exc
+                               status if isinstance(status, int) else 502,
+                               timed_out=isinstance(exc, self.timeout_errors)) from exc
         self.breaker.record(True)
         return result
 
-    def _perform(self, method: str, path: str, body: Any, params: dict) -> Any:
+    def _perform(self, method: str, path: str, body: Any, params: dict, timeout_s: float | None) -> Any:
         raise NotImplementedError
+
+    @property
+    def search_deadline_s(self) -> float:
+        """How long a search waits for its arms: the per-arm budget plus the grace."""
+        if not self.search_timeout_ms:
+            return self.timeout_s
+        return min(self.timeout_s, self.search_timeout_ms / 1000 + self.deadline_grace_s)
 
     # -- Engine protocol ------------------------------------------------------------------
 
     def msearch(self, bodies: list[dict]) -> list[dict]:
-        """One `_msearch` round trip for all bodies; a failing body is an error item."""
+        """One `_msearch` round trip for all bodies; a failing body is an error item.
+
+        Each body carries the per-arm budget as the search `timeout`, so a slow arm answers
+        with the hits it has (`timed_out`). An arm the node cannot stop in time (the check
+        runs between blocks of documents) holds the whole `_msearch` back: after
+        `search_deadline_s` the bodies are sent again one request each, in parallel, under
+        the same deadline, and the ones that still do not answer come back as `timed_out`
+        error items. The page is late at most twice the deadline and keeps the others' hits.
+        """
         if not bodies:
             return []
-        lines = []
-        for body in bodies:
-            if self.search_timeout_ms and "timeout" not in body:
-                # per-arm budget: a slow arm returns what it has (timed_out) instead of
-                # holding the whole page back
-                body = {**body, "timeout": f"{int(self.search_timeout_ms)}ms"}
-            lines.append(json.dumps({"index": self.index_name}))
-            lines.append(json.dumps(body, default=_jsonable))
-        payload = "\n".join(lines) + "\n"
+        deadline = self.search_deadline_s
         try:
-            return self.request("POST", "/_msearch", payload)["responses"]
+            return self.request("POST", "/_msearch", self._ndjson(bodies), timeout_s=deadline)["responses"]
         except ClusterError as exc:
+            if exc.timed_out:
+                return self._each(bodies, deadline) if len(bodies) > 1 else [{**error_item(exc), "timed_out": True}]
             if exc.status != 400 or len(bodies) == 1:
                 return [error_item(exc)] * len(bodies)
             # The REST layer parses every body before running any: one malformed body fails
             # the whole _msearch. Retry one by one so the healthy arms still answer.
             return [self.msearch([body])[0] for body in bodies]
+
+    def _ndjson(self, bodies: list[dict]) -> str:
+        lines = []
+        for body in bodies:
+            if self.search_timeout_ms and "timeout" not in body:
+                body = {**body, "timeout": f"{int(self.search_timeout_ms)}ms"}
+            lines.append(json.dumps({"index": self.index_name}))
+            lines.append(json.dumps(body, default=_jsonable))
+        return "\n".join(lines) + "\n"
+
+    def _each(self, bodies: list[dict], deadline: float) -> list[dict]:
+        """Every body as its own `_msearch`, all at once: the slow arm no longer holds the others."""
+        def one(body: dict) -> dict:
+            try:
+                return self.request("POST", "/_msearch", self._ndjson([body]), timeout_s=deadline)["responses"][0]
+            except ClusterError as exc:
+                return {**error_item(exc), "timed_out": True} if exc.timed_out else error_item(exc)
+
+        # a search has a handful of arms; feature logging may send dozens of bodies
+        with ThreadPoolExecutor(max_workers=min(len(bodies), MAX_PARALLEL), thread_name_prefix="es-ltrr-arm") as pool:
+            return list(pool.map(one, bodies))
 
     def index(self, docs: Iterable[dict], progress: Callable[[int], None] | None = None) -> int:
         """Replace the corpus behind the alias with `docs`: bulk-index them by id, refresh, then
@@ -233,8 +285,9 @@ class ClusterEngine:
 
     def health(self) -> dict:
         try:
-            health = self.request("GET", "/_cluster/health")
-            count = self.request("GET", f"/{self.index_name}/_count")["count"]
+            # as long as a search may wait: a hung node must not hold /healthz for timeout_s
+            health = self.request("GET", "/_cluster/health", timeout_s=self.search_deadline_s)
+            count = self.request("GET", f"/{self.index_name}/_count", timeout_s=self.search_deadline_s)["count"]
         except ClusterError as exc:
             return {"status": "red", "flavor": self.flavor, "error": str(exc)}
         return {"status": health["status"], "docs": count, "flavor": self.flavor, "index": self.index_name}
@@ -274,10 +327,12 @@ class OpenSearchEngine(ClusterEngine):
         client = OpenSearch(hosts=[url], http_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs,
                             timeout=timeout_s, ssl_show_warn=False)
         super().__init__(client, index, timeout_s, url=url)
+        self.timeout_errors = (require("opensearchpy", "cluster", "an OpenSearch cluster").ConnectionTimeout,)
 
-    def _perform(self, method: str, path: str, body: Any, params: dict) -> Any:
+    def _perform(self, method: str, path: str, body: Any, params: dict, timeout_s: float | None) -> Any:
         # opensearch-py sets Content-Type itself; NDJSON bodies go as a string
-        return self.client.transport.perform_request(method, path, body=body, params=params or None)
+        return self.client.transport.perform_request(method, path, body=body, params=params or None,
+                                                     timeout=timeout_s)
 
 
 class ElasticsearchEngine(ClusterEngine):
@@ -290,8 +345,9 @@ class ElasticsearchEngine(ClusterEngine):
         auth = (username, password) if username else None
         client = Elasticsearch(url, basic_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs, request_timeout=timeout_s)
         super().__init__(client, index, timeout_s, url=url)
+        self.timeout_errors = (require("elasticsearch", "cluster", "an Elasticsearch cluster").ConnectionTimeout,)
 
-    def _perform(self, method: str, path: str, body: Any, params: dict) -> Any:
+    def _perform(self, method: str, path: str, body: Any, params: dict, timeout_s: float | None) -> Any:
         ndjson = isinstance(body, str)
         headers = {"accept": "application/json",
                    "content-type": "application/x-ndjson" if ndjson else "application/json"}
@@ -299,7 +355,8 @@ class ElasticsearchEngine(ClusterEngine):
             from urllib.parse import urlencode
 
             path = f"{path}?{urlencode(params)}"
-        response = self.client.perform_request(method, path, headers=headers, body=body)
+        client = self.client.options(request_timeout=timeout_s) if timeout_s else self.client
+        response = client.perform_request(method, path, headers=headers, body=body)
         return response.body
 
 

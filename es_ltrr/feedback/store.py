@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS q2e_priors (
 """
 
 
+#: What to do with a damaged log: it is the record of feedback, so nothing can rebuild it.
+DAMAGED = ("the file is damaged and cannot be rebuilt (it is the record of feedback): move it aside to start "
+           "a new log, and salvage its events with `sqlite3 <file> .recover`")
+
+
 class StoreError(RuntimeError):
     """The log cannot be opened or written (another schema version, a read-only or full disk)."""
 
@@ -81,7 +86,8 @@ class FeedbackStore:
                 self._events.execute("INSERT OR IGNORE INTO meta VALUES ('duplicates_ignored', '0')")
             version = self._events.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the feedback log {path}: {exc}") from exc
+            damaged = isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+            raise StoreError(f"cannot open the feedback log {path}: {exc}" + (f"; {DAMAGED}" if damaged else "")) from exc
         if version != str(SCHEMA_VERSION):
             raise StoreError(f"{path} has schema version {version}, this es-ltrr reads {SCHEMA_VERSION}")
         self._lock = threading.Lock()

@@ -23,6 +23,10 @@ MODEL_FORMAT = 1
 MODEL_FILE, METADATA_FILE, METRICS_FILE = "model.json", "metadata.json", "metrics.json"
 
 
+#: How to get a usable model back, said by every error about a damaged one.
+REPAIR = "retrain it (`es-ltrr train`) or go back to the previous model (`es-ltrr train --rollback`)"
+
+
 def _xgboost() -> Any:
     return require("xgboost", "ltr", "an LTR model (XGBoost)")
 
@@ -42,10 +46,11 @@ class LtrModel:
         directory = Path(directory)
         try:
             meta = json.loads((directory / METADATA_FILE).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read model metadata {directory / METADATA_FILE}: {exc}") from exc
-        if meta.get("format") != MODEL_FORMAT:
-            raise ValueError(f"model {directory} has format {meta.get('format')!r}, expected {MODEL_FORMAT}: retrain it")
+        except (OSError, ValueError) as exc:  # also a damaged file's UnicodeDecodeError
+            raise ValueError(f"cannot read model metadata {directory / METADATA_FILE}: {exc}: {REPAIR}") from exc
+        if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise ValueError(f"model {directory} has format {found!r}, expected {MODEL_FORMAT}: {REPAIR}")
         if meta.get("features") != featureset.names:
             raise ValueError(
                 f"model {directory.name} was trained on features {meta.get('features')}, "
@@ -55,7 +60,7 @@ class LtrModel:
         try:
             booster.load_model(str(directory / MODEL_FILE))
         except xgb.core.XGBoostError as exc:
-            raise ValueError(f"cannot load model {directory / MODEL_FILE}: {exc}") from exc
+            raise ValueError(f"cannot load model {directory / MODEL_FILE}: {exc}: {REPAIR}") from exc
         return cls(booster, featureset, meta.get("name", directory.name))
 
     def save(self, directory: Path, metrics: Mapping[str, Any] | None = None) -> Path:

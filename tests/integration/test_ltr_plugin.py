@@ -260,6 +260,30 @@ def test_a_model_missing_on_the_node_falls_back_to_rrf(plugin, featureset, clust
     assert result.hits
 
 
+def test_a_model_deleted_behind_the_sidecar_falls_back_to_fusion_and_recovers(plugin, uploaded, featureset, trained,
+                                                                              cluster_searcher, caplog):
+    """The serving model is deleted on the node while the sidecar runs: pages keep coming,
+    ranked by fusion, and the response and the log say so; once the model is back (uploaded
+    again), sltr ranks again without a restart."""
+    from es_ltrr.server import create_app
+
+    searcher = replace(cluster_searcher, ranker=PluginRanker(uploaded.name))
+    client = create_app(searcher).test_client()
+    assert client.post("/search", json={"query": "ed sheeran"}).get_json()["ranker"] == f"sltr:{uploaded.name}"
+    assert plugin.delete_model(uploaded.name)
+    try:
+        response = client.post("/search", json={"query": "ed sheeran"})
+        assert response.status_code == 200
+        page = response.get_json()
+        assert page["ranker"] == "rrf (fallback: sltr failed)" and page["hits"]
+        assert f"ranker sltr:{uploaded.name} failed, falling back to rrf" in caplog.text
+    finally:
+        cases = [_case(cluster_searcher, "maroon 5")[1]]
+        back = upload_model(plugin, trained, featureset, cases, lambda name: uploaded.directory.parent / name)
+    assert back.created and back.name == uploaded.name
+    assert client.post("/search", json={"query": "ed sheeran"}).get_json()["ranker"] == f"sltr:{uploaded.name}"
+
+
 @pytest.mark.skip_on_gap("q2e")
 def test_upload_model_command(plugin, node_url, flavor, alias, small_catalog, indexed, trained, settings):
     """`es-ltrr upload-model --activate --json` (default featureset, stored by `apply`), then

@@ -22,7 +22,7 @@ class Recording(ClusterEngine):
         super().__init__(client=None, index="music")
         self.calls, self.reply = [], reply
 
-    def _perform(self, method, path, body, params):
+    def _perform(self, method, path, body, params, timeout_s=None):
         self.calls.append((method, path, body))
         return self.reply
 
@@ -113,7 +113,7 @@ def test_circuit_breaker_fails_fast_then_probes():
     now = [0.0]
 
     class Down(Recording):
-        def _perform(self, method, path, body, params):
+        def _perform(self, method, path, body, params, timeout_s=None):
             self.calls.append(path)
             raise ConnectionError("refused")
 
@@ -145,7 +145,7 @@ def test_http_4xx_answers_do_not_open_the_circuit():
         status_code = 400
 
     class Rejecting(Recording):
-        def _perform(self, method, path, body, params):
+        def _perform(self, method, path, body, params, timeout_s=None):
             raise BadRequest("parsing_exception")
 
     engine = Rejecting(None)
@@ -202,7 +202,7 @@ def test_a_refused_model_names_the_plugins_innermost_reason():
     from es_ltrr.engines.cluster import ClusterError
 
     class Refusing(Recording):
-        def _perform(self, method, path, body, params):
+        def _perform(self, method, path, body, params, timeout_s=None):
             error = Exception("illegal_argument_exception: Error while parsing model")
             error.status_code = 400
             error.info = {"error": {"reason": "Error while parsing model", "caused_by": {
@@ -213,3 +213,70 @@ def test_a_refused_model_names_the_plugins_innermost_reason():
     with pytest.raises(ClusterError, match=r"caused by: Unable to parse XGBoost object / Objective \[reg:squarederror\]") as info:
         LtrPlugin(Refusing(None)).create_model("music", "m", {})
     assert info.value.status == 400
+
+
+class ReadTimeout(Exception):
+    """Stands for the client library's timeout exception."""
+
+
+class SlowArmNode(ClusterEngine):
+    """A node on which a body containing "slow" never answers within the client's deadline."""
+
+    flavor = "opensearch"
+    timeout_errors = (ReadTimeout,)
+
+    def __init__(self):
+        super().__init__(client=None, index="music")
+        self.waits = []
+
+    def _perform(self, method, path, body, params, timeout_s=None):
+        self.waits.append(timeout_s)
+        if '"slow"' in body:
+            raise ReadTimeout("read timed out")
+        hit = {"took": 2, "timed_out": False, "hits": {"hits": [{"_id": "a", "_score": 1.0}]}}
+        return {"responses": [hit] * body.count('{"index"')}
+
+
+def test_a_slow_arm_is_cut_at_the_deadline_and_the_others_keep_their_hits():
+    from es_ltrr.union import union
+
+    engine = SlowArmNode()
+    fast, slow = {"query": {"match": {"name": "x"}}}, {"query": {"match": {"name": "slow"}}}
+    responses = engine.msearch([fast, slow, fast])
+    assert [len(r.get("hits", {}).get("hits", [])) for r in responses] == [1, 0, 1]
+    assert responses[1]["timed_out"] is True and "read timed out" in responses[1]["error"]["reason"]
+    # one _msearch, then each body alone; every wait bounded by the budget plus the grace
+    assert engine.waits == [engine.search_deadline_s] * 4 and engine.search_deadline_s == 2.0
+    _, results = union(dict(zip(["lexical", "semantic", "popular"], responses)), {})
+    assert [(r.arm, r.timed_out, bool(r.error)) for r in results] == [
+        ("lexical", False, False), ("semantic", True, True), ("popular", False, False)]
+    assert engine.breaker.failures == 0  # a slow arm is not a dead cluster
+    (alone,) = engine.msearch([slow])  # a single body is not sent twice
+    assert alone["timed_out"] is True and len(engine.waits) == 5
+
+
+def test_a_refused_connection_is_not_retried_per_arm():
+    class Down(SlowArmNode):
+        def _perform(self, method, path, body, params, timeout_s=None):
+            self.waits.append(timeout_s)
+            raise ConnectionRefusedError("connection refused")
+
+    engine = Down()
+    responses = engine.msearch([{"size": 1}, {"size": 2}])
+    assert len(engine.waits) == 1 and all(r["status"] == 502 and "timed_out" not in r for r in responses)
+
+
+def test_the_breaker_opens_after_repeated_failures_and_probes_after_the_cooldown():
+    from es_ltrr.engines.cluster import CircuitBreaker, ClusterError
+
+    now = [0.0]
+    engine = SlowArmNode()
+    engine.breaker = CircuitBreaker(threshold=2, cooldown_s=5, clock=lambda: now[0])
+    slow = [{"query": {"match": {"name": "slow"}}}]
+    engine.msearch(slow), engine.msearch(slow)
+    assert engine.breaker.is_open
+    with pytest.raises(ClusterError, match="circuit open") as refused:
+        engine.request("GET", "/")
+    assert refused.value.status == 503 and len(engine.waits) == 2  # nothing was sent
+    now[0] = 5.0  # half-open: one probe goes through, and its success closes the circuit
+    assert engine.msearch([{"size": 1}])[0]["hits"] and not engine.breaker.is_open

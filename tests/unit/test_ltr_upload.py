@@ -163,7 +163,7 @@ class Scripted(ClusterEngine):
         self.calls: list[tuple[str, str]] = []
         self.rows = {"d1": [1.0, np.nan, 2.0], "d2": [np.nan, 4.0, 0.5], "d3": [7.0, 3.5, np.nan]}
 
-    def _perform(self, method, path, body, params):
+    def _perform(self, method, path, body, params, timeout_s=None):
         self.calls.append((method, path))
         if path == f"/_ltr/_featureset/{self.fs.name}":
             return {"_source": self.fs.plugin_body()}

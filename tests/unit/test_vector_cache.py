@@ -103,15 +103,25 @@ def test_cache_compacts_to_one_shard_and_keeps_every_vector(tmp_path: Path, smal
     assert encoder.seen == []
 
 
-def test_a_damaged_shard_is_embedded_again(tmp_path: Path, small_shards):
+@pytest.mark.parametrize("damage", ["replace", "truncate", "garble"])
+def test_a_damaged_shard_is_named_moved_aside_and_embedded_again(tmp_path: Path, small_shards, caplog, damage):
     texts = catalog(8)
     embed_catalog(FakeEncoder(), texts, tmp_path)
     (shard,) = (tmp_path / "vectors").rglob("shard-*.npz")
-    shard.write_bytes(b"not a zip")
+    data = bytearray(shard.read_bytes())
+    if damage == "replace":
+        data = bytearray(b"not a zip")
+    elif damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 3 : len(data) // 3 + 64] = bytes(64)  # zeros over a member's bytes
+    shard.write_bytes(bytes(data))
     encoder = FakeEncoder()
     assert np.array_equal(embed_catalog(encoder, texts, tmp_path), np.stack([vector_of(t) for t in texts]))
     assert len(encoder.seen) == 8
     assert len(VectorCache(tmp_path)._rows) == 8
+    assert f"vector cache shard {shard} is damaged" in caplog.text
+    assert shard.with_name(shard.name + ".damaged").is_file() and not shard.exists()
 
 
 def test_embedding_text_keeps_name_artist_type_tags_and_moods():

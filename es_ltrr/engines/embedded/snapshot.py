@@ -194,11 +194,14 @@ class Snapshot:
 
     @classmethod
     def _load(cls, schema: Schema, path: Path) -> "Snapshot":
-        meta = json.loads((path / "meta.json").read_text())
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+        except ValueError as exc:
+            raise ValueError(f"{path / 'meta.json'}: {exc}") from exc
         if meta.get("format") != FORMAT_VERSION or meta.get("schema") != schema_signature(schema):
             raise EngineError(f"{path}: index was built with another format or schema; "
                               "re-index")
-        arrays = {f.relative_to(path / ARRAYS).with_suffix("").as_posix(): np.load(f, mmap_mode="r")
+        arrays = {f.relative_to(path / ARRAYS).with_suffix("").as_posix(): _load_array(f)
                   for f in (path / ARRAYS).rglob("*.npy")}
         n = len(meta["ids"])
         fields: dict[str, Any] = {}
@@ -219,6 +222,14 @@ class Snapshot:
                        if fmeta.get("ann") else None)
                 fields[name] = Vectors(part["unit"], part["norms"], part["present"], ann)
         return cls(schema, meta["ids"], StoredSources.load(path), fields, arrays["id_hash"])
+
+
+def _load_array(path: Path) -> np.ndarray:
+    """One memory-mapped array; a truncated or damaged header is a ValueError naming the file."""
+    try:
+        return np.load(path, mmap_mode="r")
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def ann_file(field: str) -> str:

@@ -41,21 +41,28 @@ def replace_file(path: Path, write: Callable[[Any], Any]) -> None:
 class StoredSources(Sequence):
     """The sources of a saved index: row i → its `_source` dict (shared: callers copy)."""
 
-    def __init__(self, blob: bytes | mmap.mmap, offsets: np.ndarray, changed: Mapping[int, dict] | None = None):
+    def __init__(self, blob: bytes | mmap.mmap, offsets: np.ndarray, changed: Mapping[int, dict] | None = None,
+                 path: Path | None = None):
         self._blob, self._offsets = blob, offsets
         self._changed = dict(changed or {})
         self._decoded: dict[int, dict] = {}
+        self._path = path  # named in the error when a line turns out damaged
 
     @classmethod
     def load(cls, path: Path) -> "StoredSources":
-        """The sources in directory `path`; a truncated file is a ValueError."""
-        offsets = np.load(path / OFFSETS)
+        """The sources in directory `path`; a truncated or visibly damaged file is a ValueError
+        naming it (a line that only fails to decode is reported when read)."""
+        try:
+            offsets = np.load(path / OFFSETS)
+        except (OSError, ValueError, EOFError) as exc:
+            raise ValueError(f"{path / OFFSETS}: {exc}") from exc
         with open(path / SOURCES, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if offsets.ndim != 1 or not offsets.size or int(offsets[-1]) != size:
                 raise ValueError(f"{path / SOURCES} has {size} bytes, its offsets say {int(offsets[-1]) if offsets.size else '?'}")
             blob = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        return cls(blob, offsets)
+        _check_lines(path / SOURCES, blob, offsets)
+        return cls(blob, offsets, path=path / SOURCES)
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -68,12 +75,36 @@ class StoredSources(Sequence):
             return self._changed[i]
         found = self._decoded.get(i)
         if found is None:  # two threads may both decode; setdefault keeps one, no KeyError
-            found = self._decoded.setdefault(i, json.loads(self._blob[int(self._offsets[i]):int(self._offsets[i + 1])]))
+            found = self._decoded.setdefault(i, self._decode(i))
         return found
+
+    def _decode(self, i: int) -> dict:
+        try:
+            return json.loads(self._blob[int(self._offsets[i]):int(self._offsets[i + 1])])
+        except ValueError as exc:  # also UnicodeDecodeError
+            raise ValueError(f"{self._path}: line {i + 1} is damaged ({exc}); re-index with `es-ltrr index`") from None
 
     def replace(self, changed: Mapping[int, dict]) -> "StoredSources":
         """A new value with rows `changed` replaced; this one is unchanged (snapshots share it)."""
-        return StoredSources(self._blob, self._offsets, {**self._changed, **changed})
+        return StoredSources(self._blob, self._offsets, {**self._changed, **changed}, self._path)
+
+
+def _check_lines(path: Path, blob: bytes | mmap.mmap, offsets: np.ndarray) -> None:
+    """Every line is `{...}` + newline where the offsets say: catches a damaged or shifted file at start
+    for the price of two bytes per document (decoding all of them would cost seconds)."""
+    if len(offsets) < 2:
+        return
+    data = np.frombuffer(blob, np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    lengths = ends - starts
+    if lengths.min() < 3:
+        bad = int(np.argmax(lengths < 3))
+    else:
+        broken = (data[starts] != ord("{")) | (data[ends - 2] != ord("}")) | (data[ends - 1] != ord("\n"))
+        if not broken.any():
+            return
+        bad = int(np.argmax(broken))
+    raise ValueError(f"{path}: line {bad + 1} is not where its offsets say or not a JSON object (the file is damaged)")
 
 
 def with_changes(sources: Sequence[dict], changed: Mapping[int, dict]) -> Sequence[dict]:
