@@ -83,9 +83,11 @@ def test_a_serving_process_never_logs_the_password(base, tmp_path):
         assert health["status"] == "degraded" and f"127.0.0.1:{cluster_port}" in health["engine"]["error"]
         request = urllib.request.Request(f"{url}/search", json.dumps({"query": "love"}).encode(),
                                          {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            page = json.loads(response.read())
-        assert {a["status"] for a in page["arms"]} <= {"error", "not_applicable"}
+        with pytest.raises(urllib.error.HTTPError) as unavailable:  # no arm can search: 503, not an empty page
+            urllib.request.urlopen(request, timeout=30)
+        assert unavailable.value.code == 503
+        page = json.loads(unavailable.value.read())
+        assert page["error"]["arms"] and all(arm["error"] for arm in page["error"]["arms"])
         for token in (TOKEN, "wrong-" + TOKEN):  # the admin API with the right and a wrong token
             state = urllib.request.Request(f"{url}/admin/state", headers={"Authorization": f"Bearer {token}"})
             try:
