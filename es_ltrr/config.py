@@ -128,6 +128,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
+    _check_toml_types(data, path)
     from .arms import check_arm_names  # here, not at import: arms → catalog → config
 
     for key in ("allocation", "rrf_weights"):
@@ -141,6 +142,32 @@ def _read_toml(path: Path) -> dict[str, Any]:
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in weights.values()):
         raise ValueError(f"{path}: 'action_weights' must be a table of action = number")
     return data
+
+
+def _toml_type(annotation: str) -> tuple[type, ...]:
+    """The TOML value types a setting annotated `annotation` accepts."""
+    if annotation.startswith("dict"):
+        return (dict,)
+    if annotation == "bool":
+        return (bool,)
+    if annotation == "int":
+        return (int,)
+    if annotation == "float":
+        return (int, float)
+    return (str,)  # str, Path and their optional forms
+
+
+def _check_toml_types(data: dict[str, Any], path: Path) -> None:
+    """A setting of the wrong type (`policy = 5`, `embed = "maybe"`) is an error naming it,
+    not a value coerced into something else or a failure deep inside a command."""
+    for f in fields(Settings):
+        if f.name not in data:
+            continue
+        value, accepted = data[f.name], _toml_type(str(f.type))
+        if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
+            kind = {"dict": "table", "bool": "boolean", "int": "integer", "float": "number", "str": "string"}[
+                accepted[-1].__name__]
+            raise ValueError(f"{path}: setting {f.name!r} must be a {kind}, got {type(value).__name__} {value!r:.40}")
 
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:

@@ -82,3 +82,13 @@ def cluster_url() -> str:
 @pytest.fixture(scope="session")
 def es_url() -> str:
     return _url_from_env("ES_LTRR_TEST_ES_CLUSTER", "es-ltrr node start --distribution elasticsearch")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The hostile-input tally (tests/hostile.py): how many bad-input cases ran, how many 5xx."""
+    from .hostile import CASES, SERVER_ERRORS
+
+    if CASES:
+        per = ", ".join(f"{surface} {n}" for surface, n in sorted(CASES.items()))
+        terminalreporter.write_line(f"hostile input: {sum(CASES.values())} cases ({per}); "
+                                    f"5xx: {sum(SERVER_ERRORS.values())}")

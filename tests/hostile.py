@@ -1,6 +1,9 @@
-"""Hypothesis strategies for hostile input, shared by the HTTP and CLI tests."""
+"""Hypothesis strategies for hostile input, shared by the HTTP and CLI tests, and the tally
+of hostile cases a session ran (printed at its end by tests/conftest.py)."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 from hypothesis import strategies as st
 
@@ -26,3 +29,23 @@ def deep_json(draw) -> str:
     pattern = draw(st.lists(st.booleans(), min_size=1, max_size=4))
     levels = [pattern[i % len(pattern)] for i in range(depth)]
     return "".join('{"k": ' if obj else "[" for obj in levels) + "0" + "".join("}" if obj else "]" for obj in reversed(levels))
+
+
+#: Hostile-input cases this session ran, per surface, and how many of them answered 5xx.
+CASES: Counter[str] = Counter()
+SERVER_ERRORS: Counter[str] = Counter()
+
+
+def tally(surface: str, status: int = 0) -> None:
+    """Count one hostile case of `surface` (an HTTP status >= 500 is also counted as such)."""
+    CASES[surface] += 1
+    if status >= 500:
+        SERVER_ERRORS[surface] += 1
+
+
+#: Mustache tags and JSON fragments that would change a naively rendered body.
+INJECTIONS = ["{{", "}}", "{{{", "}}}", "{{#", "{{/", "{{^", "{{&", "{{>", "{{!", "{{=<% %>=}}", "{{size}}",
+              "{{{text}}}", "{{#toJson}}size{{/toJson}}", "{{&text}}", "{{> partial}}", '","match_all":{}', "}}]}",
+              '"}}, "match_all": {}, "x": {"', '\\"', "\\", '"', "'", "\u0000", "\\u0000", "</script>", "\n", "null", "]}",
+              '{"script": {"source": "1"}}', "${x}", "%s", "\ud800"]
+INJECTION_TEXT = st.lists(st.sampled_from(INJECTIONS) | CHARS | st.text(max_size=5), min_size=1, max_size=12).map("".join)

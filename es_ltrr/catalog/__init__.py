@@ -8,7 +8,7 @@
 See `docs/catalog.md` for entities, ids, fields and the rules.
 """
 
-from es_ltrr.catalog.generic import load_catalog, load_jsonl
+from es_ltrr.catalog.generic import load_catalog, load_jsonl, read_jsonl
 from es_ltrr.catalog.moods import MOODS, aggregate_moods, moods_for
 from es_ltrr.catalog.queries import (
     MAX_QUERIES,
@@ -40,5 +40,6 @@ __all__ = [
     "load_spotify",
     "moods_for",
     "predicted_queries",
+    "read_jsonl",
     "read_spotify",
 ]

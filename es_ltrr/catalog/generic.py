@@ -9,15 +9,18 @@ file                   read as
 
 A JSON line is one object whose keys are fields of the schema (`MUSIC` by default);
 `id`, `type` and `name` are required non-empty strings and ids must be unique. Blank lines
-are skipped. An unknown key, a missing required field, invalid JSON or a duplicate id is a
-`ValueError` naming the file, the line and the key. Entities without `q2e` get the
-cold-start predicted queries (:mod:`es_ltrr.catalog.queries`).
+are skipped. A bad line — an unknown key, a missing required field, invalid JSON or UTF-8, a
+duplicate id — is skipped and reported naming the file, the line and the key (logged, and
+returned by :func:`read_jsonl`); the good lines load. A file with no good line is a
+`ValueError`. Entities without `q2e` get the cold-start predicted queries
+(:mod:`es_ltrr.catalog.queries`).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import logging
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,6 +29,10 @@ from es_ltrr.catalog.spotify import SPOTIFY_COLUMNS, load_spotify, read_header
 from es_ltrr.schema import MUSIC, Schema
 
 REQUIRED: tuple[str, ...] = ("id", "type", "name")
+#: Bad lines logged one by one (the rest are counted).
+MAX_REPORTED = 20
+
+logger = logging.getLogger(__name__)
 
 
 def load_catalog(
@@ -51,53 +58,83 @@ def load_catalog(
     )
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw bytes): decoding per line lets one bad line be skipped, not the file."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
+        with opener(path, "rb") as fh:
             yield from enumerate(fh, start=1)
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except (OSError, EOFError) as exc:
         raise ValueError(f"{path}: cannot read ({exc})") from None
 
 
-def load_jsonl(path: Path | str, schema: Schema = MUSIC) -> list[dict[str, Any]]:
-    """Entities of a JSON-lines file, validated against `schema`'s field names."""
+def read_jsonl(path: Path | str, schema: Schema = MUSIC) -> tuple[list[dict[str, Any]], list[str]]:
+    """Entities of a JSON-lines file, and one message per skipped line ("file:line: why")."""
     path = Path(path)
     allowed = {f.name for f in schema.fields}
     entities: list[dict[str, Any]] = []
+    skipped: list[str] = []
     seen: dict[str, int] = {}
-    for line_no, line in _lines(path):
-        if not line.strip():
+    for line_no, raw in _lines(path):
+        if not raw.strip():
             continue
         where = f"{path}:{line_no}"
         try:
-            doc = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(doc, dict):
-            raise ValueError(f"{where}: expected a JSON object, got {type(doc).__name__}")
-        unknown = sorted(set(doc) - allowed)
-        if unknown:
-            raise ValueError(
-                f"{where}: unknown key {unknown[0]!r} (schema fields: {', '.join(sorted(allowed))})"
-            )
-        for key in REQUIRED:
-            value = doc.get(key)
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"{where}: key {key!r} is required and must be a non-empty string")
-        if doc["id"] in seen:
-            raise ValueError(
-                f"{where}: duplicate id {doc['id']!r} (first on line {seen[doc['id']]})"
-            )
+            doc = _entity(raw, where, allowed, seen, schema)
+        except ValueError as exc:
+            skipped.append(str(exc))
+            continue
         seen[doc["id"]] = line_no
-        if schema.q2e_field not in doc:
-            attach_predicted_queries(doc)
-        else:
-            _check_q2e(doc, schema.q2e_field, where)
         entities.append(doc)
+    return entities, skipped
+
+
+def load_jsonl(path: Path | str, schema: Schema = MUSIC) -> list[dict[str, Any]]:
+    """Entities of a JSON-lines file, validated against `schema`'s field names; bad lines are
+    logged by line and skipped, and a file without one good line is a ValueError."""
+    entities, skipped = read_jsonl(path, schema)
+    for message in skipped[:MAX_REPORTED]:
+        logger.warning("%s (line skipped)", message)
+    if len(skipped) > MAX_REPORTED:
+        logger.warning("%s: %d more bad lines skipped", path, len(skipped) - MAX_REPORTED)
+    if not entities:
+        reason = skipped[0] if skipped else f"{path}: no entity (the file is empty)"
+        raise ValueError(f"{reason}" + (f" ({len(skipped)} bad lines, no good one)" if len(skipped) > 1 else ""))
     return entities
+
+
+def _entity(raw: bytes, where: str, allowed: set[str], seen: dict[str, int], schema: Schema) -> dict[str, Any]:
+    """One validated entity of a line, or a ValueError naming `where` and the key."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where}: not UTF-8 text ({exc.reason})") from None
+    try:
+        doc = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except (RecursionError, ValueError) as exc:  # nested too deeply; an integer too long
+        raise ValueError(f"{where}: invalid JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(doc).__name__}")
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a `\ud800` escape: no UTF-8 writer (index, cluster) takes it
+        raise ValueError(f"{where}: a string holds an unpaired UTF-16 surrogate escape") from None
+    unknown = sorted(set(doc) - allowed)
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r} (schema fields: {', '.join(sorted(allowed))})")
+    for key in REQUIRED:
+        value = doc.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{where}: key {key!r} is required and must be a non-empty string")
+    if doc["id"] in seen:
+        raise ValueError(f"{where}: duplicate id {doc['id']!r} (first on line {seen[doc['id']]})")
+    if schema.q2e_field not in doc:
+        attach_predicted_queries(doc)
+    else:
+        _check_q2e(doc, schema.q2e_field, where)
+    return doc
 
 
 def _check_q2e(doc: dict[str, Any], field: str, where: str) -> None:

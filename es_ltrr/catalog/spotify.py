@@ -18,7 +18,9 @@ This module reads and merges the rows; `entities.py` builds the aggregates from 
 tracks (max or mean popularity, latest release, dominant genres and moods, descriptions).
 
 Rows whose track name or artist is empty (or R's missing value "NA", which this CSV uses)
-are skipped and counted in :class:`LoadStats`.
+are skipped and counted in :class:`LoadStats`. A malformed row (a bad number, too few or too
+many columns, bytes that are not UTF-8, a record the csv module cannot read) is skipped,
+counted and reported by its line number (`LoadStats.malformed`); the good rows load.
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ SPOTIFY_COLUMNS: frozenset[str] = frozenset(
 ENTITY_TYPES: tuple[str, ...] = ("track", "artist", "album", "playlist", "genre", "subgenre")
 
 _MISSING = {"", "NA"}
+#: Malformed rows reported one by one (the rest are counted in the summary).
+MAX_REPORTED = 20
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of undecodable bytes
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 
 
@@ -83,8 +88,17 @@ class LoadStats:
     rows: int = 0
     skipped_empty: int = 0
     skipped_malformed: int = 0
+    #: (line, reason) of the first `MAX_REPORTED` malformed rows (1 = the header line).
+    malformed: list[tuple[int, str]] = field(default_factory=list)
     entities: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+
+    def skip_malformed(self, source: str, line: int, reason: str) -> None:
+        """Count a malformed row; keep and log the first `MAX_REPORTED` by line number."""
+        self.skipped_malformed += 1
+        if self.skipped_malformed <= MAX_REPORTED:
+            self.malformed.append((line, reason))
+            logger.warning("%s line %d: skipped malformed row (%s)", source, line, reason)
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {t}s" for t, n in self.entities.items())
@@ -125,15 +139,31 @@ def _missing(value: str | None) -> bool:
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    """The file as text; bytes that are not UTF-8 become lone surrogates (surrogateescape),
+    so the row holding them is reported as malformed instead of ending the load."""
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, "rt", encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape", newline="")
+    return open(path, "rt", encoding="utf-8", errors="surrogateescape", newline="")
+
+
+def _row_problem(row: dict[str | None, Any], width: int) -> str | None:
+    """Why a row cannot be read at all (wrong column count, not UTF-8), or None."""
+    if None in row:
+        return f"{width + len(row[None])} columns, the header has {width}"
+    if any(value is None for value in row.values()):
+        return f"{sum(v is not None for v in row.values())} columns, the header has {width}"
+    if any(_NOT_UTF8.search(value) for value in row.values()):
+        return "not UTF-8 text"
+    return None
 
 
 def read_header(path: Path) -> list[str]:
-    """The column names of a (gzipped) CSV file."""
-    with _open_text(path) as fh:
-        return next(csv.reader(fh), [])
+    """The column names of a (gzipped) CSV file; an unreadable file is a ValueError."""
+    try:
+        with _open_text(path) as fh:
+            return next(csv.reader(fh), [])
+    except (OSError, EOFError, csv.Error) as exc:  # not gzip, truncated, a directory
+        raise ValueError(f"{path}: cannot read ({exc})") from None
 
 
 def _track_doc(row: dict[str, str]) -> dict[str, Any]:
@@ -165,27 +195,29 @@ def _track_doc(row: dict[str, str]) -> dict[str, Any]:
 
 
 def _read_rows(
-    rows: Iterable[dict[str, str]], stats: LoadStats, source: str
+    rows: Iterable[tuple[int, dict[str, str]]], stats: LoadStats, source: str, width: int = len(SPOTIFY_COLUMNS)
 ) -> tuple[dict[str, MergedTrack], dict[str, dict[str, Any]], Counter[tuple[str, str]]]:
-    """Merge rows into tracks and playlists; count (genre, subgenre) pairs."""
+    """Merge (line, row) pairs into tracks and playlists; count (genre, subgenre) pairs."""
     tracks: dict[str, MergedTrack] = {}
     playlists: dict[str, dict[str, Any]] = {}
     pairs: Counter[tuple[str, str]] = Counter()
-    for line, row in enumerate(rows, start=2):  # line 1 is the header
+    for line, row in rows:
         stats.rows += 1
+        problem = _row_problem(row, width)
+        if problem:
+            stats.skip_malformed(source, line, problem)
+            continue
         if _missing(row.get("track_name")) or _missing(row.get("track_artist")):
             stats.skipped_empty += 1
             continue
-        tid = (row.get("track_id") or "").strip()
+        try:  # every row, not only a track's first: a bad row is reported wherever it is
+            doc = _track_doc(row)
+        except (ValueError, TypeError, KeyError) as exc:
+            stats.skip_malformed(source, line, str(exc))
+            continue
+        tid = doc["id"]
         track = tracks.get(tid)
         if track is None:
-            try:
-                doc = _track_doc(row)
-            except (ValueError, TypeError, KeyError) as exc:
-                stats.skipped_malformed += 1
-                if stats.skipped_malformed <= 5:
-                    logger.warning("%s line %d: skipped malformed row (%s)", source, line, exc)
-                continue
             doc["_album_id"] = (row.get("track_album_id") or "").strip()
             track = tracks[tid] = MergedTrack(doc)
         genre = (row.get("playlist_genre") or "").strip()
@@ -210,13 +242,50 @@ def _read_rows(
     return tracks, playlists, pairs
 
 
-def _progress_rows(fh: io.TextIOBase, progress: bool, source: str) -> Iterator[dict[str, str]]:
-    reader = csv.DictReader(fh)
-    missing = SPOTIFY_COLUMNS - set(reader.fieldnames or ())
+class _CountedLines:
+    """A file's lines, counted as the csv module pulls them: its own `line_num` lags behind
+    after a record it cannot parse, and a bad row must be reported at its own line."""
+
+    def __init__(self, fh: io.TextIOBase):
+        self.fh, self.count = fh, 0
+
+    def __iter__(self) -> "_CountedLines":
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.fh)
+        self.count += 1
+        return line
+
+
+def _progress_rows(fh: io.TextIOBase, progress: bool, source: str, stats: LoadStats) -> tuple[Iterator[tuple[int, dict[str, str]]], int]:
+    """(first line, row) of every record, and the header's width; a record the csv module
+    cannot parse (e.g. a field over its size limit) is reported by line and skipped."""
+    lines = _CountedLines(fh)
+    reader = csv.DictReader(lines)
+    try:
+        fieldnames = reader.fieldnames or ()
+    except csv.Error as exc:
+        raise ValueError(f"{source}: the header line is not readable CSV ({exc})") from None
+    missing = SPOTIFY_COLUMNS - set(fieldnames)
     if missing:
         raise ValueError(f"{source}: not a Spotify catalog CSV, missing columns {sorted(missing)}")
-    bar = tqdm(reader, desc="catalog rows", unit=" rows", disable=not progress, mininterval=0.5)
-    return iter(bar)
+
+    def numbered() -> Iterator[tuple[int, dict[str, str]]]:
+        while True:
+            start = lines.count + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                stats.rows += 1
+                stats.skip_malformed(source, start, f"unreadable CSV: {exc}")
+                continue
+            yield start, row
+
+    bar = tqdm(numbered(), desc="catalog rows", unit=" rows", disable=not progress, mininterval=0.5)
+    return iter(bar), len(fieldnames)
 
 
 def read_spotify(path: Path = DEFAULT_CATALOG, progress: bool = True) -> SpotifyCatalog:
@@ -226,9 +295,12 @@ def read_spotify(path: Path = DEFAULT_CATALOG, progress: bool = True) -> Spotify
     stats = LoadStats(path=str(path))
     if not path.exists():
         raise FileNotFoundError(f"catalog file not found: {path}")
-    with _open_text(path) as fh:
-        rows = _progress_rows(fh, progress, str(path))
-        tracks, playlists, pairs = _read_rows(rows, stats, str(path))
+    try:
+        with _open_text(path) as fh:
+            rows, width = _progress_rows(fh, progress, str(path), stats)
+            tracks, playlists, pairs = _read_rows(rows, stats, str(path), width)
+    except (OSError, EOFError) as exc:  # not gzip, a truncated gzip stream
+        raise ValueError(f"{path}: cannot read ({exc})") from None
     entities = build_entities(tracks, playlists, pairs)
     counts = Counter(e["type"] for e in entities)
     stats.entities = {t: counts.get(t, 0) for t in ENTITY_TYPES}
@@ -243,5 +315,5 @@ def load_spotify(path: Path = DEFAULT_CATALOG, progress: bool = True) -> list[di
     :func:`read_spotify` to get those statistics as data.
     """
     catalog = read_spotify(path, progress)
-    logger.info("%s", catalog.stats.summary())
+    logger.log(logging.WARNING if catalog.stats.skipped_malformed else logging.INFO, "%s", catalog.stats.summary())
     return catalog.entities

@@ -32,8 +32,13 @@ class Ctx:
         self.options: dict[str, Any] = dict(options)
 
     def settings(self, **more: Any) -> Settings:
+        """The settings; a config file that is missing, unreadable or wrong is a clean error."""
         options = {**self.options, **more}
-        settings = Settings.load(options.pop("config", None), **options)
+        try:
+            settings = Settings.load(options.pop("config", None), **options)
+        except ValueError as exc:
+            fail(str(exc))
+            raise  # unreachable: fail() exits
         register_secrets(settings)
         return settings
 
@@ -60,12 +65,15 @@ def _scrubbed_excepthook(kind, value, tb) -> None:
 
 
 class _Group(click.Group):
-    """Commands whose optional dependency is not installed end like bad input: `error:`, exit 2."""
+    """Commands whose optional dependency is not installed, or whose cluster cannot be reached
+    or refuses a request, end like bad input: `error:`, exit 2 (never a traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from ..engines import EngineError
+
         try:
             return super().invoke(ctx)
-        except MissingExtra as exc:
+        except (MissingExtra, EngineError) as exc:
             fail(str(exc))
 
 

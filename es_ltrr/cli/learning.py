@@ -221,7 +221,7 @@ def _promote(data, name: str, require_win: bool) -> None:
                  f"(95 % interval of its win rate {low:.3f}-{high:.3f}, needs to be above 0.5)")
     try:
         data.activate_model(name)
-    except DataDirError as exc:
+    except (DataDirError, ValueError) as exc:  # ValueError: a name that is not a model name ("../x")
         fail(str(exc))
     say(f"activated {name}")
 

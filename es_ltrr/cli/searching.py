@@ -130,7 +130,7 @@ def _arms_help() -> str:
 @main.command(help="Print the search body ARM sends for QUERY (exactly what reaches the engine).\n\n" + _arms_help())
 @click.argument("arm")
 @click.argument("query")
-@click.option("--size", default=10, show_default=True, help="Candidates the arm draws.")
+@click.option("--size", default=10, show_default=True, type=click.IntRange(1, 10_000), help="Candidates the arm draws.")
 @click.option("--flavor", type=click.Choice(["embedded", "opensearch", "elasticsearch"]), default="opensearch", show_default=True)
 @click.option("--short-vectors", is_flag=True, help="Abbreviate query vectors in the output (not what is sent).")
 @settings_options(skip=("--flavor",))
@@ -168,9 +168,9 @@ def _shorten_vectors(node: Any) -> Any:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True)
-@click.option("--threads", default=4, show_default=True, help="WSGI threads per process.")
-@click.option("--workers", default=1, show_default=True,
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 1024), help="WSGI threads per process.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
               help="Processes; more than one runs gunicorn, each process folding the shared feedback log.")
 @click.option("--fold-interval", default=1.0, show_default=True,
               help="Seconds between folds of the events other processes logged.")
@@ -197,6 +197,8 @@ def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_inter
     from ..engines import EngineError
     from ..feedback.store import StoreError
 
+    if not (0 < fold_interval < 1e6 and 0 < memory_interval < 1e6):  # also refuses NaN
+        fail("--fold-interval and --memory-interval must be positive numbers of seconds")
     require("waitress", "server", "es-ltrr serve")  # before any work: a missing extra is the first thing said
     if workers > 1:
         require("gunicorn", "server", "es-ltrr serve --workers")

@@ -59,8 +59,9 @@ class LtrModel:
         booster = xgb.Booster()
         try:
             booster.load_model(str(directory / MODEL_FILE))
-        except xgb.core.XGBoostError as exc:
-            raise ValueError(f"cannot load model {directory / MODEL_FILE}: {exc}: {REPAIR}") from exc
+        except (xgb.core.XGBoostError, UnicodeDecodeError) as exc:  # a garbled file garbles XGBoost's message too
+            raise ValueError(f"cannot load model {directory / MODEL_FILE}: "
+                             f"{(str(exc).splitlines() or [type(exc).__name__])[0]}: {REPAIR}") from exc
         return cls(booster, featureset, meta.get("name", directory.name))
 
     def save(self, directory: Path, metrics: Mapping[str, Any] | None = None) -> Path:

@@ -168,7 +168,7 @@ def report_plots(model: LtrModel, by_intent: Mapping[str, Mapping[str, Mapping[s
 # -- judgments files ------------------------------------------------------------------------
 
 _QUERY_HEADER = re.compile(r"^#\s*qid:(\S+):\s*(.+?)\s*$")
-_JUDGMENT = re.compile(r"^(\d+)\s+qid:(\S+)\s*#\s*(\S+)")
+_JUDGMENT = re.compile(r"^(\d{1,6})\s+qid:(\S+)\s*#\s*(\S+)")  # a grade of 1-6 digits
 
 
 def read_ranklib(path: Path) -> dict[str, dict[str, int]]:

@@ -88,12 +88,13 @@ def load_booster(path: Path, featureset: FeatureSet) -> Any:
     xgb = _xgboost()
     try:
         booster = xgb.Booster(model_file=str(path))
-    except (xgb.core.XGBoostError, OSError) as exc:
-        raise UploadError(f"cannot load XGBoost model {path}: {str(exc).splitlines()[0]}") from exc
+        names = list(booster.feature_names or [])
+    except (xgb.core.XGBoostError, OSError, UnicodeDecodeError) as exc:  # garbled bytes garble names and messages
+        raise UploadError(f"cannot load XGBoost model {path}: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from exc
     learner = json.loads(booster.save_config())["learner"]
     if learner["gradient_booster"]["name"] != "gbtree" or int(learner["learner_model_param"].get("num_class", "0")) > 1:
         raise UploadError(f"{path}: only single-output gbtree models can be uploaded")
-    _check_features(path, list(booster.feature_names or []), featureset)
+    _check_features(path, names, featureset)
     return booster
 
 

@@ -13,7 +13,7 @@ from es_ltrr.arms import ARMS
 from es_ltrr.cli import main
 from es_ltrr.config import MAX_QUERY_CHARS
 
-from ..hostile import QUERIES
+from ..hostile import QUERIES, tally
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +82,7 @@ def test_undecodable_argument_bytes_are_a_clean_error(tmp_path):
 @given(query=QUERIES)
 def test_any_query_is_a_page_or_a_clean_error(run, query):
     result = run("search", "--k", "3", "--json", "--", query)  # "--": a query may start with "-"
+    tally("cli: generated queries (test_cli)")
     if result.exit_code == 0:
         assert isinstance(json.loads(result.stdout)["hits"], list)
     else:

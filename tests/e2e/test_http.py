@@ -9,7 +9,7 @@ from es_ltrr.api import MAX_CONTEXT_DEPTH
 from es_ltrr.config import MAX_K, MAX_QUERY_CHARS
 from es_ltrr.server import MAX_BODY_BYTES, create_app
 
-from ..hostile import CONTEXTS, NUMBERS, QUERIES, TEXT, deep_json
+from ..hostile import CONTEXTS, NUMBERS, QUERIES, TEXT, deep_json, tally
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,7 @@ def bodies(draw) -> bytes:
 def test_no_input_makes_a_500(client, raw):
     """Whatever the text and the nesting, the answer is JSON: a page (200) or an error the client can fix."""
     resp = _post(client, raw, raw=True)
+    tally("http: /search generated (test_http)", resp.status_code)
     error = resp.get_json().get("error") or {}
     event(f"HTTP {resp.status_code} {error.get('message', '')[:24]}")  # see --hypothesis-show-statistics
     assert resp.status_code in (200, 400, 413), resp.get_data()[:300]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from es_ltrr.catalog import load_catalog, predicted_queries
+from es_ltrr.catalog import load_catalog, predicted_queries, read_jsonl
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "spotify_small.csv"
 
@@ -59,17 +60,29 @@ def test_csv_dispatches_to_the_spotify_loader(tmp_path):
         (json.dumps({**SWIFT, "id": "a2", "q2e": [1]}), r"items.jsonl:2: key 'q2e' must be an object"),
     ],
 )
-def test_jsonl_errors_name_file_line_and_key(tmp_path, line, message):
-    path = write_lines(tmp_path / "items.jsonl", [json.dumps(LOVER), line])
-    with pytest.raises(ValueError, match=message):
+def test_bad_lines_are_reported_by_file_line_and_key_and_the_good_ones_load(tmp_path, line, message):
+    path = write_lines(tmp_path / "items.jsonl", [json.dumps(LOVER), line, json.dumps(SWIFT)])
+    entities, skipped = read_jsonl(path)
+    assert [e["id"] for e in entities] == ["t1", "artist:taylor-swift"]
+    assert len(skipped) == 1 and re.search(message, skipped[0])
+    assert [e["id"] for e in load_catalog(path)] == ["t1", "artist:taylor-swift"]
+
+
+def test_a_file_without_a_good_line_is_an_error(tmp_path):
+    path = write_lines(tmp_path / "items.jsonl", ["[1]", '{"id": "x"}'])
+    with pytest.raises(ValueError, match=r"items.jsonl:1: expected a JSON object.*\(2 bad lines, no good one\)"):
         load_catalog(path)
+    empty = write_lines(tmp_path / "empty.jsonl", [""])
+    with pytest.raises(ValueError, match="no entity"):
+        load_catalog(empty)
 
 
-def test_not_utf8_is_a_clear_error(tmp_path):
+def test_not_utf8_lines_are_skipped_by_line(tmp_path):
     path = tmp_path / "items.jsonl"
-    path.write_bytes(b'{"id": "\xff"}\n')
-    with pytest.raises(ValueError, match="items.jsonl: not UTF-8"):
-        load_catalog(path)
+    path.write_bytes(b'{"id": "\xff"}\n' + json.dumps(LOVER).encode() + b"\n" + b'{"id": "\\ud800", "type": "track", "name": "x"}\n')
+    entities, skipped = read_jsonl(path)
+    assert [e["id"] for e in entities] == ["t1"]
+    assert re.search("items.jsonl:1: not UTF-8", skipped[0]) and re.search("items.jsonl:3: .*unpaired", skipped[1])
 
 
 def test_csv_without_spotify_columns(tmp_path):

@@ -1,11 +1,14 @@
 """Template rendering: hostile user text stays a JSON string and cannot change structure."""
 
 
+import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from es_ltrr.arms import ARMS
 from es_ltrr.templating import TemplateError, check_template, render
+
+from ..hostile import INJECTION_TEXT, tally
 
 HOSTILE = [
     'he said "hi"',
@@ -109,3 +112,113 @@ def test_tag_followed_by_json_brace_is_not_a_triple_mustache():
 @pytest.mark.parametrize("flavor", ["embedded", "opensearch", "elasticsearch"])
 def test_every_arm_template_is_safe(name, flavor):
     check_template(ARMS[name].template(flavor))
+
+
+# -- every real template: user text fills string values and nothing else -------------------
+
+FLAVORS = ["embedded", "opensearch", "elasticsearch"]
+#: Query text made of injection fragments only (mustache tags, JSON that would close the string).
+PURE_INJECTIONS = ['"}}, "match_all": {}, "x": {"', '{{{text}}}', '","match_all":{}', "}}]}", "{{#toJson}}size{{/toJson}}",
+                   '{{&text}} {{> p}} {{^f}} {{/f}} {{=<% %>=}}', '\\" \\\\ \\u0000 \'', "*", "* OR 1=1", '{"match_all": {}}']
+
+
+def _placeholders(params):
+    """`params` with every string (in lists too) replaced by a benign placeholder."""
+    if isinstance(params, dict):
+        return {k: _placeholders(v) for k, v in params.items()}
+    if isinstance(params, list):
+        return [_placeholders(v) for v in params]
+    return "placeholder" if isinstance(params, str) else params
+
+
+def _param_strings(params):
+    return set(_strings(params))
+
+
+def _differences(body, benign, path=""):
+    """(path, value, benign value) of every leaf where the two bodies differ; asserts the keys
+    and every non-string leaf are the same."""
+    if isinstance(benign, dict):
+        assert isinstance(body, dict) and list(body) == list(benign), path
+        for key in benign:
+            yield from _differences(body[key], benign[key], f"{path}.{key}")
+    elif isinstance(benign, list):
+        assert isinstance(body, list) and len(body) == len(benign), path
+        for i, (a, b) in enumerate(zip(body, benign)):
+            yield from _differences(a, b, f"{path}[{i}]")
+    elif body != benign:
+        assert isinstance(body, str) and isinstance(benign, str), (path, body, benign)
+        yield path, body, benign
+
+
+def assert_only_string_values_change(template, params):
+    """Rendered with `params` vs with placeholders: same keys, same non-string leaves; every
+    leaf that differs is a string holding exactly one of the params' strings (user text, an
+    id, a `q2e.<key>` field) where the benign render holds the placeholder."""
+    body = render(template, params)
+    benign = render(template, _placeholders(params))
+    allowed = _param_strings(params)
+    for path, value, placeholder in _differences(body, benign):
+        assert placeholder == "placeholder" and value in allowed, (path, value)
+    return body
+
+
+@pytest.fixture(scope="module")
+def gazetteer():
+    from pathlib import Path
+
+    from es_ltrr.catalog import read_spotify
+    from es_ltrr.understanding import Gazetteer
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "spotify_small.csv"
+    return Gazetteer.from_entities(read_spotify(fixture, progress=False).entities)
+
+
+@given(text=INJECTION_TEXT, seed=st.integers(0, 2**31 - 1))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_user_text_only_fills_string_values_of_every_arm_and_feature_template(gazetteer, text, seed):
+    """Random Unicode, quotes, backslashes, mustache tags and JSON fragments, understood for
+    real (slots, misspellings): every arm template of every flavor and every feature template
+    of the shipped featuresets renders valid JSON of the same structure as a benign query's."""
+    from es_ltrr.analysis import q2e_key
+    from es_ltrr.arms import ArmInput
+    from es_ltrr.ltr import feature_params, shipped_featuresets
+    from es_ltrr.understanding import understand
+
+    tally("templates: arms × flavors + features")
+    u = understand(text, gazetteer)
+    inp = ArmInput(text, u, vector=np.linspace(-1, 1, 384), seed=seed)
+    for name, arm in ARMS.items():
+        params = arm.params(inp, 10)
+        if params is None:
+            continue
+        for flavor in FLAVORS:
+            body = assert_only_string_values_change(arm.template(flavor), params)
+            if "text" in params and text.strip():
+                assert params["text"] in set(_strings(body)), name
+    params = feature_params(text, u, [])
+    params.update({f"found_{arm}": [text, "t1"] for arm in ARMS})
+    assert "." not in params["q2e_field"].removeprefix("q2e."), "a Q2E key must not address another field"
+    assert params["q2e_field"] == f"q2e.{q2e_key(text) or '_'}"
+    for featureset in shipped_featuresets():
+        for feature in featureset.features:
+            assert_only_string_values_change(feature.template, params)
+
+
+@pytest.mark.parametrize("text", PURE_INJECTIONS)
+def test_injection_fragments_never_widen_a_search_on_the_embedded_engine(small_searcher, text):
+    """Every arm's body for a query of pure injection fragments, asked for 10,000 hits, matches
+    fewer documents than the index holds: no fragment turned a clause into match_all."""
+    from es_ltrr.arms import ArmInput
+    from es_ltrr.understanding import understand
+
+    engine = small_searcher.engine
+    everything = engine.msearch([{"query": {"match_all": {}}, "size": 10_000}])[0]["hits"]["total"]["value"]
+    inp = ArmInput(text, understand(text, small_searcher.gazetteer), seed=1)
+    bodies = {name: arm.render(inp, 10_000, "embedded") for name, arm in ARMS.items()}
+    bodies = {name: body for name, body in bodies.items() if body is not None}
+    assert bodies, "no arm applied"
+    for name, response in zip(bodies, engine.msearch(list(bodies.values()))):
+        tally("engine: pure injection queries", int(response.get("status", 200)))
+        assert "error" not in response, (name, response.get("error"))
+        assert response["hits"]["total"]["value"] < everything, (name, text)
