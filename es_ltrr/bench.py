@@ -158,16 +158,24 @@ def quiet_waitress() -> Iterator[None]:
         logger.setLevel(level)
 
 
+@contextmanager
+def local_server(app: Any, threads: int) -> Iterator[str]:
+    """`app` on waitress at 127.0.0.1 on a free port, in a daemon thread: yields its base URL,
+    closes the server after (the HTTP machinery of `bench` and `bench --soak`)."""
+    create_server = require("waitress.server", "server", "es-ltrr bench").create_server
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    threading.Thread(target=server.run, daemon=True).start()
+    with quiet_waitress():
+        try:
+            yield f"http://127.0.0.1:{server.effective_port}"
+        finally:
+            server.close()
+
+
 def _run_scenario(name: str, searcher: Searcher, queries: list[str], concurrency: int, say: Callable[[str], None]) -> Scenario:
     requests = require("requests", "server", "es-ltrr bench")
-    create_server = require("waitress.server", "server", "es-ltrr bench").create_server
     from .server import create_app
 
-    server = create_server(create_app(searcher), host="127.0.0.1", port=0, threads=max(2, concurrency))
-    port = server.effective_port
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}/search"
     scenario = Scenario(name)
     lock = threading.Lock()
     local = threading.local()
@@ -186,18 +194,16 @@ def _run_scenario(name: str, searcher: Searcher, queries: list[str], concurrency
             for stage, ms in resp.json()["timings_ms"].items():
                 scenario.stages.setdefault(stage, []).append(ms)
 
-    with quiet_waitress():
-        try:
-            for q in queries[: min(20, len(queries))]:  # warm-up: model, caches, connections
-                one(q)
-            scenario.client_ms.clear(), scenario.stages.clear()
-            say(f"bench: {name}: {len(queries)} requests, concurrency {concurrency}")
-            start = time.perf_counter()
-            with ThreadPoolExecutor(concurrency) as pool:
-                for i, _ in enumerate(pool.map(one, queries), start=1):
-                    if i % 100 == 0:
-                        say(f"  {i}/{len(queries)}")
-            scenario.wall_s = time.perf_counter() - start
-        finally:
-            server.close()
-        return scenario
+    with local_server(create_app(searcher), threads=max(2, concurrency)) as base:
+        url = f"{base}/search"
+        for q in queries[: min(20, len(queries))]:  # warm-up: model, caches, connections
+            one(q)
+        scenario.client_ms.clear(), scenario.stages.clear()
+        say(f"bench: {name}: {len(queries)} requests, concurrency {concurrency}")
+        start = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            for i, _ in enumerate(pool.map(one, queries), start=1):
+                if i % 100 == 0:
+                    say(f"  {i}/{len(queries)}")
+        scenario.wall_s = time.perf_counter() - start
+    return scenario

@@ -224,19 +224,45 @@ def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_inter
 @click.option("--concurrency", default=2, show_default=True, help="Client threads.")
 @click.option("--seed", default=7, show_default=True, help="Seed of the query sample.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results as JSON.")
+@click.option("--soak", is_flag=True, help="Soak: --soak-requests searches and as many feedback events, error rate, "
+              "p50/p99 per quarter, memory and file descriptors at start and end (docs/reliability.md).")
+@click.option("--soak-requests", default=20_000, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="With --soak: searches (each followed by one feedback event).")
+@click.option("--soak-seconds", default=300.0, show_default=True, type=click.FloatRange(1, 300),
+              help="With --soak: time cap; the soak stops submitting there and reports what it did.")
 @settings_options()
 @click.pass_obj
-def bench(obj: Ctx, n_requests: int, concurrency: int, seed: int, out: Path | None) -> None:
-    """Latency per stage (p50/p99) and QPS of POST /search on 127.0.0.1, against a baseline."""
+def bench(obj: Ctx, n_requests: int, concurrency: int, seed: int, out: Path | None, soak: bool,
+          soak_requests: int, soak_seconds: float) -> None:
+    """Latency per stage (p50/p99) and QPS of POST /search on 127.0.0.1, against a baseline.
+
+    With --soak: a bounded soak of POST /search and POST /feedback (feedback logged in a
+    scratch directory, not the data dir's log)."""
     from ..bench import run_bench, sample_queries
     from ..catalog import load_catalog
 
     require("waitress", "server", "es-ltrr bench")  # before the searcher: a first run indexes for minutes
     if not 1 <= n_requests <= 20000 or not 1 <= concurrency <= 16:
         fail("--requests must be in 1..20000 and --concurrency in 1..16")
+    if soak:
+        return _bench_soak(obj, soak_requests, soak_seconds, concurrency, seed, out)
     searcher = searcher_for(obj)
     queries = sample_queries(load_catalog(obj.settings().catalog), n_requests, seed)
     report = run_bench(searcher, queries, concurrency, say=say)
+    click.echo(report.table())
+    if out:
+        out.write_text(json.dumps(report.to_dict(), indent=2))
+
+
+def _bench_soak(obj: Ctx, n: int, seconds: float, concurrency: int, seed: int, out: Path | None) -> None:
+    """`bench --soak`: es_ltrr.bench_soak on the configured searcher and catalog queries."""
+    from ..bench import sample_queries
+    from ..bench_soak import run_soak
+    from ..catalog import load_catalog
+
+    searcher = searcher_for(obj)
+    queries = sample_queries(load_catalog(obj.settings().catalog, progress=False), min(n, 5000), seed)
+    report = run_soak(searcher, queries, n, concurrency, seconds, seed, say=say)
     click.echo(report.table())
     if out:
         out.write_text(json.dumps(report.to_dict(), indent=2))

@@ -86,8 +86,12 @@ def parse_event(payload: Any, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
     if dwell is not None and (isinstance(dwell, bool) or not isinstance(dwell, (int, float)) or not 0 <= dwell < 1e10):
         raise EventError("'event_attributes.dwell_ms' must be a non-negative number")
     body = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    try:
+        encoded = body.encode()
+    except UnicodeEncodeError:  # a "\ud800" escape: no UTF-8 writer (the log, a digest) takes it
+        raise EventError("the event is not valid Unicode: it holds an unpaired UTF-16 surrogate") from None
     event_id = _text(payload, "event_id")
-    key = event_id if event_id is not None else "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+    key = event_id if event_id is not None else "sha256:" + hashlib.sha256(encoded).hexdigest()
     return Event(key, query_id, action, object_id, id_field or "id",
                  _text(payload, "client_id"), _timestamp(payload.get("timestamp"), now),
                  position, None if dwell is None else float(dwell), float(weights[action]), body)

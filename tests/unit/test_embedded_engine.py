@@ -624,3 +624,17 @@ def test_random_trees_run_and_filters_only_change_membership(engine, q, f):
     assert set(sf) == set(sp) & set(_scores(alone))
     for doc_id, score in sf.items():
         assert score == pytest.approx(sp[doc_id], rel=1e-6, abs=1e-7)
+
+
+def test_decoded_sources_are_bounded(tmp_path, monkeypatch):
+    """A soak of the full catalog grew by every source ever decoded: the cache keeps the most
+    recent MAX_DECODED only, and an evicted row decodes again to the same document."""
+    from es_ltrr.engines.embedded import stored
+
+    docs = [{"id": f"d{i}", "name": f"doc {i}"} for i in range(50)]
+    stored.write_sources(tmp_path, docs, default=str)
+    monkeypatch.setattr(stored, "MAX_DECODED", 10)
+    sources = stored.StoredSources.load(tmp_path)
+    assert [sources[i] for i in range(50)] == docs
+    assert len(sources._decoded._items) == 10
+    assert sources[0] == docs[0] and sources[49] is sources[49]

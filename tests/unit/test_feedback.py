@@ -41,6 +41,8 @@ def event(query_id, object_id="t1", action="click", **more):
     (event("q", event_attributes={"dwell_ms": -5}), "'event_attributes.dwell_ms'"),
     (event("q", colour="red"), "unknown field(s): 'colour'"),
     (event("q", event_id="x" * 600), "'event_id' must be"),
+    (event("q\ud800"), "unpaired UTF-16 surrogate"),
+    (event("q", session_id="\udfff"), "unpaired UTF-16 surrogate"),
 ])
 def test_malformed_events_name_the_field(payload, field):
     with pytest.raises(EventError, match=field.replace("(", r"\(").replace(")", r"\)")):
