@@ -82,6 +82,9 @@ BODIES: list[tuple[str, bytes, str | None]] = [
 HOSTILE_AUTH = [{}, {"Authorization": "Bearer wrong-token-but-long-enough-xx"}, {"Authorization": "Basic !!!"},
                 {"Authorization": "Bearer"}, {"Authorization": "bearer " + "\u00e9" * 40}]
 
+#: The configured token: sent to the API routes only (with it the admin routes change state).
+RIGHT_TOKEN = {"Authorization": f"Bearer {TOKEN}"}
+
 #: Values put in place of a route's path parameters (`/admin/models/<name>`).
 PATH_VALUES = ["x", "..%2F..%2Fetc%2Fpasswd", "%00", quote("☃ snow"), "a" * 300, "-1", "9" * 40, "%ZZ"]
 
@@ -123,7 +126,7 @@ def _apps(searcher, loop) -> list[tuple[str, object, list[dict[str, str]]]]:
     except ImportError:
         return apps
     guarded = create_app(searcher, loop, access=Access(admin_token=TOKEN, api_token=TOKEN))
-    return apps + [("tokens", guarded, HOSTILE_AUTH)]
+    return apps + [("tokens", guarded, [*HOSTILE_AUTH, RIGHT_TOKEN])]
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +163,8 @@ def test_every_route_method_and_body(apps):
             for method in METHODS:
                 for i, (_, body, ctype) in enumerate(BODIES):
                     for header in headers if i < 4 else headers[:1]:  # every header on a few bodies
+                        if header is RIGHT_TOKEN and path.startswith("/admin"):
+                            continue
                         resp = http.open(path, method=method, data=body, content_type=ctype, headers=header)
                         check_http(resp, "http: routes × methods × bodies")
 
