@@ -1,4 +1,4 @@
-"""es-ltrr commands that learn and measure: simulate, replay, train, models, evaluate."""
+"""es-ltrr commands that learn and measure: simulate, replay, train, models, evaluate, ope."""
 
 from __future__ import annotations
 
@@ -287,3 +287,110 @@ def evaluate(obj: Ctx, judged: str, queries: int, seed: int, as_json: bool, plot
         for path in write_plots(document, plots):
             say(f"wrote {path}")
     click.echo(json.dumps(document, indent=2) if as_json else tables(document))
+
+@main.command()
+@click.option("--from-log", "from_log", is_flag=True, help="Estimate the targets on the data dir's feedback log "
+              "(logs/feedback.sqlite3) instead of simulating: estimates only, no on-policy truth.")
+@click.option("--queries", default=4000, show_default=True, help="Searches the logging policy serves (the log).")
+@click.option("--truth-queries", default=2000, show_default=True, help="Fresh users each target serves on-policy.")
+@click.option("--learn-queries", default=1500, show_default=True, help="Users the learned targets learn on first.")
+@click.option("--log-policy", type=click.Choice(["uniform", "epsilon_greedy", "thompson"]), default="uniform",
+              show_default=True, help="The stochastic policy that serves the logged searches.")
+@click.option("--log-candidates", default=60.0, show_default=True, help="Mean candidates of the uniform logger "
+              "(and of ε-greedy's exploration).")
+@click.option("--targets", default=None, help="Comma-separated targets. Simulated (default all): all_arms, "
+              "best_single, thompson, thompson_greedy, uniform. --from-log (default static,<settings policy>): "
+              "static, thompson, ucb, epsilon_greedy, uniform, each resumed from the data dir's saved state.")
+@click.option("--engagement", type=click.Choice(["clicks", "relevant"]), default="clicks", show_default=True,
+              help="Simulated: the click model on the served page (as a real log), or the users' relevant "
+                   "entities (page-independent).")
+@click.option("--rule", "rules", type=click.Choice(["prefix", "depth", "both"]), default="both", show_default=True,
+              help="Cells a logged search observes: depths ≤ the logged one (prefix), or only it (depth).")
+@click.option("--clip", type=float, default=None, help="Cap on every importance weight (default: none).")
+@click.option("--seed", default=1, show_default=True, help="Seed of the users, their clicks and the policies.")
+@click.option("--cost", default=0.004, show_default=True, help="Cost per candidate of the learned policies.")
+@click.option("--budget", default=100, show_default=True, help="Candidates per query a policy may request.")
+@click.option("--burn-in", default=300, show_default=True, help="Queries a learning policy serves statically first.")
+@click.option("--json", "as_json", is_flag=True, help='Print the report as JSON: {"targets": {name: {"truth", '
+              '"rules": {rule: {"estimates": {dm|ips|snips|dr: {value, se}}, "relative_error", "z", "ess", '
+              '"max_weight", "unsupported"}}}}, ...}.')
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON report here.")
+@settings_options()
+@click.pass_obj
+def ope(obj: Ctx, from_log: bool, queries: int, truth_queries: int, learn_queries: int, log_policy: str,
+        log_candidates: float, targets: str | None, engagement: str, rules: str, clip: float | None, seed: int,
+        cost: float, budget: int, burn_in: int, as_json: bool, out: Path | None) -> None:
+    """Off-policy evaluation: IPS, SNIPS, DR and the direct method estimate what a target
+    policy would earn (the bandit's per-arm, per-depth reward) from searches another policy
+    served. Simulated (default): a stochastic logger serves simulated users, every target is
+    estimated from that log and then served on-policy to fresh users; the table gives each
+    estimate's relative error against that truth. With --from-log: the estimates on the
+    data dir's real feedback log."""
+    if clip is not None and clip <= 0:
+        fail("--clip must be positive")
+    chosen = ("prefix", "depth") if rules == "both" else (rules,)
+    names = tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None
+    settings = obj.settings()
+    if from_log:
+        report = _ope_from_log(settings, names, chosen, clip, seed)
+    else:
+        report = _ope_simulated(obj, settings, names, chosen, queries, truth_queries, learn_queries, log_policy,
+                                log_candidates, engagement, clip, seed, cost, budget, burn_in)
+    document = json.dumps(report[0], indent=2)
+    if out:
+        out.write_text(document + "\n")
+    click.echo(document if as_json else report[1])
+
+
+def _ope_simulated(obj: Ctx, settings, names, rules, queries, truth_queries, learn_queries, log_policy, log_candidates,
+                   engagement, clip, seed, cost, budget, burn_in) -> tuple[dict, str]:
+    from ..catalog import load_catalog
+    from ..simulation.ope import TARGETS, OpeConfig, run_ope, table
+
+    if settings.cluster_url:
+        fail("ope simulates on the embedded engine (drop --cluster, or use --from-log)")
+    config = OpeConfig(queries, truth_queries, learn_queries, log_policy, log_candidates, names or TARGETS,
+                       engagement=engagement, rules=rules, clip=clip, seed=seed, cost=cost, budget=budget,
+                       burn_in=burn_in)
+    try:
+        config.check()
+        report = run_ope(searcher_for(obj, settings), load_catalog(settings.catalog), config, say)
+    except ValueError as exc:
+        fail(str(exc))
+    return report.to_json(), table(report)
+
+
+def _ope_from_log(settings, names, rules, clip, seed) -> tuple[dict, str]:
+    from ..app import make_policy
+    from ..datadir import DataDir
+    from ..feedback.ope import estimate_log, log_batch
+    from ..feedback.store import FILENAME, FeedbackStore, StoreError
+    from ..policy import DEFAULT_DEPTHS
+    from ..simulation.ope import estimates_table
+
+    data = DataDir(settings.data_dir)
+    log = data.logs_dir / FILENAME
+    if not log.is_file():
+        fail(f"no feedback log at {log}: serve searches (es-ltrr serve) first")
+    try:
+        targets = {}
+        for name in names or dict.fromkeys(("static", settings.policy)):
+            policy = make_policy(name, settings.policy_options if name == settings.policy else {}, settings.allocation,
+                                 seed=seed)
+            state = data.policy_state(name)
+            if state is not None:
+                policy.load_state(state)
+            else:
+                say(f"{name}: no saved state in the data dir; estimating the policy as it starts")
+            targets[name] = policy
+        depths = getattr(targets.get(settings.policy), "depths", DEFAULT_DEPTHS)
+        batch = log_batch(FeedbackStore(log), depths)
+        results = {rule: estimate_log(batch, targets, rule, clip, seed) for rule in rules}
+    except (StoreError, ValueError, KeyError) as exc:
+        fail(str(exc))
+    logged = float(batch.logged_value().mean())
+    document = {"searches": len(batch), "logged_value": round(logged, 5),
+                "targets": {name: {"rules": {rule: results[rule][name].to_json() for rule in rules}}
+                            for name in targets}}
+    text = "\n\n".join(f"rule {rule}: " + estimates_table(results[rule], logged, len(batch)) for rule in rules)
+    return document, text

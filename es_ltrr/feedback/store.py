@@ -204,6 +204,17 @@ class FeedbackStore:
             if doc.get("challenger"):
                 yield doc["challenger"], doc.get("teams", {}), engaged.get(impression_id, set())
 
+    def engaged_impressions(self) -> Iterator[tuple[Impression, dict[str, float]]]:
+        """Every logged impression in log order with its engagement (entity → the largest
+        positive weight logged for it): what off-policy evaluation reads."""
+        weights: dict[str, dict[str, float]] = {}
+        for query_id, object_id, weight in self._read(
+                "SELECT query_id, object_id, MAX(weight) FROM events WHERE weight > 0 AND object_id IS NOT NULL"
+                " GROUP BY query_id, object_id", ()):
+            weights.setdefault(query_id, {})[object_id] = float(weight)
+        for impression_id, body in self._read("SELECT id, body FROM impressions ORDER BY seq", ()):
+            yield Impression.from_json(body), weights.get(impression_id, {})
+
     def _engaged(self) -> dict[str, set[str]]:
         """Impression id → ids of the entities engaged with a positive weight."""
         engaged: dict[str, set[str]] = {}
