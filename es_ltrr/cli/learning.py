@@ -332,14 +332,14 @@ def ope(obj: Ctx, from_log: bool, queries: int, truth_queries: int, learn_querie
     names = tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None
     settings = obj.settings()
     if from_log:
-        report = _ope_from_log(settings, names, chosen, clip, seed)
+        report, text = _ope_from_log(settings, names, chosen, clip, seed)
     else:
-        report = _ope_simulated(obj, settings, names, chosen, queries, truth_queries, learn_queries, log_policy,
-                                log_candidates, engagement, clip, seed, cost, budget, burn_in)
-    document = json.dumps(report[0], indent=2)
+        report, text = _ope_simulated(obj, settings, names, chosen, queries, truth_queries, learn_queries, log_policy,
+                                      log_candidates, engagement, clip, seed, cost, budget, burn_in)
+    document = json.dumps(report, indent=2)
     if out:
         out.write_text(document + "\n")
-    click.echo(document if as_json else report[1])
+    click.echo(document if as_json else text)
 
 
 def _ope_simulated(obj: Ctx, settings, names, rules, queries, truth_queries, learn_queries, log_policy, log_candidates,
@@ -363,10 +363,9 @@ def _ope_simulated(obj: Ctx, settings, names, rules, queries, truth_queries, lea
 def _ope_from_log(settings, names, rules, clip, seed) -> tuple[dict, str]:
     from ..app import make_policy
     from ..datadir import DataDir
-    from ..feedback.ope import estimate_log, log_batch
+    from ..feedback.ope import estimate_log, estimates_table, log_batch
     from ..feedback.store import FILENAME, FeedbackStore, StoreError
     from ..policy import DEFAULT_DEPTHS
-    from ..simulation.ope import estimates_table
 
     data = DataDir(settings.data_dir)
     log = data.logs_dir / FILENAME
@@ -380,12 +379,12 @@ def _ope_from_log(settings, names, rules, clip, seed) -> tuple[dict, str]:
             state = data.policy_state(name)
             if state is not None:
                 policy.load_state(state)
-            else:
+            elif name not in ("static", "uniform"):  # the two that learn nothing
                 say(f"{name}: no saved state in the data dir; estimating the policy as it starts")
             targets[name] = policy
         depths = getattr(targets.get(settings.policy), "depths", DEFAULT_DEPTHS)
         batch = log_batch(FeedbackStore(log), depths)
-        results = {rule: estimate_log(batch, targets, rule, clip, seed) for rule in rules}
+        results = estimate_log(batch, targets, rules, clip, seed)
     except (StoreError, ValueError, KeyError) as exc:
         fail(str(exc))
     logged = float(batch.logged_value().mean())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from tabulate import tabulate
 from tqdm import tqdm
 
 from ..arms import ARMS
@@ -28,11 +29,20 @@ def log_batch(store: FeedbackStore, depths: Sequence[int]) -> LoggedBatch:
     return logged_batch([i for i, _ in pairs], [e for _, e in pairs], arms, depths)
 
 
-def estimate_log(batch: LoggedBatch, targets: Mapping[str, Policy], rule: str = "prefix",
-                 clip: float | None = None, seed: int = 0, progress: bool = True) -> dict[str, OpeResult]:
-    """DM, IPS, SNIPS and DR of every target on the logged searches."""
+def estimate_log(batch: LoggedBatch, targets: Mapping[str, Policy], rules: Sequence[str] = ("prefix",),
+                 clip: float | None = None, seed: int = 0, progress: bool = True) -> dict[str, dict[str, OpeResult]]:
+    """Rule → target → DM, IPS, SNIPS and DR of every target on the logged searches (each
+    target decides once per logged context; every rule reads the same decisions)."""
     distributions = {}
     for name, policy in targets.items():
         contexts = tqdm(batch.contexts, desc=f"{name:>15}", unit="search", disable=not progress, mininterval=2.0)
         distributions[name] = target_distributions([policy.choose(c, batch.arms) for c in contexts], batch)
-    return estimate_all(batch, distributions, rule, clip, seed=seed)
+    return {rule: estimate_all(batch, distributions, rule, clip, seed=seed) for rule in rules}
+
+
+def estimates_table(results: Mapping[str, OpeResult], logged_value: float, n: int) -> str:
+    """The --from-log table: estimates only (a real log has no on-policy truth)."""
+    rows = [[name, est, f"{e.value:.4f} ± {e.se:.4f}", f"{r.ess:.0f}", f"{r.max_weight:.1f}", f"{r.unsupported:.1%}"]
+            for name, r in results.items() for est, e in r.estimates.items()]
+    return (f"{n} logged searches (their own value {logged_value:.4f})\n"
+            + tabulate(rows, headers=["target", "estimator", "estimate ± se", "ESS", "max w", "unsupported"]))

@@ -28,7 +28,7 @@ sample size (ESS, worst arm) say how much the log really supports a target.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -177,7 +177,8 @@ class Estimate:
 
 @dataclass(frozen=True)
 class OpeResult:
-    """Every estimator for one target, and how well the log supports it."""
+    """Every estimator for one target, and how well the log supports it: `ess` is the
+    effective sample size (Σw)²/Σw² of each arm's per-search weight, the worst arm's."""
 
     estimates: dict[str, Estimate]
     ess: float
@@ -187,7 +188,6 @@ class OpeResult:
     unsupported: float
     n: int
     rule: str
-    extra: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"estimates": {k: e.to_json() for k, e in self.estimates.items()}, "ess": round(self.ess, 1),
@@ -230,10 +230,9 @@ def evaluate(batch: LoggedBatch, target: np.ndarray, q_hat: np.ndarray | None = 
     snips_arm = arm_ips.mean(axis=0) / safe
     # delta method: the per-search influence of the ratio estimator, for its SE
     snips_terms = ((arm_ips - snips_arm[None, :] * per_arm_w) / safe[None, :]).sum(axis=1) + snips_arm.sum()
-    estimates = {"dm": _estimate(dm), "ips": _estimate(ips),
-                 "snips": Estimate(float(snips_arm.sum()), _se(snips_terms)), "dr": _estimate(dr)}
-    if q_hat is None:
-        estimates.pop("dm"), estimates.pop("dr")
+    estimates = {"ips": _estimate(ips), "snips": Estimate(float(snips_arm.sum()), _se(snips_terms))}
+    if q_hat is not None:
+        estimates = {"dm": _estimate(dm), **estimates, "dr": _estimate(dr)}
     ess = min((float(col.sum() ** 2 / (col ** 2).sum()) if (col ** 2).sum() > 0 else 0.0) for col in per_arm_w.T)
     support = batch.p_depth if rule == "depth" else batch.p_prefix
     unsupported = float((target * (support <= 0))[..., 1:].sum() / max(target[..., 1:].sum(), 1e-12))

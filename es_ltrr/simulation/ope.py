@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -82,10 +82,17 @@ class TargetReport:
     truth: float
     truth_se: float
     candidates: float
+    #: The target served on-policy to the *logged* users (their own clicks on its pages):
+    #: without the fresh sample's noise, what is left of the gap is the estimator's.
+    truth_logged: float = float("nan")
 
     def relative_error(self, estimator: str, rule: str = "prefix") -> float:
         value = self.ope[rule].estimates[estimator].value
         return (value - self.truth) / self.truth if self.truth else float("nan")
+
+    def logged_users_error(self, estimator: str, rule: str = "prefix") -> float:
+        value = self.ope[rule].estimates[estimator].value
+        return (value - self.truth_logged) / self.truth_logged if self.truth_logged else float("nan")
 
     def z(self, estimator: str, rule: str = "prefix") -> float:
         """(estimate − truth) in standard errors of the difference: |z| ≲ 2 is noise, more is bias."""
@@ -95,9 +102,11 @@ class TargetReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"label": self.label, "truth": round(self.truth, 5), "truth_se": round(self.truth_se, 5),
-                "candidates": round(self.candidates, 1),
+                "candidates": round(self.candidates, 1), "truth_logged_users": round(self.truth_logged, 5),
                 "rules": {rule: {**r.to_json(),
                                  "relative_error": {k: round(self.relative_error(k, rule), 4) for k in r.estimates},
+                                 "relative_error_logged_users": {k: round(self.logged_users_error(k, rule), 4)
+                                                                 for k in r.estimates},
                                  "z": {k: round(self.z(k, rule), 2) for k in r.estimates}}
                           for rule, r in self.ope.items()}}
 
@@ -142,9 +151,11 @@ def run_ope(searcher: Searcher, entities: list[dict], config: OpeConfig,
     for name, policy in targets.items():
         served, engaged = _serve(searcher, truth, policy, config, clicks, name, learn=False)
         values = np.array([on_record_value(r, e) for r, e in zip(served, engaged)])
-        report.targets[name] = TargetReport(labels[name], {rule: results[rule][name] for rule in config.rules}, float(values.mean()),
-                                            float(values.std(ddof=1) / np.sqrt(len(values))),
-                                            float(np.mean([r.decision.candidates_requested for r in served])))
+        same = _serve(searcher, log, policy, config, clicks, f"{name} (logged users)", learn=False)
+        report.targets[name] = TargetReport(labels[name], {rule: results[rule][name] for rule in config.rules},
+                                            float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values))),
+                                            float(np.mean([r.decision.candidates_requested for r in served])),
+                                            float(np.mean([on_record_value(r, e) for r, e in zip(*same)])))
     return report
 
 
@@ -221,21 +232,13 @@ def table(report: OpeReport) -> str:
                 if est == "dm" and i:
                     continue  # the direct method does not depend on the rule
                 rows.append([t.label, rule, est, f"{e.value:.4f} ± {e.se:.4f}", f"{t.truth:.4f} ± {t.truth_se:.4f}",
-                             f"{t.relative_error(est, rule):+.1%}", f"{t.z(est, rule):+.1f}", f"{r.ess:.0f}",
+                             f"{t.relative_error(est, rule):+.1%}", f"{t.z(est, rule):+.1f}",
+                             f"{t.truth_logged:.4f}", f"{t.logged_users_error(est, rule):+.1%}", f"{r.ess:.0f}",
                              f"{r.max_weight:.1f}", f"{r.unsupported:.1%}"])
     c = report.config
     head = (f"{c.queries} searches logged by {c.log_policy} (value {report.logged_value:.4f}); "
             f"{c.truth_queries} fresh users per target on-policy; engagement {c.engagement}, "
             f"clip {c.clip}, seed {c.seed}\n")
     return head + tabulate(rows, headers=["target", "rule", "estimator", "estimate ± se", "on-policy ± se", "rel. error",
-                                          "z", "ESS", "max w", "unsupported"])
+                                          "z", "on logged users", "rel. error", "ESS", "max w", "unsupported"])
 
-
-def estimates_table(results: Mapping[str, OpeResult], logged_value: float, n: int) -> str:
-    """The --from-log table: estimates only (a real log has no on-policy truth)."""
-    from tabulate import tabulate
-
-    rows = [[name, est, f"{e.value:.4f} ± {e.se:.4f}", f"{r.ess:.0f}", f"{r.max_weight:.1f}", f"{r.unsupported:.1%}"]
-            for name, r in results.items() for est, e in r.estimates.items()]
-    return (f"{n} logged searches (their own value {logged_value:.4f})\n"
-            + tabulate(rows, headers=["target", "estimator", "estimate ± se", "ESS", "max w", "unsupported"]))
