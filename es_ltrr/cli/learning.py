@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import Ctx, fail, main, say, searcher_for, settings_options
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..simulation.ope import OpeConfig
 
 
 @main.command()
@@ -313,7 +318,8 @@ def evaluate(obj: Ctx, judged: str, queries: int, seed: int, as_json: bool, plot
 @click.option("--burn-in", default=300, show_default=True, help="Queries a learning policy serves statically first.")
 @click.option("--json", "as_json", is_flag=True, help='Print the report as JSON: {"targets": {name: {"truth", '
               '"rules": {rule: {"estimates": {dm|ips|snips|dr: {value, se}}, "relative_error", "z", "ess", '
-              '"max_weight", "unsupported"}}}}, ...}.')
+              '"max_weight", "unsupported"}}, "truth_logged_users"}}, ...}; with --from-log {"searches", "logged_value", '
+              '"targets": {name: {"rules": {rule: {"estimates", "ess", "max_weight", "unsupported"}}}}}.')
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON report here.")
 @settings_options()
 @click.pass_obj
@@ -334,24 +340,25 @@ def ope(obj: Ctx, from_log: bool, queries: int, truth_queries: int, learn_querie
     if from_log:
         report, text = _ope_from_log(settings, names, chosen, clip, seed)
     else:
-        report, text = _ope_simulated(obj, settings, names, chosen, queries, truth_queries, learn_queries, log_policy,
-                                      log_candidates, engagement, clip, seed, cost, budget, burn_in)
+        from ..simulation.ope import TARGETS, OpeConfig
+
+        config = OpeConfig(queries, truth_queries, learn_queries, log_policy, log_candidates, names or TARGETS,
+                           engagement=engagement, rules=chosen, clip=clip, seed=seed, cost=cost, budget=budget,
+                           burn_in=burn_in)
+        report, text = _ope_simulated(obj, settings, config)
     document = json.dumps(report, indent=2)
     if out:
         out.write_text(document + "\n")
     click.echo(document if as_json else text)
 
 
-def _ope_simulated(obj: Ctx, settings, names, rules, queries, truth_queries, learn_queries, log_policy, log_candidates,
-                   engagement, clip, seed, cost, budget, burn_in) -> tuple[dict, str]:
+def _ope_simulated(obj: Ctx, settings: Settings, config: OpeConfig) -> tuple[dict[str, Any], str]:
+    """The simulator's check: (JSON report, table)."""
     from ..catalog import load_catalog
-    from ..simulation.ope import TARGETS, OpeConfig, run_ope, table
+    from ..simulation.ope import run_ope, table
 
     if settings.cluster_url:
         fail("ope simulates on the embedded engine (drop --cluster, or use --from-log)")
-    config = OpeConfig(queries, truth_queries, learn_queries, log_policy, log_candidates, names or TARGETS,
-                       engagement=engagement, rules=rules, clip=clip, seed=seed, cost=cost, budget=budget,
-                       burn_in=burn_in)
     try:
         config.check()
         report = run_ope(searcher_for(obj, settings), load_catalog(settings.catalog), config, say)
@@ -360,7 +367,9 @@ def _ope_simulated(obj: Ctx, settings, names, rules, queries, truth_queries, lea
     return report.to_json(), table(report)
 
 
-def _ope_from_log(settings, names, rules, clip, seed) -> tuple[dict, str]:
+def _ope_from_log(settings: Settings, names: tuple[str, ...] | None, rules: tuple[str, ...], clip: float | None,
+                  seed: int) -> tuple[dict[str, Any], str]:
+    """Estimates on the data dir's feedback log: (JSON report, tables per rule)."""
     from ..app import make_policy
     from ..datadir import DataDir
     from ..feedback.ope import estimate_log, estimates_table, log_batch
