@@ -70,9 +70,10 @@ def test_cli_ope_prints_the_json_contract(cli):
     doc = json.loads(out.stdout)
     assert doc["queries"] == 40 and doc["log_policy"] == "uniform"
     assert set(doc["targets"]) == {"all_arms", "best_single", "uniform"}
+    assert doc["targets"]["all_arms"]["truth"] > 0 and doc["targets"]["all_arms"]["truth_logged_users"] > 0
     rule = doc["targets"]["all_arms"]["rules"]["prefix"]
     assert set(rule["estimates"]) == set(rule["relative_error"]) == {"dm", "ips", "snips", "dr"}
-    assert {"ess", "max_weight", "unsupported", "z"} <= set(rule)
+    assert {"ess", "max_weight", "unsupported", "z", "relative_error_logged_users"} <= set(rule)
     assert cli("ope", "--targets", "nope", "--queries", "5").exit_code == 2
 
 
