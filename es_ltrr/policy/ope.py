@@ -65,14 +65,9 @@ class LoggedBatch:
         return len(self.contexts)
 
     def logged_value(self) -> np.ndarray:
-        """Per search, the reward the logging policy itself earned (Σ arms, at its depths)."""
+        """Per search, the reward the logging policy itself earned (Σ arms, at its depths on the menu)."""
         at = (self.logged[..., None] == np.array(self.menu)[None, None, :])
         return np.where(at, np.nan_to_num(self.rewards), 0.0).sum(axis=(1, 2))
-
-    def split(self, mask: np.ndarray) -> "LoggedBatch":
-        idx = np.flatnonzero(mask)
-        return LoggedBatch(self.arms, self.menu, tuple(self.contexts[i] for i in idx), self.features[idx],
-                           self.p_depth[idx], self.p_prefix[idx], self.logged[idx], self.rewards[idx])
 
 
 def depth_distribution(decision: Decision, arm: str, menu: Sequence[int]) -> np.ndarray:
