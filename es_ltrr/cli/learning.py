@@ -332,8 +332,8 @@ def ope(obj: Ctx, from_log: bool, queries: int, truth_queries: int, learn_querie
     estimated from that log and then served on-policy to fresh users; the table gives each
     estimate's relative error against that truth. With --from-log: the estimates on the
     data dir's real feedback log."""
-    if clip is not None and clip <= 0:
-        fail("--clip must be positive")
+    if clip is not None and not 0 < clip < float("inf"):
+        fail("--clip must be a positive number")
     chosen = ("prefix", "depth") if rules == "both" else (rules,)
     names = tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None
     settings = obj.settings()

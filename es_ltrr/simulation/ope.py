@@ -20,6 +20,7 @@ assumptions hold exactly, so their error is theirs alone).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -69,6 +70,12 @@ class OpeConfig:
             raise ValueError(f"engagement must be one of {', '.join(ENGAGEMENT)}, got {self.engagement!r}")
         if not self.rules or set(self.rules) - set(RULES):
             raise ValueError(f"rules must be among {', '.join(RULES)}, got {', '.join(self.rules) or 'none'}")
+        numbers = {"cost": self.cost, "log candidates": self.log_candidates,
+                   "target candidates": self.target_candidates, "clip": 1.0 if self.clip is None else self.clip}
+        bad = [f"{name} {value!r}" for name, value in numbers.items() if not (math.isfinite(value) and value >= 0)]
+        if bad or self.budget < 0 or self.clip == 0:
+            raise ValueError(f"cost, candidates, budget and clip must be finite and positive: "
+                             f"{', '.join(bad) or f'budget {self.budget}, clip {self.clip}'}")
         if min(self.queries, self.truth_queries) < 2 or self.learn_queries < 1:
             raise ValueError("queries and truth queries must be at least 2, learn queries at least 1")
 

@@ -74,7 +74,10 @@ def test_cli_ope_prints_the_json_contract(cli):
     rule = doc["targets"]["all_arms"]["rules"]["prefix"]
     assert set(rule["estimates"]) == set(rule["relative_error"]) == {"dm", "ips", "snips", "dr"}
     assert {"ess", "max_weight", "unsupported", "z", "relative_error_logged_users"} <= set(rule)
-    assert cli("ope", "--targets", "nope", "--queries", "5").exit_code == 2
+    for bad in (["--targets", "nope"], ["--queries", "0"], ["--clip", "nan"], ["--clip", "0"], ["--cost", "nan"],
+                ["--log-candidates", "-1"], ["--budget", "-1"]):
+        refused = cli("ope", *bad, "--queries", "5") if "--queries" not in bad else cli("ope", *bad)
+        assert refused.exit_code == 2 and "error:" in refused.output, (bad, refused.output)
 
 
 def test_cli_ope_from_a_real_feedback_log(small_searcher, small_catalog, entities, tmp_path):
