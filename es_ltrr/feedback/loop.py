@@ -53,6 +53,10 @@ class IngestReport:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "errors": self.errors}
 
 
+#: Impressions kept decoded for folding (4,096 held ~160 MB and read as a leak in `bench --soak`).
+IMPRESSION_CACHE = 256
+
+
 class FeedbackLoop:
     """The log plus the policy it feeds; thread-safe."""
 
@@ -66,7 +70,9 @@ class FeedbackLoop:
         self.log_from = log_from  # the policy learned from the events after this one (a reset moves it)
         self._since_save = 0
         self._lock = threading.Lock()
-        self._impression = lru_cache(maxsize=4096)(store.impression)
+        # events mostly follow their search within seconds: a few hundred recent impressions
+        # (~40 KB each, every arm's id list) serve them; an older one is one SQLite point read
+        self._impression = lru_cache(maxsize=IMPRESSION_CACHE)(store.impression)
 
     @classmethod
     def open(cls, data: DataDir, policy: Policy, weights: Mapping[str, float] | None = None,
