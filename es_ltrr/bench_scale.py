@@ -27,12 +27,14 @@ import math
 import multiprocessing
 import re
 import shutil
+import threading
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from tabulate import tabulate
@@ -145,22 +147,44 @@ def build_scaled(settings: Settings, size: int, seed: int, say: Say = print) -> 
         for doc, vector in zip(grown.entities, grown.vectors):
             doc["embedding"] = vector
     engine = EmbeddedEngine()
-    with tqdm(total=size, desc=f"index {size:,}", unit="doc", mininterval=2.0) as bar:
+    with tqdm(total=size, desc=f"index {size:,}", unit="doc", mininterval=2.0) as bar, \
+            heartbeat(say, f"scale {size:,}: building the index's fields and kNN graph"):
         engine.index(grown.entities, progress=bar.update)
-    engine.save(data.index_dir)
+        engine.save(data.index_dir)
     del engine
     lap("index")
     from .understanding import Gazetteer
 
-    say(f"scale {size:,}: gazetteer")
-    gazetteer = Gazetteer.from_entities(grown.entities)
-    data.save_build(MUSIC, catalog, size, gazetteer, catalog_stats(grown.entities))
+    with heartbeat(say, f"scale {size:,}: gazetteer"):
+        gazetteer = Gazetteer.from_entities(grown.entities)
+        data.save_build(MUSIC, catalog, size, gazetteer, catalog_stats(grown.entities))
     lap("gazetteer")
     build = ScaledBuild(size, seed, root, catalog, grown.derived, type_counts(grown.entities), seconds)
     (root / INFO).write_text(json.dumps({"catalog": str(catalog), "derived": build.derived, "types": build.types,
                                          "seconds": seconds, "size": size, "seed": seed}, indent=2))
     say(f"scale {size:,}: built in {build.build_s:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in seconds.items())})")
     return build
+
+
+@contextmanager
+def heartbeat(say: Say, what: str, every_s: float = 30.0) -> Iterator[None]:
+    """Say `what` now and every `every_s` seconds until the block ends (steps without a
+    progress bar of their own: a million documents' fields take minutes)."""
+    done = threading.Event()
+    start = time.perf_counter()
+
+    def beat() -> None:
+        while not done.wait(every_s):
+            say(f"{what}… {time.perf_counter() - start:.0f} s")
+
+    say(what)
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def base_catalog(settings: Settings) -> tuple[list[dict[str, Any]], np.ndarray | None]:
@@ -260,9 +284,13 @@ def measure(settings: Settings, build: ScaledBuild, queries: list[str], concurre
     searcher = build_searcher(settings, say=say, auto_index=False)
     searcher.warm()
     rss_loaded = rss_mb() - rss0
-    report = run_bench(searcher, queries, concurrency, say=say)
+    # the bare engine before and after the HTTP load: on a shared machine the load drifts, and
+    # a comparison "in the same run" should not depend on which came first
     say(f"scale {build.size:,}: bare engine, {len(queries)} queries")
     engine_ms = bare_engine_ms(searcher, queries)
+    report = run_bench(searcher, queries, concurrency, say=say)
+    say(f"scale {build.size:,}: bare engine again")
+    engine_ms += bare_engine_ms(searcher, queries)
     rss_after = rss_mb() - rss0
     base, full = report.scenarios
     per_stage = {s: v for s, v in full.stages.items()} | {"http": full.client_ms, "engine (bare)": engine_ms}

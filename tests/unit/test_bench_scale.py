@@ -75,3 +75,17 @@ def test_the_bare_engine_gets_every_arm_body_of_each_query(small_searcher):
     times = bare_engine_ms(searcher, ["dance pop", "memories maroon 5"])
     assert len(times) == 2 and all(t > 0 for t in times)
     assert sent == [len(small_searcher.arm_bodies(q)) for q in ("dance pop", "memories maroon 5")] and min(sent) >= 3
+
+
+def test_a_step_without_its_own_progress_bar_says_it_is_still_running():
+    import time
+
+    from es_ltrr.bench_scale import heartbeat
+
+    said = []
+    with heartbeat(said.append, "indexing", every_s=0.05):
+        time.sleep(0.3)
+    assert said[0] == "indexing" and len(said) >= 3 and said[1].startswith("indexing… ")
+    count = len(said)
+    time.sleep(0.15)
+    assert len(said) == count  # stopped with the block
