@@ -88,6 +88,11 @@ class Encoder:
         query was seen recently."""
         return self._cached_query(text)
 
+    def clear_cache(self) -> None:
+        """Forget the cached query vectors (a benchmark that embedded its queries beforehand
+        must not time cache hits as embeddings)."""
+        self._cached_query.cache_clear()
+
     def _encode_one(self, text: str) -> np.ndarray:
         self.load()
         assert self._query_model is not None
