@@ -59,7 +59,8 @@ Say = Callable[[str], None]
 #: and crowd other users' indices, so larger sizes run on the embedded engine only.
 CLUSTER_MAX_ENTITIES = 65_000
 #: Stages of the per-size tables (the pipeline's laps, then the client's view).
-SCALE_STAGES = tuple(s for s in STAGES if s != "total") + ("total", "http", "engine (bare)", "outside")
+SCALE_STAGES = (tuple(s for s in STAGES if s != "total")
+                + ("after rank", "total", "http − total", "http", "engine (bare)", "outside"))
 TARGET_P50_MS, TARGET_P99_MS = 5.0, 15.0
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([km]?)\s*$", re.IGNORECASE)
 
@@ -275,6 +276,20 @@ def bare_engine_ms(searcher: Any, queries: list[str]) -> list[float]:
     return times
 
 
+def outside_parts(client_ms: list[float], stages: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Per request (lists in response order): `outside` = HTTP − retrieve − embed, and two of
+    its parts the laps do not name — `after rank` (total − every lap: collapse, page
+    confidence, the record) and `http − total` (HTTP, JSON, WSGI, the client)."""
+    laps = [s for s in stages if s != "total"]
+    rows = range(len(client_ms))
+    return {
+        "after rank": [stages["total"][i] - sum(stages[s][i] for s in laps) for i in rows],
+        "http − total": [client_ms[i] - stages["total"][i] for i in rows],
+        "outside": [client_ms[i] - stages["retrieve"][i] - stages.get("embed", [0.0] * len(client_ms))[i]
+                    for i in rows],
+    }
+
+
 def measure(settings: Settings, build: ScaledBuild, queries: list[str], concurrency: int,
             say: Say = print) -> SizeResult:
     """The HTTP load, the bare engine and memory on one build (call it in a fresh process)."""
@@ -296,8 +311,7 @@ def measure(settings: Settings, build: ScaledBuild, queries: list[str], concurre
     rss_after = rss_mb() - rss0
     base, full = report.scenarios
     per_stage = {s: v for s, v in full.stages.items()} | {"http": full.client_ms, "engine (bare)": engine_ms}
-    per_stage["outside"] = [c - r - e for c, r, e in zip(full.client_ms, full.stages.get("retrieve", []),
-                                                          full.stages.get("embed", []))]
+    per_stage.update(outside_parts(full.client_ms, full.stages))
     return SizeResult(
         entities=build.size, engine=searcher.engine.flavor, derived=build.derived, build_s=build.build_s,
         reused=build.reused, index_mb=dir_mb(build.data_dir), rss_loaded_mb=round(rss_loaded, 1),

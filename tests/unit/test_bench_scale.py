@@ -89,3 +89,13 @@ def test_a_step_without_its_own_progress_bar_says_it_is_still_running():
     count = len(said)
     time.sleep(0.15)
     assert len(said) == count  # stopped with the block
+
+
+def test_outside_is_what_the_sidecar_adds_around_the_engine_and_the_model_per_request():
+    from es_ltrr.bench_scale import outside_parts
+
+    stages = {"understand": [0.5, 1.0], "embed": [3.0, 0.0], "retrieve": [10.0, 20.0], "rank": [0.5, 1.0],
+              "total": [15.0, 23.0]}
+    parts = outside_parts([18.0, 30.0], stages)
+    assert parts["outside"] == [5.0, 10.0]  # HTTP − retrieve − embed, request by request
+    assert parts["after rank"] == [1.0, 1.0] and parts["http − total"] == [3.0, 7.0]
