@@ -217,6 +217,14 @@ def dir_mb(path: Path) -> float:
 # -- one size, measured in its own process -----------------------------------------------------
 
 
+def index_mb(engine: Any, build: ScaledBuild) -> float:
+    """The index's size: the data dir on disk, or on a cluster the alias's primary store."""
+    if engine.flavor == "embedded":
+        return dir_mb(build.data_dir)
+    stats = engine.request("GET", f"/{engine.index_name}/_stats/store")
+    return round(stats["_all"]["primaries"]["store"]["size_in_bytes"] / 2**20, 1)
+
+
 def rss_mb() -> float:
     """This process's resident memory (Linux /proc; NaN elsewhere)."""
     try:
@@ -314,7 +322,7 @@ def measure(settings: Settings, build: ScaledBuild, queries: list[str], concurre
     per_stage.update(outside_parts(full.client_ms, full.stages))
     return SizeResult(
         entities=build.size, engine=searcher.engine.flavor, derived=build.derived, build_s=build.build_s,
-        reused=build.reused, index_mb=dir_mb(build.data_dir), rss_loaded_mb=round(rss_loaded, 1),
+        reused=build.reused, index_mb=index_mb(searcher.engine, build), rss_loaded_mb=round(rss_loaded, 1),
         rss_after_mb=round(rss_after, 1),
         p50={s: _pct(v, 50) for s, v in per_stage.items()}, p99={s: _pct(v, 99) for s, v in per_stage.items()},
         qps=full.qps(), baseline_qps=base.qps(), errors=full.errors + base.errors,
@@ -402,9 +410,9 @@ class ScaleReport:
 
     def table(self) -> str:
         sizes = [f"{r.entities:,}" for r in self.results]
-        rows = [[stage, *(f"{r.p50.get(stage, math.nan):.2f} / {r.p99.get(stage, math.nan):.2f}" for r in self.results)]
-                for stage in SCALE_STAGES]
-        stages = tabulate(rows, headers=["stage (p50 / p99 ms)", *sizes], disable_numparse=True)
+        rows = [[stage, *(f"{r.p50.get(stage, math.nan):.2f} / {r.p99.get(stage, math.nan):.2f}" for r in self.results),
+                 f"{self.slope(stage):.2f}"] for stage in SCALE_STAGES]
+        stages = tabulate(rows, headers=["stage (p50 / p99 ms)", *sizes, "slope"], disable_numparse=True)
         summary = [
             ["engine", *(r.engine for r in self.results)],
             ["derived entities", *(f"{r.derived:,}" for r in self.results)],
@@ -414,17 +422,28 @@ class ScaleReport:
             ["outside+embed ≤ 5/15 ms", *("yes" if r.meets_targets() else "NO" for r in self.results)],
             ["build s (reused)", *(f"{r.build_s:.0f}{' (reused)' if r.reused else ''}" for r in self.results)],
             ["index on disk MB", *(f"{r.index_mb:,.0f}" for r in self.results)],
-            ["RSS loaded / after MB", *(f"{r.rss_loaded_mb:,.0f} / {r.rss_after_mb:,.0f}" for r in self.results)],
+            ["sidecar RSS loaded / after MB", *(f"{r.rss_loaded_mb:,.0f} / {r.rss_after_mb:,.0f}" for r in self.results)],
         ]
         arms = sorted({a for r in self.results for a in r.arms_p50})
         arm_rows = [[f"{a} alone p50", *(f"{r.arms_p50.get(a, math.nan):.2f}" for r in self.results)] for a in arms]
         more = tabulate(summary + arm_rows, headers=["entities", *sizes], disable_numparse=True)
         return (f"{stages}\n\n{more}\n({self.n_requests} requests per scenario, concurrency {self.concurrency}, "
-                "127.0.0.1; outside = HTTP − retrieve − embed per request; overhead = p50 HTTP − p50 bare engine)")
+                "127.0.0.1; outside = HTTP − retrieve − embed per request; overhead = p50 HTTP − p50 bare engine; "
+                "slope = log-log growth of p50 from the first size to the last, 1 = linear)")
+
+    def slope(self, stage: str) -> float:
+        """How the stage's p50 grows: the log-log slope from the smallest size to the largest
+        (0: flat, 1: linear in the entities); NaN with one size or a zero time."""
+        first, last = self.results[0], self.results[-1]
+        a, b = first.p50.get(stage, math.nan), last.p50.get(stage, math.nan)
+        if last.entities == first.entities or not (a > 0 and b > 0):
+            return math.nan
+        return math.log(b / a) / math.log(last.entities / first.entities)
 
     def to_dict(self) -> dict[str, Any]:
         return {"requests": self.n_requests, "concurrency": self.concurrency,
-                "sizes": [r.to_dict() for r in self.results]}
+                "sizes": [r.to_dict() for r in self.results],
+                "slopes": {stage: self.slope(stage) for stage in SCALE_STAGES}}
 
     def plot(self, out_dir: Path) -> Path:
         """Log-log p50 per stage against entities (`scale-stages.png`)."""
@@ -436,16 +455,18 @@ class ScaleReport:
 
         out_dir.mkdir(parents=True, exist_ok=True)
         sizes = [r.entities for r in self.results]
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for stage in SCALE_STAGES:
+        fig, ax = plt.subplots(figsize=(8.5, 4.5))
+        colors = plt.get_cmap("tab20").colors
+        for i, stage in enumerate(SCALE_STAGES):
             values = [r.p50.get(stage, math.nan) for r in self.results]
             if all(v > 0 for v in values if not math.isnan(v)) and any(v > 0 for v in values):
-                ax.plot(sizes, values, marker="o", label=stage)
+                ax.plot(sizes, values, marker="os^Dv"[i % 5], color=colors[(2 * i) % 20 + (i >= 10)],
+                        linestyle="-" if stage in STAGES else "--", label=stage)
         ax.set_xscale("log"), ax.set_yscale("log")
         ax.set_xlabel("entities"), ax.set_ylabel("p50 ms")
         ax.set_title(f"es-ltrr stage cost vs catalog size ({self.results[0].engine})")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         path = out_dir / "scale-stages.png"
         fig.tight_layout()
         fig.savefig(path, dpi=110)

@@ -38,5 +38,5 @@ def test_bench_entities_on_the_node_measures_small_sizes_and_cleans_up(cluster_u
     assert "100,000: skipped on the node" in run.stderr
     (size,) = sizes
     assert size["engine"] == "opensearch" and size["errors"] == 0 and size["qps"] > 0
-    assert size["p50"]["engine (bare)"] > 0 and size["p50"]["retrieve"] > 0
+    assert size["p50"]["engine (bare)"] > 0 and size["p50"]["retrieve"] > 0 and size["index_mb"] > 0
     assert _scale_indices(cluster_url) == before

@@ -99,3 +99,13 @@ def test_outside_is_what_the_sidecar_adds_around_the_engine_and_the_model_per_re
     parts = outside_parts([18.0, 30.0], stages)
     assert parts["outside"] == [5.0, 10.0]  # HTTP − retrieve − embed, request by request
     assert parts["after rank"] == [1.0, 1.0] and parts["http − total"] == [3.0, 7.0]
+
+
+def test_the_slope_says_how_a_stage_grows_with_the_catalog():
+    small, large = _result(10_000, 8.0, 20.0), _result(1_000_000, 16.0, 30.0)
+    small.p50["retrieve"], large.p50["retrieve"] = 2.0, 200.0  # 100× entities, 100× time: linear
+    report = ScaleReport([small, large], n_requests=10, concurrency=1)
+    assert report.slope("retrieve") == pytest.approx(1.0) and report.slope("understand") == 0.0
+    assert report.slope("engine (bare)") == pytest.approx(math.log(2) / math.log(100))  # 2× for 100×
+    assert math.isnan(ScaleReport([small], 10, 1).slope("retrieve"))
+    assert report.to_dict()["slopes"]["retrieve"] == pytest.approx(1.0)
