@@ -80,7 +80,7 @@ def test_the_bare_engine_gets_every_arm_body_of_each_query(small_searcher):
 def test_a_step_without_its_own_progress_bar_says_it_is_still_running():
     import time
 
-    from es_ltrr.bench_scale import heartbeat
+    from es_ltrr.scale_builds import heartbeat
 
     said = []
     with heartbeat(said.append, "indexing", every_s=0.05):

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from es_ltrr.bench_scale import write_jsonl
+from es_ltrr.scale_builds import write_jsonl
 from es_ltrr.catalog import load_catalog
 from es_ltrr.catalog.entities import AUDIO_FEATURES
 from es_ltrr.catalog.expand import FIXED_TYPES, expand
