@@ -220,7 +220,9 @@ class _Grower:
             shift, mix = {}, (artist_row, 0.5, song_row, 0.5)
         doc["popularity"] = min(self._popularity("track"), float(src.get("popularity") or 0.0) if roll < 0.7 else 100.0)
         self._jitter(doc, shift)
-        doc["moods"] = moods_for({f: doc[f] for f in AUDIO_FEATURES if f in doc})
+        features = {f: doc[f] for f in AUDIO_FEATURES if f in doc}
+        if len(features) == len(AUDIO_FEATURES):  # another catalog's track may lack them: keep its moods
+            doc["moods"] = moods_for(features)
         self._date(doc, src, years=(0, 3) if roll < 0.7 else (-5, 1))
         doc["duration_ms"] = int(doc.get("duration_ms", 200_000) * self.rng.uniform(0.85, 1.25))
         return doc, mix
