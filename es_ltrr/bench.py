@@ -31,7 +31,7 @@ from ._extras import require
 from .policy import StaticPolicy
 from .pipeline import Searcher
 
-STAGES = ("understand", "choose", "embed", "retrieve", "rank", "total")
+STAGES = ("understand", "choose", "embed", "render", "retrieve", "union", "rank", "total")
 
 
 @dataclass

@@ -91,9 +91,10 @@ class Encoder:
         query was seen recently."""
         return self._cached_query(text)
 
-    def forget_queries(self) -> None:
-        """Empty the query cache: a comparison of systems (`es-ltrr evaluate`) times each one
-        embedding its queries itself, not reusing the vectors of the system before it."""
+    def clear_cache(self) -> None:
+        """Forget the cached query vectors: a benchmark or a comparison of systems (`es-ltrr
+        bench --entities`, `es-ltrr evaluate`) must time embeddings, not cache hits of the
+        queries a run before it embedded."""
         self._cached_query.cache_clear()
 
     def _encode_one(self, text: str) -> np.ndarray:

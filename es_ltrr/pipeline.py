@@ -1,7 +1,7 @@
 """One search, top to bottom:
 
     understand → choose arms → embed (only if a chosen arm needs the vector)
-      → render arm templates → one msearch → union with provenance → rank
+      → render arm templates → one msearch (retrieve) → union with provenance → rank
       → one hit per work (collapse) → page confidence → SearchResult
 
 The policy chooses *before* embedding (the founding design embedded first): the query embedding
@@ -126,13 +126,17 @@ class Searcher:
         timer.lap("embed")
 
         inp = ArmInput(request.query, understanding, vector, self.seed_of(impression_id), self.catalog)
-        responses = self.retrieve(inp, decision)
-        timer.lap("retrieve")
+        bodies = self._render(inp, decision)
+        timer.lap("render")
+        responses = self._msearch(bodies)
+        timer.lap("retrieve")  # the engine alone: what the sidecar adds is every other stage
         return self.assemble(impression_id, request, understanding, context, decision, responses, served_at, timer)
 
     def retrieve(self, inp: ArmInput, decision: Decision) -> dict[str, dict[str, Any]]:
         """Arm name → engine response, for the chosen arms that apply (one msearch)."""
-        bodies = self._render(inp, decision)
+        return self._msearch(self._render(inp, decision))
+
+    def _msearch(self, bodies: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         return dict(zip(bodies, self.engine.msearch(list(bodies.values()))))
 
     def assemble(self, impression_id: str, request: SearchRequest, understanding: Understanding,
@@ -142,6 +146,7 @@ class Searcher:
         The simulator calls it with slices of deeper responses, so its pages are served ones."""
         timer = timer or Timer()
         candidates, arm_results = union(responses, decision.allocations)
+        timer.lap("union")
         scores, ranker_name = self._rank(request.query, understanding, candidates)
         challenger, teams = "", {}
         if self._interleaves(impression_id, candidates):

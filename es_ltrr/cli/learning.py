@@ -282,7 +282,7 @@ def evaluate(obj: Ctx, judged: str, queries: int, seed: int, as_json: bool, plot
         system_list = systems(searcher, None if searcher.ranker.kind == "rrf" else searcher.ranker, fusion)
         document = run(system_list, sets, lambda name, n: tqdm(total=n, desc=f"{name:>13}", unit="query",
                                                                 mininterval=2.0),
-                       searcher.encoder.forget_queries if searcher.encoder else None)
+                       searcher.encoder.clear_cache if searcher.encoder else None)
     except EngineError as exc:
         fail(str(exc))
     finally:

@@ -230,22 +230,35 @@ def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_inter
               help="With --soak: searches (each followed by one feedback event).")
 @click.option("--soak-seconds", default=300.0, show_default=True, type=click.FloatRange(1, 300),
               help="With --soak: time cap; the soak stops submitting there and reports what it did.")
+@click.option("--entities", "sizes", metavar="SIZES", help="Scale run: catalog sizes, e.g. 10k,62k,250k,1m "
+              "(sampled or expanded from the catalog, built once under the cache dir; docs/scale.md).")
+@click.option("--catalog-seed", default=0, show_default=True, help="With --entities: seed of the sample/expansion.")
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path), help="With --entities: write a "
+              "log-log plot of each stage's p50 against entities (scale-stages.png) here.")
+@click.option("--json", "as_json", is_flag=True, help="With --entities: print the results as JSON, not tables.")
 @settings_options()
 @click.pass_obj
 def bench(obj: Ctx, n_requests: int, concurrency: int, seed: int, out: Path | None, soak: bool,
-          soak_requests: int, soak_seconds: float) -> None:
+          soak_requests: int, soak_seconds: float, sizes: str | None, catalog_seed: int, plots: Path | None,
+          as_json: bool) -> None:
     """Latency per stage (p50/p99) and QPS of POST /search on 127.0.0.1, against a baseline.
 
     With --soak: a bounded soak of POST /search and POST /feedback (feedback logged in a
-    scratch directory, not the data dir's log)."""
+    scratch directory, not the data dir's log). With --entities: the same per catalog size,
+    plus the bare engine time for the same requests, the sidecar's overhead over it, memory
+    and build time (docs/scale.md)."""
     from ..bench import run_bench, sample_queries
     from ..catalog import load_catalog
 
     require("waitress", "server", "es-ltrr bench")  # before the searcher: a first run indexes for minutes
     if not 1 <= n_requests <= 20000 or not 1 <= concurrency <= 16:
         fail("--requests must be in 1..20000 and --concurrency in 1..16")
+    if soak and (sizes is not None or plots or as_json):
+        fail("--soak and --entities are separate runs: give one of them")
     if soak:
         return _bench_soak(obj, soak_requests, soak_seconds, concurrency, seed, out)
+    if sizes is not None or plots or as_json:
+        return _bench_scale(obj, sizes, catalog_seed, n_requests, concurrency, seed, out, plots, as_json)
     searcher = searcher_for(obj)
     queries = sample_queries(load_catalog(obj.settings().catalog), n_requests, seed)
     report = run_bench(searcher, queries, concurrency, say=say)
@@ -266,6 +279,33 @@ def _bench_soak(obj: Ctx, n: int, seconds: float, concurrency: int, seed: int, o
     click.echo(report.table())
     if out:
         out.write_text(json.dumps(report.to_dict(), indent=2))
+
+
+def _bench_scale(obj: Ctx, sizes: str | None, catalog_seed: int, n_requests: int, concurrency: int, seed: int,
+                 out: Path | None, plots: Path | None, as_json: bool) -> None:
+    """`bench --entities`: es_ltrr.bench_scale on each size (queries from the configured catalog)."""
+    from ..bench import sample_queries
+    from ..bench_scale import parse_sizes, run_scale
+    from ..catalog import load_catalog
+
+    if sizes is None:
+        fail("--plots and --json need --entities SIZES")
+    try:
+        parsed = parse_sizes(sizes)
+    except ValueError as exc:
+        fail(str(exc))
+    settings = obj.settings()
+    try:
+        queries = sample_queries(load_catalog(settings.catalog), n_requests, seed)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    report = run_scale(settings, parsed, catalog_seed, queries, concurrency, say=say)
+    data = report.to_dict()
+    click.echo(json.dumps(data, indent=2) if as_json else report.table())
+    if out:
+        out.write_text(json.dumps(data, indent=2))
+    if plots and report.results:
+        say(f"plot: {report.plot(plots)}")
 
 
 @main.command()

@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "es_ltrr"
 
 #: The edge: wiring, interfaces and tooling. Nothing below it may import it.
-EDGE = {"cli", "server", "admin", "access", "serving", "retrain", "evaluate", "app", "bench", "bench_soak", "parity", "apply", "indexing", "devnode"}
+EDGE = {"cli", "server", "admin", "access", "serving", "retrain", "evaluate", "app", "bench", "bench_soak", "bench_scale", "scale_builds", "parity", "apply", "indexing", "devnode"}
 #: Rooms that learn or rank from served searches.
 LEARNING = {"policy", "ranking", "ltr", "record", "pipeline", "simulation", "feedback"}
 #: Rooms that know nothing of searches being served or learned from.

@@ -57,6 +57,14 @@ def test_cached_query_vector_cannot_be_changed_by_a_caller():
     assert encoder.encode_query("a") is vector
 
 
+def test_clear_cache_makes_the_next_query_embed_again():
+    encoder = CountingEncoder()
+    vector = encoder.encode_query("a")
+    encoder.clear_cache()
+    again = encoder.encode_query("a")
+    assert again is not vector and np.array_equal(again, vector) and encoder.encode_query("a") is again
+
+
 def test_timer_exclude_leaves_a_load_out_of_stages_and_total():
     timer = Timer()
     timer.lap("choose")
