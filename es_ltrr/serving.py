@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import signal
 import threading
 import time
 from typing import Any, Callable
@@ -116,6 +117,18 @@ def start_folding(loop: FeedbackLoop, interval_s: float, memory_interval_s: floa
     return thread
 
 
+def _stop_cleanly_on(*signals: signal.Signals) -> None:
+    """Leave the serving loop through the normal exit (atexit saves the folded policy state)
+    on each of `signals`: a service manager stops with SIGTERM, whose default kills without
+    atexit, and a process started in the background inherits SIGINT *ignored*."""
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise SystemExit(0)
+
+    for sig in signals:
+        signal.signal(sig, stop)
+
+
 def serve(settings: Settings, host: str, port: int, threads: int, workers: int, say: Callable[[str], None],
           fold_interval_s: float = FOLD_INTERVAL_S, searcher: Searcher | None = None,
           memory_interval_s: float = MEMORY_INTERVAL_S) -> None:
@@ -125,6 +138,7 @@ def serve(settings: Settings, host: str, port: int, threads: int, workers: int, 
         waitress = require("waitress", "server", "es-ltrr serve")
         app = build_app(settings, say, fold_interval_s, searcher, memory_interval_s)
         say(f"serving on http://{host}:{port}")
+        _stop_cleanly_on(signal.SIGTERM, signal.SIGINT)
         waitress.serve(app, host=host, port=port, threads=threads, ident="es-ltrr")
         return
     base = require("gunicorn.app.base", "server", "es-ltrr serve --workers").BaseApplication
