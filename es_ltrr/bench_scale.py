@@ -32,6 +32,7 @@ from typing import Any, Callable
 from tabulate import tabulate
 
 from .bench import STAGES, _pct, run_bench
+from .bench_soak import rss_mb
 from .config import Settings
 from .scale_builds import ScaledBuild, build_scaled, dir_mb, drop_from_cluster, index_on_cluster
 
@@ -77,15 +78,9 @@ def index_mb(engine: Any, build: ScaledBuild) -> float:
     return round(stats["_all"]["primaries"]["store"]["size_in_bytes"] / 2**20, 1)
 
 
-def rss_mb() -> float:
-    """This process's resident memory (Linux /proc; NaN elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+def _rss() -> float:
+    """This process's resident memory in MB (NaN where it cannot be read)."""
+    return rss_mb() or math.nan
 
 
 @dataclass
@@ -155,10 +150,10 @@ def measure(settings: Settings, build: ScaledBuild, queries: list[str], concurre
     """The HTTP load, the bare engine and memory on one build (call it in a fresh process)."""
     from .app import build_searcher
 
-    rss0 = rss_mb()
+    rss0 = _rss()
     searcher = build_searcher(settings, say=say, auto_index=False)
     searcher.warm()
-    rss_loaded = rss_mb() - rss0
+    rss_loaded = _rss() - rss0
     # the bare engine before and after the HTTP load: on a shared machine the load drifts, and
     # a comparison "in the same run" should not depend on which came first
     say(f"scale {build.size:,}: bare engine, {len(queries)} queries")
@@ -168,7 +163,7 @@ def measure(settings: Settings, build: ScaledBuild, queries: list[str], concurre
     report = run_bench(searcher, queries, concurrency, say=say)
     say(f"scale {build.size:,}: bare engine again")
     engine_ms += bare_engine_ms(searcher, queries)
-    rss_after = rss_mb() - rss0
+    rss_after = _rss() - rss0
     base, full = report.scenarios
     per_stage = {s: v for s, v in full.stages.items()} | {"http": full.client_ms, "engine (bare)": engine_ms}
     per_stage.update(outside_parts(full.client_ms, full.stages))
