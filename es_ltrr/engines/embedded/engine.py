@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import threading
 import time
@@ -28,6 +30,26 @@ MAX_RESULT_WINDOW = 10_000  # ES index.max_result_window
 _BODY_KEYS = frozenset({"query", "knn", "size", "from", "_source", "min_score", "sort",
                         "track_total_hits", "timeout"})
 
+
+
+def release_freed_memory() -> None:
+    """Hand the pages the replaced snapshot freed back to the OS (glibc's `malloc_trim`).
+
+    A rebuilt field frees many small objects across the allocator's per-thread arenas;
+    without a trim the process keeps them as its high-water mark (a soak with the Q2E
+    memory relearned every 30 s grew +23 % instead of levelling off). No-op without glibc.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 class EmbeddedEngine:
     """In-process search over a `Schema`-shaped corpus, speaking ES request/response JSON.
@@ -74,6 +96,7 @@ class EmbeddedEngine:
             return 0
         with self._writer:
             self._ix = self._ix.update(updates)
+        release_freed_memory()
         return len(updates)
 
     def msearch(self, bodies: list[dict]) -> list[dict]:
