@@ -151,7 +151,7 @@ def searcher_for(obj: Ctx, settings: Settings | None = None):
 
 
 # the commands live in their modules; importing them registers them on `main`
-from . import learning, node, ops, searching  # noqa: E402,F401
+from . import evaluating, learning, node, ops, searching  # noqa: E402,F401
 from .searching import format_table  # noqa: E402  (the CLI table, also used by tests)
 
 __all__ = ["Ctx", "fail", "format_table", "main", "say", "searcher_for", "settings_options"]
