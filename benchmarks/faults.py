@@ -15,7 +15,6 @@ answered); after SIGCONT; the node killed (SIGKILL); after a restart on the same
 from __future__ import annotations
 
 import argparse
-import gzip
 import signal
 import sys
 import tempfile
@@ -32,7 +31,8 @@ from tabulate import tabulate
 from es_ltrr.app import build_searcher
 from es_ltrr.apply import apply
 from es_ltrr.arms import ARMS, Arm
-from es_ltrr.config import DEFAULT_CATALOG, Settings
+from es_ltrr.catalog.spotify import write_head
+from es_ltrr.config import Settings
 from es_ltrr.devnode import lifecycle
 from es_ltrr.devnode.host import node_pid, signal_group
 from es_ltrr.devnode.scratch import kill, scratch_node
@@ -97,19 +97,9 @@ def row(name: str, answers: list[tuple[int, float, dict]]) -> list[Any]:
             f"{np.percentile(ms, 50):.0f}", f"{np.percentile(ms, 99):.0f}", f"{ms.max():.0f}"]
 
 
-def catalog_slice(rows: int, into: Path) -> Path:
-    path = into / "catalog.csv.gz"
-    with gzip.open(DEFAULT_CATALOG, "rt", encoding="utf-8") as src, gzip.open(path, "wt", encoding="utf-8") as dst:
-        for i, line in enumerate(src):
-            if i > rows:
-                break
-            dst.write(line)
-    return path
-
-
 def run(node, args, work: Path) -> None:
     settings = Settings.load(env={}, cluster_url=node.url, flavor="opensearch", index=f"es-ltrr-bench-{uuid.uuid4().hex[:8]}",
-                             catalog=catalog_slice(args.rows, work), data_dir=work / "data", embed=False,
+                             catalog=write_head(work / "catalog.csv.gz", args.rows), data_dir=work / "data", embed=False,
                              arm_timeout_ms=args.arm_budget_ms)
     apply(cluster_engine(settings), MUSIC, [default_featureset()], ltr=False, say=lambda _: None)
     build_index(settings, None, say=lambda m: print(m, file=sys.stderr))

@@ -30,22 +30,14 @@ from tabulate import tabulate
 
 from es_ltrr.api import parse_search_request
 from es_ltrr.app import build_searcher
-from es_ltrr.config import DEFAULT_CATALOG, Settings
+from es_ltrr.catalog.spotify import write_head
+from es_ltrr.config import Settings
 from es_ltrr.feedback import FeedbackLoop, FeedbackStore, parse_event
 from es_ltrr.server import create_app
 
 
 def small_catalog(tmp: Path, rows: int = 400) -> Path:
-    import gzip
-
-    path = tmp / "small.csv"
-    with gzip.open(DEFAULT_CATALOG, "rt") if DEFAULT_CATALOG.suffix == ".gz" else open(DEFAULT_CATALOG) as src, \
-            open(path, "w") as dst:
-        for i, line in enumerate(src):
-            if i > rows:
-                break
-            dst.write(line)
-    return path
+    return write_head(tmp / "small.csv", rows)
 
 
 def bare_sqlite(path: Path, n: int, batch: int) -> float:

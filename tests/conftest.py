@@ -7,26 +7,20 @@ model; the full one indexes all 28k tracks with MiniLM vectors (cached under
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 
 import pytest
 
-from es_ltrr.config import DEFAULT_CATALOG, Settings
+from es_ltrr.catalog.spotify import write_head
+from es_ltrr.config import Settings
 
 SMALL_ROWS = 400
 
 
 @pytest.fixture(scope="session")
 def small_catalog(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("catalog") / "small.csv.gz"
-    with gzip.open(DEFAULT_CATALOG, "rt", encoding="utf-8") as src, gzip.open(path, "wt", encoding="utf-8") as dst:
-        for i, line in enumerate(src):
-            if i > SMALL_ROWS:
-                break
-            dst.write(line)
-    return path
+    return write_head(tmp_path_factory.mktemp("catalog") / "small.csv.gz", SMALL_ROWS)
 
 
 @pytest.fixture(scope="session")

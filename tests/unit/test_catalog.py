@@ -27,7 +27,7 @@ from es_ltrr.catalog import (
 )
 from es_ltrr.catalog.queries import misspell, misspellings, popularity_prior
 from es_ltrr.catalog.entities import slug
-from es_ltrr.catalog.spotify import normalize_date
+from es_ltrr.catalog.spotify import normalize_date, read_header, write_head
 from es_ltrr.schema import MUSIC
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "spotify_small.csv"
@@ -338,3 +338,10 @@ def test_real_catalog():
     assert by_id["artist:beyonce"]["name"] == "Beyoncé"
     assert {g["genres"][0] for g in catalog.entities if g["type"] == "genre"} == {
         "edm", "latin", "pop", "r&b", "rap", "rock"}
+
+
+def test_write_head_copies_the_header_and_the_first_rows_byte_for_byte(tmp_path):
+    gz, plain = write_head(tmp_path / "head.csv.gz", 7, FIXTURE), write_head(tmp_path / "head.csv", 7, FIXTURE)
+    expected = FIXTURE.read_bytes().splitlines(keepends=True)[:8]
+    assert gzip.open(gz).read() == plain.read_bytes() == b"".join(expected)
+    assert read_header(gz) == read_header(FIXTURE)
