@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from es_ltrr.app import build_searcher
-from es_ltrr.bench import sample_queries
 from es_ltrr.catalog import load_catalog
-from es_ltrr.config import Settings
-from es_ltrr.engines.embedded import EmbeddedEngine
-from es_ltrr.engines.embedded.fields import Vectors
+from es_ltrr.common.settings import Settings
+from es_ltrr.ops.bench.latency import sample_queries
+from es_ltrr.retrieval.engines.embedded import EmbeddedEngine
+from es_ltrr.retrieval.engines.embedded.fields import Vectors
+from es_ltrr.serving.wiring import build_searcher
 
 
 def exact_twin(engine: EmbeddedEngine) -> EmbeddedEngine:

@@ -32,9 +32,9 @@ from tabulate import tabulate
 
 from es_ltrr.catalog import load_catalog
 from es_ltrr.catalog.texts import embedding_texts
-from es_ltrr.config import Settings
-from es_ltrr.embedding import CATALOG_BATCH, DIM, Encoder, embed_catalog
-from es_ltrr.engines.embedded import EmbeddedEngine
+from es_ltrr.common.settings import Settings
+from es_ltrr.retrieval.embedding import CATALOG_BATCH, DIM, Encoder, embed_catalog
+from es_ltrr.retrieval.engines.embedded import EmbeddedEngine
 from es_ltrr.understanding import Gazetteer
 
 

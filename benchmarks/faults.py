@@ -4,7 +4,7 @@ healthy node measured in the same run (docs/reliability.md).
     python benchmarks/faults.py [--rows 400] [--searches 40] [--arm-budget-ms 500]
 
 Runs on a scratch OpenSearch node (a copy of the assembled test distribution on its own port,
-256 MB heap; `es_ltrr.devnode.scratch`), never on the shared test nodes. The first `--rows`
+256 MB heap; `es_ltrr.ops.devnode.scratch`), never on the shared test nodes. The first `--rows`
 rows of the shipped catalog are indexed without vectors; searches go through the HTTP app
 (Flask, in process) with `arm_timeout_ms` = `--arm-budget-ms` and a breaker of 3 failures,
 1 s cooldown. Scenarios, in order: healthy; one arm slow (a script the node cannot stop at
@@ -28,21 +28,21 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
-from es_ltrr.app import build_searcher
-from es_ltrr.apply import apply
-from es_ltrr.arms import ARMS, Arm
 from es_ltrr.catalog.spotify import write_head
-from es_ltrr.config import Settings
-from es_ltrr.devnode import lifecycle
-from es_ltrr.devnode.host import node_pid, signal_group
-from es_ltrr.devnode.scratch import kill, scratch_node
-from es_ltrr.engines.cluster import CircuitBreaker
-from es_ltrr.engines.factory import cluster_engine
-from es_ltrr.indexing import build_index
-from es_ltrr.ltr import default_featureset
-from es_ltrr.policy import StaticPolicy
-from es_ltrr.schema import MUSIC
-from es_ltrr.server import create_app
+from es_ltrr.common.schema import MUSIC
+from es_ltrr.common.settings import Settings
+from es_ltrr.ops.apply import apply
+from es_ltrr.ops.devnode import lifecycle
+from es_ltrr.ops.devnode.host import node_pid, signal_group
+from es_ltrr.ops.devnode.scratch import kill, scratch_node
+from es_ltrr.ranking.ltr import default_featureset
+from es_ltrr.retrieval.arms import ARMS, Arm
+from es_ltrr.retrieval.engines.cluster import CircuitBreaker
+from es_ltrr.retrieval.engines.factory import cluster_engine
+from es_ltrr.retrieval.indexing import build_index
+from es_ltrr.retrieval.policy import StaticPolicy
+from es_ltrr.serving.http import create_app
+from es_ltrr.serving.wiring import build_searcher
 
 QUERIES = ["love", "ed sheeran", "dance pop", "memories", "summer", "happy songs", "remix", "party"]
 #: The script of tests/integration/test_faults.py: quadratic string building per document,

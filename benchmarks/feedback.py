@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from es_ltrr.api import parse_search_request
-from es_ltrr.app import build_searcher
 from es_ltrr.catalog.spotify import write_head
-from es_ltrr.config import Settings
+from es_ltrr.common.settings import Settings
 from es_ltrr.feedback import FeedbackLoop, FeedbackStore, parse_event
-from es_ltrr.server import create_app
+from es_ltrr.serving.contract import parse_search_request
+from es_ltrr.serving.http import create_app
+from es_ltrr.serving.wiring import build_searcher
 
 
 def small_catalog(tmp: Path, rows: int = 400) -> Path:

@@ -19,16 +19,16 @@ from types import SimpleNamespace
 import numpy as np
 from tabulate import tabulate
 
-from es_ltrr.app import build_searcher
-from es_ltrr.arms import ARMS
-from es_ltrr.bench import sample_queries
 from es_ltrr.catalog import load_catalog
-from es_ltrr.config import Settings
-from es_ltrr.pipeline import policy_context
-from es_ltrr.api import SearchRequest
-from es_ltrr.policy import StaticPolicy, ThompsonPolicy, UCBPolicy
+from es_ltrr.common.settings import Settings
+from es_ltrr.ops.bench.latency import sample_queries
+from es_ltrr.retrieval.arms import ARMS
+from es_ltrr.retrieval.policy import StaticPolicy, ThompsonPolicy, UCBPolicy
+from es_ltrr.retrieval.union import ArmResult
+from es_ltrr.search.pipeline import policy_context
+from es_ltrr.search.request import SearchRequest
+from es_ltrr.serving.wiring import build_searcher
 from es_ltrr.understanding import understand
-from es_ltrr.union import ArmResult
 
 
 def main(argv: list[str] | None = None) -> int:

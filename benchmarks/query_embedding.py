@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from es_ltrr.app import build_searcher
-from es_ltrr.arms import ArmInput
-from es_ltrr.bench import sample_queries
 from es_ltrr.catalog import load_catalog
-from es_ltrr.config import Settings
-from es_ltrr.embedding import Encoder
-from es_ltrr.embedding_onnx import load_onnx_encoder
+from es_ltrr.common.settings import Settings
+from es_ltrr.ops.bench.latency import sample_queries
+from es_ltrr.retrieval.arms import ArmInput
+from es_ltrr.retrieval.embedding import Encoder
+from es_ltrr.retrieval.embedding_onnx import load_onnx_encoder
+from es_ltrr.serving.wiring import build_searcher
 from es_ltrr.understanding import understand
 
 

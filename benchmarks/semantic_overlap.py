@@ -3,7 +3,7 @@
     python benchmarks/semantic_overlap.py BASELINE_DATA_DIR NEW_DATA_DIR [--queries 100] [--seed 0]
 
 Runs the semantic arm alone (`StaticPolicy({"semantic": 10})`) for the same sampled catalog
-queries (`es_ltrr.bench.sample_queries`) against both data dirs and prints the mean share of
+queries (`es_ltrr.ops.bench.latency.sample_queries`) against both data dirs and prints the mean share of
 the baseline's top 10 that the new index also returns, with the lowest-overlap queries.
 """
 
@@ -16,13 +16,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from es_ltrr.api import parse_search_request
-from es_ltrr.app import build_searcher
-from es_ltrr.bench import sample_queries
 from es_ltrr.catalog import load_catalog
-from es_ltrr.config import Settings
-from es_ltrr.pipeline import Searcher
-from es_ltrr.policy import StaticPolicy
+from es_ltrr.common.settings import Settings
+from es_ltrr.ops.bench.latency import sample_queries
+from es_ltrr.retrieval.policy import StaticPolicy
+from es_ltrr.search.pipeline import Searcher
+from es_ltrr.serving.contract import parse_search_request
+from es_ltrr.serving.wiring import build_searcher
 
 K = 10
 

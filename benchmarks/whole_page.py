@@ -15,11 +15,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from es_ltrr.api import parse_search_request, search_response
-from es_ltrr.app import build_searcher
 from es_ltrr.catalog import load_catalog
-from es_ltrr.config import Settings
+from es_ltrr.common.settings import Settings
 from es_ltrr.evaluation.whole_page import evaluate
+from es_ltrr.serving.contract import parse_search_request, search_response
+from es_ltrr.serving.wiring import build_searcher
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@
 
 The alias must be indexed (`es-ltrr apply` + `es-ltrr index` with the same settings) and the
 node must store the featureset. The model is a throwaway one trained here on word-containment
-grades of features logged by the plugin and uploaded with `es_ltrr.ltr.upload` (parity checked);
+grades of features logged by the plugin and uploaded with `es_ltrr.ranking.ltr.upload` (parity checked);
 latency does not depend on what it learned. Queries are sampled (seeded) from the catalog.
 """
 
@@ -27,17 +27,22 @@ import numpy as np
 import xgboost as xgb
 from tabulate import tabulate
 
-from es_ltrr.analysis import words
-from es_ltrr.api import parse_search_request
-from es_ltrr.arms import ARMS
-from es_ltrr.app import build_searcher
-from es_ltrr.bench import sample_queries
 from es_ltrr.catalog import load_catalog
-from es_ltrr.config import Settings
-from es_ltrr.ltr import LtrModel, MsearchFeatureLogger, PluginFeatureLogger, default_featureset
-from es_ltrr.ltr.plugin import LtrPlugin
-from es_ltrr.ltr.upload import ParityCase, upload_model
+from es_ltrr.common.analysis import words
+from es_ltrr.common.settings import Settings
+from es_ltrr.ops.bench.latency import sample_queries
 from es_ltrr.ranking import PluginRanker, XGBoostRanker
+from es_ltrr.ranking.ltr import (
+    LtrModel,
+    MsearchFeatureLogger,
+    PluginFeatureLogger,
+    default_featureset,
+)
+from es_ltrr.ranking.ltr.plugin import LtrPlugin
+from es_ltrr.ranking.ltr.upload import ParityCase, upload_model
+from es_ltrr.retrieval.arms import ARMS
+from es_ltrr.serving.contract import parse_search_request
+from es_ltrr.serving.wiring import build_searcher
 
 
 def _grade(query: str, source: dict) -> int:

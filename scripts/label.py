@@ -35,9 +35,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from es_ltrr.analysis import fold
 from es_ltrr.catalog import DEFAULT_CATALOG, load_catalog
 from es_ltrr.catalog.names import core_title
+from es_ltrr.common.analysis import fold
 
 Doc = dict[str, Any]
 

@@ -3,7 +3,7 @@
 
     scripts/upload_model.py MODEL_FILE --cluster URL [--name N] [--activate] [--json]
 
-No logic of its own: the command (es_ltrr/cli/ops.py) and es_ltrr/ltr/upload.py do the work.
+No logic of its own: the command (es_ltrr/cli/ops.py) and es_ltrr/ranking/ltr/upload.py do the work.
 """
 
 import sys

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from es_ltrr.catalog.spotify import write_head
-from es_ltrr.config import Settings
+from es_ltrr.common.settings import Settings
 
 SMALL_ROWS = 400
 
@@ -25,7 +25,7 @@ def small_catalog(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_searcher(small_catalog, tmp_path_factory):
-    from es_ltrr.app import build_searcher
+    from es_ltrr.serving.wiring import build_searcher
 
     settings = Settings.load(env={}, catalog=small_catalog, data_dir=tmp_path_factory.mktemp("small"), embed=False)
     return build_searcher(settings, say=lambda _: None)
@@ -53,7 +53,7 @@ def music_settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def music_searcher(music_settings):
-    from es_ltrr.app import build_searcher
+    from es_ltrr.serving.wiring import build_searcher
 
     return build_searcher(music_settings, say=lambda _: None)
 

@@ -7,8 +7,8 @@ from collections import Counter
 
 from hypothesis import strategies as st
 
-from es_ltrr.api import MAX_CONTEXT_DEPTH
-from es_ltrr.config import MAX_K, MAX_QUERY_CHARS
+from es_ltrr.search.request import MAX_K, MAX_QUERY_CHARS
+from es_ltrr.serving.contract import MAX_CONTEXT_DEPTH
 
 #: Text a hostile or careless client sends: every code point (surrogates included) and the
 #: characters that break naive code — NUL, controls, BOM, zero-width, combining, RTL, emoji.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from es_ltrr.analysis import words
+from es_ltrr.common.analysis import words
 
 
 def grade(query: str, source: dict) -> int:

@@ -14,10 +14,10 @@ import re
 from collections import Counter
 from typing import Any
 
-from es_ltrr.analysis import fold
 from es_ltrr.catalog.moods import AGGREGATE_SHARE, aggregate_moods
 from es_ltrr.catalog.names import core_title
 from es_ltrr.catalog.queries import attach_predicted_queries
+from es_ltrr.common.analysis import fold
 
 AUDIO_FEATURES: tuple[str, ...] = (
     "danceability", "energy", "valence", "acousticness", "tempo", "instrumentalness"

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 
 from es_ltrr.catalog.queries import attach_predicted_queries
 from es_ltrr.catalog.spotify import SPOTIFY_COLUMNS, load_spotify, read_header
-from es_ltrr.schema import MUSIC, Schema
+from es_ltrr.common.schema import MUSIC, Schema
 
 REQUIRED: tuple[str, ...] = ("id", "type", "name")
 #: Bad lines logged one by one (the rest are counted).

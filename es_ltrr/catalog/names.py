@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from es_ltrr.analysis import is_symbol, normalize_query, words
+from es_ltrr.common.analysis import is_symbol, normalize_query, words
 
 STOPWORDS = frozenset(
     """a an and the of by in on at for to from with my me you your i it is be we us

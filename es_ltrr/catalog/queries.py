@@ -29,7 +29,6 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Iterable
 
-from es_ltrr.analysis import normalize_query, q2e_key, words
 from es_ltrr.catalog.names import (
     GENRE_SYNONYMS,
     core_title,
@@ -37,6 +36,7 @@ from es_ltrr.catalog.names import (
     without_apostrophes,
     without_symbols,
 )
+from es_ltrr.common.analysis import normalize_query, q2e_key, words
 
 #: Upper bound on predicted queries per entity (keeps the rank_features field small).
 MAX_QUERIES = 16

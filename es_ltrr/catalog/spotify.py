@@ -46,7 +46,7 @@ from es_ltrr.catalog.moods import moods_for
 logger = logging.getLogger(__name__)
 
 #: The repository root (the directory holding `es_ltrr/`).
-from es_ltrr.config import DEFAULT_CATALOG  # noqa: E402  (one definition of the default path)
+from es_ltrr.common.settings import DEFAULT_CATALOG  # noqa: E402  (one definition of the default path)
 
 #: Columns a CSV must have to be read as a Spotify catalog.
 SPOTIFY_COLUMNS: frozenset[str] = frozenset(

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import Ctx, fail, main, say, searcher_for, settings_options
+from ..common.console import say
+from .group import Ctx, fail, main, searcher_for, settings_options
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..simulation.ope import OpeConfig
+    from ..common.settings import Settings
+    from ..evaluation.ope_simulated import OpeConfig
 
 
 @main.command()
@@ -38,11 +39,14 @@ def evaluate(obj: Ctx, judged: str, queries: int, seed: int, as_json: bool, plot
     from tqdm import tqdm
 
     from ..catalog import load_catalog
-    from ..engines import EngineError
-    from ..evaluate import evaluate as run, probe, systems, tables
-    from ..evaluate.plots import plots as write_plots
+    from ..evaluation.cluster_fusion import probe
     from ..evaluation.judged import JudgedSetError, load_judged, on_catalog
-    from ..simulation.users import QueryGenerator
+    from ..evaluation.plots import plots as write_plots
+    from ..evaluation.report import evaluate as run
+    from ..evaluation.report import tables
+    from ..evaluation.simulation.users import QueryGenerator
+    from ..evaluation.systems import systems
+    from ..retrieval.engines import EngineError
 
     settings = obj.settings()
     if judged != "hand" and queries < 2:
@@ -125,7 +129,7 @@ def ope(obj: Ctx, from_log: bool, queries: int, truth_queries: int, learn_querie
     if from_log:
         report, text = _ope_from_log(settings, names, chosen, clip, seed)
     else:
-        from ..simulation.ope import TARGETS, OpeConfig
+        from ..evaluation.ope_simulated import TARGETS, OpeConfig
 
         config = OpeConfig(queries, truth_queries, learn_queries, log_policy, log_candidates, names or TARGETS,
                            engagement=engagement, rules=chosen, clip=clip, seed=seed, cost=cost, budget=budget,
@@ -140,7 +144,7 @@ def ope(obj: Ctx, from_log: bool, queries: int, truth_queries: int, learn_querie
 def _ope_simulated(obj: Ctx, settings: Settings, config: OpeConfig) -> tuple[dict[str, Any], str]:
     """The simulator's check: (JSON report, table)."""
     from ..catalog import load_catalog
-    from ..simulation.ope import run_ope, table
+    from ..evaluation.ope_simulated import run_ope, table
 
     if settings.cluster_url:
         fail("ope simulates on the embedded engine (drop --cluster, or use --from-log)")
@@ -155,14 +159,14 @@ def _ope_simulated(obj: Ctx, settings: Settings, config: OpeConfig) -> tuple[dic
 def _ope_from_log(settings: Settings, names: tuple[str, ...] | None, rules: tuple[str, ...], clip: float | None,
                   seed: int) -> tuple[dict[str, Any], str]:
     """Estimates on the data dir's feedback log: (JSON report, tables per rule)."""
-    from ..app import make_policy
-    from ..datadir import DataDir
-    from ..feedback.ope import estimate_log, estimates_table, log_batch
-    from ..feedback.store import FILENAME, FeedbackStore, StoreError
-    from ..policy import DEFAULT_DEPTHS
+    from ..common.datadir import DataDir
+    from ..evaluation.ope_logged import estimate_log, estimates_table, log_batch
+    from ..feedback.store import FeedbackStore, StoreError
+    from ..retrieval.policy import DEFAULT_DEPTHS
+    from ..serving.wiring import make_policy
 
     data = DataDir(settings.data_dir)
-    log = data.logs_dir / FILENAME
+    log = data.feedback_log
     if not log.is_file():
         fail(f"no feedback log at {log}: serve searches (es-ltrr serve) first")
     try:

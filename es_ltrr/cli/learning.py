@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from . import Ctx, fail, main, say, searcher_for, settings_options
+from ..common.console import say
+from .group import Ctx, fail, main, searcher_for, settings_options
 
 
 @main.command()
@@ -34,10 +35,12 @@ def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: s
     """Simulated users on the shipped catalog (embedded engine): every policy learns from their
     clicks on the same query stream, then is measured on users with held-out targets."""
     from ..catalog import load_catalog
-    from ..datadir import DataDir
-    from ..simulation.experiment import SimulationConfig, simulate as run
-    from ..simulation.http import HttpError
-    from ..simulation.report import plots as write_plots, table
+    from ..common.datadir import DataDir
+    from ..evaluation.simulation.experiment import SimulationConfig
+    from ..evaluation.simulation.experiment import simulate as run
+    from ..evaluation.simulation.http import HttpError
+    from ..evaluation.simulation.report import plots as write_plots
+    from ..evaluation.simulation.report import table
 
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
     if queries < 1 or report_queries < 1:
@@ -77,15 +80,15 @@ def replay(obj: Ctx, as_json: bool, save: bool) -> None:
     A fresh policy folds the logged events in log order up to the saved state's log position;
     `state_equal` says whether its learned state equals the saved one (the RNG, which searches
     advance, is not part of the comparison)."""
-    from ..app import make_policy
-    from ..datadir import DataDir
+    from ..common.datadir import DataDir
     from ..feedback.loop import replay as fold_log
-    from ..feedback.store import FILENAME, FeedbackStore, StoreError
+    from ..feedback.store import FeedbackStore, StoreError
+    from ..serving.wiring import make_policy
 
     settings = obj.settings()
     data = DataDir(settings.data_dir)
     try:
-        store = FeedbackStore(data.logs_dir / FILENAME)
+        store = FeedbackStore(data.feedback_log)
         fresh = make_policy(settings.policy, settings.policy_options, settings.allocation)
         saved = data.policy_state(fresh.name)
         until = int(saved.get("log_seq", 0)) if saved else 0
@@ -125,8 +128,8 @@ def train(obj: Ctx, as_json: bool, judgments: Path | None, source: str, min_show
     features are logged with the LTR plugin's ltr_log and the model is uploaded there with a
     parity check (searches then rescore with sltr). With no feedback logged yet, the
     simulator's users generate some first (and it says so)."""
-    from ..datadir import DataDir, DataDirError
-    from ..retrain import TrainOptions, run_training
+    from ..common.datadir import DataDir, DataDirError
+    from ..ops.train import TrainOptions, run_training
 
     settings = obj.settings()
     if rollback:
@@ -137,8 +140,8 @@ def train(obj: Ctx, as_json: bool, judgments: Path | None, source: str, min_show
         say(f"active model: {previous or 'none (fusion)'}")
         return
     searcher = searcher_for(obj, settings)
-    from ..engines import EngineError
-    from ..ltr.upload import UploadError
+    from ..ranking.ltr.upload import UploadError
+    from ..retrieval.engines import EngineError
 
     try:
         options = TrainOptions(judgments, source, min_showings, searches, margin, activate, seed)
@@ -168,9 +171,9 @@ def models(obj: Ctx, as_json: bool, promote: str | None, require_win: bool) -> N
     """The data dir's models (active one marked, held-out metrics) and the interleaving results
     of each challenger from the feedback log: wins, losses, ties, win rate with its 95 %
     Wilson interval (challenger_model + interleave_share in the settings run the test)."""
-    from ..datadir import DataDir, DataDirError
-    from ..feedback.interleaving import outcomes
-    from ..feedback.store import FILENAME, FeedbackStore, StoreError
+    from ..common.datadir import DataDir, DataDirError
+    from ..feedback.interleaving_wins import outcomes
+    from ..feedback.store import FeedbackStore, StoreError
 
     data = DataDir(obj.settings().data_dir)
     if promote:
@@ -186,7 +189,7 @@ def models(obj: Ctx, as_json: bool, promote: str | None, require_win: bool) -> N
             rows.append({"name": directory.name, "active": bool(active and directory.name == active.name),
                          "ndcg10": new.get("ndcg10"), "mrr": new.get("mrr"),
                          "parity_max_abs_diff": metrics.get("parity_max_abs_diff")})
-        log = data.logs_dir / FILENAME
+        log = data.feedback_log
         results = [o.to_dict() for o in outcomes(FeedbackStore(log))] if log.is_file() else []
     except (DataDirError, StoreError, ValueError) as exc:
         fail(str(exc))
@@ -206,12 +209,12 @@ def models(obj: Ctx, as_json: bool, promote: str | None, require_win: bool) -> N
 
 def _promote(data, name: str, require_win: bool) -> None:
     """Activate `name`; with `require_win`, only after an interleaving win of a challenger of that name."""
-    from ..datadir import DataDirError
-    from ..feedback.interleaving import outcomes
-    from ..feedback.store import FILENAME, FeedbackStore
+    from ..common.datadir import DataDirError
+    from ..feedback.interleaving_wins import outcomes
+    from ..feedback.store import FeedbackStore
 
     if require_win:
-        log = data.logs_dir / FILENAME
+        log = data.feedback_log
         results = {o.challenger: o for o in outcomes(FeedbackStore(log))} if log.is_file() else {}
         result = next((o for label, o in results.items() if label == name or label.endswith(f":{name}")), None)
         if result is None:

@@ -1,4 +1,4 @@
-"""es-ltrr node: a local OpenSearch/Elasticsearch test node (developer tooling, es_ltrr.devnode)."""
+"""es-ltrr node: a local OpenSearch/Elasticsearch test node (developer tooling, es_ltrr.ops.devnode)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from . import fail, main, say
+from ..common.console import say
+from .group import fail, main
 
 
 @main.group()
@@ -19,7 +20,7 @@ def node() -> None:
 def _node_config(home: Path | None, port: int | None, distribution: str = "opensearch", no_ltr: bool = False,
                  tls_dir: Path | None = None):
     """The dev node's config: the environment read once here, the options winning."""
-    from ..devnode import NodeConfig
+    from ..ops.devnode import NodeConfig
 
     return NodeConfig.from_env(distribution=distribution, home=home, port=port, ltr=False if no_ltr else None,
                                tls_dir=tls_dir)
@@ -46,7 +47,7 @@ _no_ltr_option = click.option(
 @_tls_option
 def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: bool, tls_dir: Path | None) -> None:
     """Assemble (cached) and start the node; prints its URL as the last line."""
-    from ..devnode import NodeError, start
+    from ..ops.devnode import NodeError, start
 
     try:
         url = start(_node_config(home, port, distribution, no_ltr, tls_dir), progress=say)
@@ -61,7 +62,7 @@ def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: b
 @_no_ltr_option
 def node_assemble(home: Path | None, distribution: str, no_ltr: bool) -> None:
     """Assemble (cached: modules, plugins, the LTR build) without starting; prints the distribution dir."""
-    from ..devnode import NodeError, assemble
+    from ..ops.devnode import NodeError, assemble
 
     try:
         click.echo(str(assemble(_node_config(home, None, distribution, no_ltr), progress=say)))
@@ -75,7 +76,7 @@ def node_assemble(home: Path | None, distribution: str, no_ltr: bool) -> None:
 @_distribution_option
 def node_stop(home: Path | None, port: int | None, distribution: str) -> None:
     """Stop the node started by `es-ltrr node start`."""
-    from ..devnode import NodeError, stop
+    from ..ops.devnode import NodeError, stop
 
     try:
         stopped = stop(_node_config(home, port, distribution))
@@ -91,6 +92,6 @@ def node_stop(home: Path | None, port: int | None, distribution: str) -> None:
 @_tls_option
 def node_status(home: Path | None, port: int | None, distribution: str, tls_dir: Path | None) -> None:
     """Print the node's status as JSON."""
-    from ..devnode import status
+    from ..ops.devnode import status
 
     click.echo(json.dumps(status(_node_config(home, port, distribution, tls_dir=tls_dir)), indent=2))

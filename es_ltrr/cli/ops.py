@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from ..api import parse_search_request
-
-from . import Ctx, fail, main, say, searcher_for, settings_options
+from ..common.console import say
+from ..serving.contract import parse_search_request
+from .group import Ctx, fail, main, searcher_for, settings_options
 
 
 @main.command()
@@ -22,10 +23,9 @@ def index(obj: Ctx) -> None:
     Catalog vectors are cached outside the data dir ($XDG_CACHE_HOME/es-ltrr, on Linux by
     default ~/.cache/es-ltrr; or ES_LTRR_CACHE_DIR), so re-indexing the same catalog is fast.
     """
-    from ..embedding import Encoder
-    from ..indexing import build_index
-
-    from ..engines import EngineError
+    from ..retrieval.embedding import Encoder
+    from ..retrieval.engines import EngineError
+    from ..retrieval.indexing import build_index
 
     settings = obj.settings()
     if not settings.catalog.exists():
@@ -44,11 +44,12 @@ def index(obj: Ctx) -> None:
 @click.pass_obj
 def apply(obj: Ctx, dry_run: bool, no_ltr: bool) -> None:
     """Create/upgrade the versioned index behind the alias, store arm templates and LTR featuresets."""
-    from ..apply import ApplyError, apply as apply_changes
-    from ..engines import EngineError
-    from ..engines.factory import cluster_engine
-    from ..ltr import default_featureset
-    from ..schema import MUSIC
+    from ..common.schema import MUSIC
+    from ..ops.apply import ApplyError
+    from ..ops.apply import apply as apply_changes
+    from ..ranking.ltr import default_featureset
+    from ..retrieval.engines import EngineError
+    from ..retrieval.engines.factory import cluster_engine
 
     settings = obj.settings()
     try:
@@ -72,13 +73,14 @@ def upload_model(obj: Ctx, model_file: Path, name: str | None, activate: bool, a
     name, compares sltr with local XGBoost on features logged for a few catalog queries
     (max |diff| <= 1e-4, else the model is deleted again) and saves it in models/<name>/.
     """
-    from ..bench import sample_queries
     from ..catalog import load_catalog
-    from ..datadir import DataDir
-    from ..engines import EngineError
-    from ..ltr import default_featureset
-    from ..ltr.plugin import LtrPlugin
-    from ..ltr.upload import ParityCase, UploadError, upload_model as upload
+    from ..common.datadir import DataDir
+    from ..ops.bench.latency import sample_queries
+    from ..ranking.ltr import default_featureset
+    from ..ranking.ltr.plugin import LtrPlugin
+    from ..ranking.ltr.upload import ParityCase, UploadError
+    from ..ranking.ltr.upload import upload_model as upload
+    from ..retrieval.engines import EngineError
 
     settings = obj.settings()
     if not settings.cluster_url:
@@ -111,7 +113,7 @@ def mappings(out: Path, check: bool) -> None:
     """Write mappings/<flavor>.json generated from the schema."""
     import tempfile
 
-    from ..schema import MUSIC, write_mappings
+    from ..common.schema import MUSIC, write_mappings
 
     if not check:
         for path in write_mappings(MUSIC, out):
@@ -122,3 +124,35 @@ def mappings(out: Path, check: bool) -> None:
     if stale:
         fail(f"stale mappings: {', '.join(stale)} (run `es-ltrr mappings`)")
     click.echo("mappings are up to date")
+
+
+@main.command()
+@click.option("--queries", "n_queries", default=200, show_default=True, help="Sampled catalog queries.")
+@click.option("--k", default=10, show_default=True, help="Depth compared per arm.")
+@click.option("--seed", default=11, show_default=True)
+@settings_options()
+@click.pass_obj
+def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:
+    """Per-arm top-k overlap: embedded engine (DATA_DIR) vs the --cluster, same corpus."""
+    from tqdm import tqdm
+
+    from ..catalog import load_catalog
+    from ..common.redact import redact_url
+    from ..ops.bench.latency import sample_queries
+    from ..ops.engine_parity import measure, table
+    from ..retrieval.engines import EngineError
+    from ..retrieval.engines.factory import cluster_engine
+
+    settings = obj.settings()
+    if not settings.cluster_url:
+        fail("parity compares the embedded index with a cluster: pass --cluster URL")
+    try:
+        other = cluster_engine(settings)
+    except (EngineError, ValueError) as exc:
+        fail(str(exc))
+    # the searcher side runs on the embedded index in DATA_DIR
+    searcher = searcher_for(obj, replace(settings, cluster_url=None, flavor=None, ltr_model=None))
+    queries = sample_queries(load_catalog(settings.catalog), n_queries, seed)
+    with tqdm(total=len(queries), desc="parity", unit="query", mininterval=2.0, file=sys.stderr) as bar:
+        results = measure(searcher, other, queries, k, progress=bar.update)
+    click.echo(table(results, k, "embedded", f"{other.flavor} {redact_url(settings.cluster_url)}"))

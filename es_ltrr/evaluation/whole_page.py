@@ -16,7 +16,7 @@ relevant — no hand labels that go stale:
 
 Precision@10 of one query = distinct relevant works in the top 10 / min(10, relevant works
 in the catalog) — works, because three rows of one recording tell the user one thing
-(`es_ltrr.collapse`); a page with fewer than 10 hits is not penalized below what the
+(`es_ltrr.search.collapse`); a page with fewer than 10 hits is not penalized below what the
 catalog allows.
 `python benchmarks/whole_page.py` prints the table per intent.
 """
@@ -27,9 +27,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..analysis import fold
 from ..catalog.names import core_title
-from ..collapse import source_work_key
+from ..common.analysis import fold
+from ..search.collapse import source_work_key
 
 Source = Mapping[str, Any]
 Judge = Callable[[Source], bool]

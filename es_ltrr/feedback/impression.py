@@ -1,11 +1,12 @@
 """What the log keeps of a served search, and what the policy learns from later.
 
-An `Impression` is the part of a `SearchResult` that feedback needs, as JSON: the query and
-its normalized form, the request context, the understanding's summary, the policy's context
-and decision (allocations, propensities, depth distributions, forced rules), every executed
-arm's full ranked id list, the page and the timings. It answers the same `context`,
-`decision` and `arm_result(arm)` the policy reads from a live record, so an event arriving
-minutes later — or replayed from the log — updates the policy exactly as the live search would.
+An `Impression` is a projection of the live record (`search.record.SearchResult`): the part
+feedback needs, kept as JSON — the query and its normalized form, the request context, the
+understanding's summary, the policy's context and decision (allocations, propensities, depth
+distributions, forced rules), every executed arm's full ranked id list, the page (ids) and
+the timings. Both answer `policy.ServedSearch` (`context`, `decision`, `arm_result(arm)`),
+so an event arriving minutes later — or replayed from the log — updates the policy exactly
+as the live search would. The decision's `explain` (a debug diagnostic) is not logged.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..policy import Decision, PolicyContext
-from ..union import ArmResult
+from ..retrieval.policy import Decision, PolicyContext
+from ..retrieval.union import ArmResult, find_arm_result
 
 if TYPE_CHECKING:
-    from ..record import SearchResult
+    from ..search.record import SearchResult
 
 
 @dataclass(frozen=True)
@@ -38,18 +39,17 @@ class Impression:
     teams: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_result(cls, result: SearchResult) -> "Impression":
+    def of(cls, result: SearchResult) -> "Impression":
+        """The projection of a live record that the log keeps (the decision as it was served)."""
         u = result.understanding
         summary = {"intent": u.intent, "intent_confidence": u.intent_confidence,
                    "slots": [s.kind for s in u.slots], "misspelled": u.misspelled}
-        decision = Decision(dict(result.decision.allocations), dict(result.decision.propensities),
-                            result.decision.policy, result.decision.depths, result.decision.forced)
         return cls(result.impression_id, result.served_at, result.request.query, u.normalized, result.context,
-                   decision, result.arm_results, tuple(result.ids), summary, dict(result.timings_ms),
+                   result.decision, result.arm_results, tuple(result.ids), summary, dict(result.timings_ms),
                    result.challenger, dict(result.teams))
 
     def arm_result(self, arm: str) -> ArmResult | None:
-        return next((r for r in self.arm_results if r.arm == arm), None)
+        return find_arm_result(self.arm_results, arm)
 
     def to_json(self) -> str:
         d = self.decision

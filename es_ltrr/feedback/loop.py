@@ -22,18 +22,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ..datadir import DataDir
-from ..engines.base import Engine
-from ..engines.cluster import ClusterEngine
-from ..policy import Policy
+from ..common.datadir import DataDir
+from ..retrieval.engines.base import Engine
+from ..retrieval.engines.cluster import ClusterEngine
+from ..retrieval.policy import Policy
 from .events import DEFAULT_WEIGHTS, MAX_BATCH, Event, EventError, parse_event
 from .impression import Impression
 from .memory import Q2EMemory
-from .store import FILENAME, FeedbackStore
+from .store import FeedbackStore
 from .ubi import UbiMirror, UbiSync
 
 if TYPE_CHECKING:
-    from ..record import SearchResult
+    from ..search.record import SearchResult
 
 #: Events folded between two saves of the policy state (the log makes the rest recoverable).
 SAVE_EVERY = 500
@@ -76,24 +76,32 @@ class FeedbackLoop:
 
     @classmethod
     def open(cls, data: DataDir, policy: Policy, weights: Mapping[str, float] | None = None,
-             engine: Engine | None = None) -> "FeedbackLoop":
+             engine: Engine | None = None, fold: bool = True) -> "FeedbackLoop":
         """The data dir's log, with `policy` resumed at the `log_seq` its saved state records;
-        events logged after that are folded now. With `engine`, engagement also teaches the
+        events logged after that are folded now (unless `fold` is False: a process that only
+        logs searches, such as `es-ltrr search`). With `engine`, engagement also teaches the
         Q2E memory in that engine's index, and on a cluster the log is mirrored into its UBI
         indices."""
         state = data.policy_state(policy.name) or {}
-        store = FeedbackStore(data.logs_dir / FILENAME)
+        store = FeedbackStore(data.feedback_log)
         loop = cls(store, policy, weights or DEFAULT_WEIGHTS, save=data.save_policy_state,
                    log_seq=int(state.get("log_seq", 0)), log_from=int(state.get("log_from", 0)), memory=Q2EMemory(engine, store) if engine else None,
                    mirror=UbiMirror(engine) if isinstance(engine, ClusterEngine) else None,
                    sync=UbiSync(engine, weights or DEFAULT_WEIGHTS) if isinstance(engine, ClusterEngine) else None)
-        loop.fold()
+        if fold:
+            loop.fold()
         return loop
+
+    def close(self) -> None:
+        """Write what the UBI mirror still holds, then close the log."""
+        if self.mirror is not None:
+            self.mirror.flush()
+        self.store.close()
 
     # -- writing --------------------------------------------------------------------------
 
     def log_search(self, result: SearchResult) -> None:
-        impression = Impression.from_result(result)
+        impression = Impression.of(result)
         self.store.add_impression(impression)
         if self.mirror is not None:
             self.mirror.add_query(impression)

@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..analysis import q2e_key
-from ..engines.base import Engine
+from ..common.analysis import q2e_key
+from ..retrieval.engines.base import Engine
 from .store import FeedbackStore
 
 #: Smallest stored value: rank_features refuses 0 and negatives.

@@ -17,12 +17,11 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..analysis import q2e_key
+from ..common.analysis import q2e_key
 from .events import Event
 from .impression import Impression
 
 SCHEMA_VERSION = 1
-FILENAME = "feedback.sqlite3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

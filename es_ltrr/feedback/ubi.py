@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any
 
-from ..engines.base import EngineError
+from ..retrieval.engines.base import EngineError
 from .events import Event
 from .impression import Impression
 
@@ -224,7 +224,7 @@ def ubi_sessions(engine: Any, weights: Any, page_size: int = 1000) -> list[tuple
     any UBI producer (es-ltrr, the OpenSearch UBI plugin, a JavaScript collector): queries'
     `user_query` and `query_response_hit_ids`, events' `query_id`, `action_name` (weighted
     by `weights`, > 0 engages) and `event_attributes.object.object_id`."""
-    from ..analysis import normalize_query
+    from ..common.analysis import normalize_query
 
     engaged: dict[str, set[str]] = {}
     for source in _scan(engine, UBI_EVENTS, ["query_id", "action_name", "event_attributes"], page_size):

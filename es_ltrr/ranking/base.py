@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 if TYPE_CHECKING:
-    from ..engines.base import Engine
+    from ..retrieval.engines.base import Engine
+    from ..retrieval.union import Candidate
     from ..understanding import Understanding
-    from ..union import Candidate
 
 
 @runtime_checkable

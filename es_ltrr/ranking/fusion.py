@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from ..arms import ARMS
-from ..union import Candidate
+from ..retrieval.arms import ARMS, check_arm_names
+from ..retrieval.union import Candidate
 
 if TYPE_CHECKING:
-    from ..engines.base import Engine
+    from ..retrieval.engines.base import Engine
     from ..understanding import Understanding
 
 RRF_K = 60
@@ -52,6 +52,9 @@ class RRFRanker:
     overrides: Mapping[str, float] = field(default_factory=dict)
     kind: str = "rrf"
     name: str = "rrf"
+
+    def __post_init__(self) -> None:
+        check_arm_names(self.overrides, "rrf_weights")
 
     def score(self, engine: "Engine", text: str, understanding: "Understanding",
               candidates: Sequence[Candidate]) -> list[float]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from ..ltr import FeatureLogger, LtrModel, MsearchFeatureLogger, feature_params
+from .ltr import FeatureLogger, LtrModel, MsearchFeatureLogger, feature_params
 
 if TYPE_CHECKING:
-    from ..engines.base import Engine
+    from ..retrieval.engines.base import Engine
+    from ..retrieval.union import Candidate
     from ..understanding import Understanding
-    from ..union import Candidate
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Ranking inside the cluster: the LTR plugin's `sltr` query rescoring the union.
 
 The model lives in the plugin's feature store; the sidecar sends the same featureset params
-the local ranker uses, so both see one feature definition (`es_ltrr.ltr.featureset`).
+the local ranker uses, so both see one feature definition (`es_ltrr.ranking.ltr.featureset`).
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from ..ltr import feature_params
-from ..ltr.plugin import LtrPlugin
+from .ltr import feature_params
+from .ltr.plugin import LtrPlugin
 
 if TYPE_CHECKING:
-    from ..engines.cluster import ClusterEngine
+    from ..retrieval.engines.cluster import ClusterEngine
+    from ..retrieval.union import Candidate
     from ..understanding import Understanding
-    from ..union import Candidate
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Query understanding: gazetteer tagging from the catalog, misspellings, intent.
 
 :func:`understand` turns a raw query into an :class:`Understanding`: its normalized text and
-tokens (from :mod:`es_ltrr.analysis`, the one notion of a token), non-overlapping
+tokens (from :mod:`es_ltrr.common.analysis`, the one notion of a token), non-overlapping
 :class:`Slot` s and an intent.
 
 Tagging
@@ -60,8 +60,9 @@ their lookup), :mod:`.gazetteer_file` (its versioned file), :mod:`.fuzzy` (missp
 match), :mod:`.tagger` (slots, selection, intent).
 """
 
+from es_ltrr.understanding.entries import Entry
 from es_ltrr.understanding.fuzzy import skeleton
-from es_ltrr.understanding.gazetteer import Entry, Gazetteer
+from es_ltrr.understanding.gazetteer import Gazetteer
 from es_ltrr.understanding.tagger import Slot, Understanding, understand
 from es_ltrr.understanding.vocabulary import (
     ENTITY_TYPE_WORDS,

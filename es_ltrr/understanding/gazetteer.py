@@ -5,12 +5,10 @@ bucketed fuzzy index for misspellings and per-artist title maps (see the package
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping
 
-from es_ltrr.analysis import normalize_query, words
 from es_ltrr.catalog.moods import MOODS
 from es_ltrr.catalog.names import (
     core_title,
@@ -18,13 +16,14 @@ from es_ltrr.catalog.names import (
     without_apostrophes,
     without_symbols,
 )
+from es_ltrr.common.analysis import normalize_query, words
+from es_ltrr.understanding import gazetteer_file
+from es_ltrr.understanding.entries import Entry, Tables
 from es_ltrr.understanding.fuzzy import best_fuzzy, skeleton
 from es_ltrr.understanding.vocabulary import (
     DECADE_WORDS,
     ENTITY_TYPE_WORDS,
     GENRE_SYNONYMS,
-    KIND_RANK,
-    KIND_WEIGHT,
     MOOD_SYNONYMS,
     STOPWORDS,
     TITLE_KINDS,
@@ -58,38 +57,11 @@ FUZZY_ARTIST_MIN_POPULARITY = 50.0
 FUZZY_TITLE_MIN_POPULARITY = 65.0
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One gazetteer value under a key: its kind, value, prior confidence, popularity."""
-
-    kind: str
-    value: Any
-    prior: float
-    popularity: float = 0.0
-    entity_id: str | None = None
-
-    def rank(self) -> tuple[float, int, float]:
-        """Sort key (larger is better) among entries of one key."""
-        return (self.prior * KIND_WEIGHT[self.kind], -KIND_RANK[self.kind], self.popularity)
-
-
 # --- gazetteer ----------------------------------------------------------------------
 
 
 def _key(text: str) -> str:
     return normalize_query(text)
-
-
-class Tables(NamedTuple):
-    """The built content of a gazetteer, as saved to disk."""
-
-    #: normalized key → its entries, best first
-    exact: dict[str, tuple[Entry, ...]]
-    #: normalized key → the entry a fuzzy match on it stands for
-    fuzzy: dict[str, Entry]
-    #: normalized artist name → {normalized title → entry}: tracks, and albums apart
-    artist_titles: dict[str, dict[str, Entry]]
-    artist_albums: dict[str, dict[str, Entry]]
 
 
 class Gazetteer:
@@ -169,15 +141,11 @@ class Gazetteer:
 
     def save(self, path: Path) -> None:
         """Write the gazetteer to one versioned file (see :mod:`.gazetteer_file`)."""
-        from es_ltrr.understanding import gazetteer_file  # it imports this module
-
         gazetteer_file.write(self.tables(), path)
 
     @classmethod
     def load(cls, path: Path, fuzzy_cache_size: int = FUZZY_CACHE_SIZE) -> Gazetteer:
         """A gazetteer saved with :meth:`save`; ValueError for another version or a bad file."""
-        from es_ltrr.understanding import gazetteer_file  # it imports this module
-
         return cls.from_tables(gazetteer_file.read(path), fuzzy_cache_size)
 
     @classmethod

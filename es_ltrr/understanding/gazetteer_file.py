@@ -2,7 +2,7 @@
 
 Plain data rather than a pickle: a pickle ties the file to class and module names, runs
 code on load and cannot say which version wrote it. This file stores only the built
-tables (:class:`~es_ltrr.understanding.gazetteer.Tables`); the fuzzy index and the caches
+tables (:class:`~es_ltrr.understanding.entries.Tables`); the fuzzy index and the caches
 are rebuilt on load. Layout of version 1::
 
     {
@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from es_ltrr.understanding.gazetteer import Entry, Tables
+from es_ltrr.understanding.entries import Entry, Tables
 from es_ltrr.understanding.vocabulary import KINDS
 
 FORMAT = "es-ltrr-gazetteer"

@@ -4,10 +4,10 @@ titles scoped to a tagged artist, and the intent (rules in the package docstring
 
 from __future__ import annotations
 
-from dataclasses import replace, asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable
 
-from es_ltrr.analysis import is_symbol, normalize_query
+from es_ltrr.common.analysis import is_symbol, normalize_query
 from es_ltrr.understanding.gazetteer import (
     FUZZY_MIN_CHARS,
     ONE_WORD_TITLE,

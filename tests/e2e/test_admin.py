@@ -9,14 +9,15 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from es_ltrr.access import Access, TokenError, load_access
-from es_ltrr.config import Settings
-from es_ltrr.datadir import DataDir
+from es_ltrr.common.datadir import DataDir
+from es_ltrr.common.settings import Settings
 from es_ltrr.feedback.loop import replay
-from es_ltrr.feedback.store import FILENAME, FeedbackStore
-from es_ltrr.serving import build_app
+from es_ltrr.feedback.store import FeedbackStore
+from es_ltrr.serving.access import Access, TokenError, load_access
+from es_ltrr.serving.process import build_app
 
 ADMIN = "admin-" + "a1b2c3d4e5f6" * 3
 API = "api-" + "f6e5d4c3b2a1" * 3
@@ -26,7 +27,7 @@ WRONG = "wrong-" + "0" * 30
 def _save_model(data: DataDir, name: str) -> None:
     import xgboost as xgb
 
-    from es_ltrr.ltr import LtrModel, default_featureset
+    from es_ltrr.ranking.ltr import LtrModel, default_featureset
 
     fs = default_featureset()
     x = np.random.default_rng(0).random((20, len(fs.names)))
@@ -64,7 +65,7 @@ ADMIN_ROUTES = [("post", "/admin/models/activate"), ("post", "/admin/models/roll
 
 @pytest.mark.parametrize("method,path", ADMIN_ROUTES)
 def test_without_an_admin_token_the_admin_api_is_off(small_searcher, method, path):
-    from es_ltrr.server import create_app
+    from es_ltrr.serving.http import create_app
 
     client = create_app(small_searcher).test_client()
     resp = getattr(client, method)(path, headers=_auth(WRONG))
@@ -162,10 +163,10 @@ def test_policy_reset_keeps_a_backup_and_replays(client, data_dir):
     saved = data.policy_state("thompson")
     assert saved["log_from"] == body["log_seq"] and saved["learned"] == after["learned"]
     # the reset state is what the log replays to from its new start
-    from es_ltrr.app import make_policy
+    from es_ltrr.serving.wiring import make_policy
 
     fresh = make_policy("thompson")
-    replay(FeedbackStore(data.logs_dir / FILENAME), fresh, saved["log_seq"], saved["log_from"])
+    replay(FeedbackStore(data.feedback_log), fresh, saved["log_seq"], saved["log_from"])
     assert fresh.state()["learned"] == saved["learned"]
 
 

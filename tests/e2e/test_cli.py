@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
-from es_ltrr.api import MAX_CONTEXT_DEPTH
-from es_ltrr.arms import ARMS
 from es_ltrr.cli import main
-from es_ltrr.config import MAX_QUERY_CHARS
+from es_ltrr.retrieval.arms import ARMS
+from es_ltrr.search.request import MAX_QUERY_CHARS
+from es_ltrr.serving.contract import MAX_CONTEXT_DEPTH
 
 from ..hostile import QUERIES, tally
 

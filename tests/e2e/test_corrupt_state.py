@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 
 from es_ltrr.cli import main
-from es_ltrr.datadir import DataDir
+from es_ltrr.common.datadir import DataDir
 from es_ltrr.feedback.store import FeedbackStore
-from es_ltrr.ltr import LtrModel, default_featureset
+from es_ltrr.ranking.ltr import LtrModel, default_featureset
 
 #: file in the data dir → what the message must say to get a good one back
 FILES = {
@@ -58,7 +58,7 @@ def built(small_catalog, tmp_path_factory) -> Path:
     """A data dir with every state file: index, policy state, an active model, a feedback log."""
     import xgboost as xgb
 
-    from es_ltrr.app import make_policy
+    from es_ltrr.serving.wiring import make_policy
 
     data = tmp_path_factory.mktemp("state") / "d"
     result = CliRunner().invoke(main, ["--catalog", str(small_catalog), "--data-dir", str(data), "--no-embed", "index"])
@@ -71,7 +71,7 @@ def built(small_catalog, tmp_path_factory) -> Path:
                                                                  feature_names=fs.names), 3)
     LtrModel(booster, fs, "m1").save(dd.model_dir("m1"))
     dd.activate_model("m1")
-    FeedbackStore(dd.logs_dir / "feedback.sqlite3").close()
+    FeedbackStore(dd.feedback_log).close()
     return data
 
 

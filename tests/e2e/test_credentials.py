@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from es_ltrr.redact import redact_url
+from es_ltrr.common.redact import redact_url
 
 PASSWORD = "Pw-" + "7c1e9a" * 4
 TOKEN = "Tk-" + "5d2b8f" * 4
@@ -119,7 +119,7 @@ def _wait(url: str, process: subprocess.Popen, log) -> dict:
 
 
 def test_settings_and_urls_are_redacted():
-    from es_ltrr.config import Settings
+    from es_ltrr.common.settings import Settings
 
     settings = Settings.load(env={"ES_LTRR_PASSWORD": PASSWORD, "ES_LTRR_API_TOKEN": TOKEN})
     assert settings.password == PASSWORD and PASSWORD not in repr(settings) and TOKEN not in repr(settings)
@@ -130,7 +130,7 @@ def test_settings_and_urls_are_redacted():
 def test_the_log_scrubber_masks_registered_secrets(caplog):
     import logging
 
-    from es_ltrr.redact import install_log_scrubber, register, scrub
+    from es_ltrr.common.redact import install_log_scrubber, register, scrub
 
     register(PASSWORD)
     install_log_scrubber()

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from es_ltrr.api import parse_search_request, search_response
 from es_ltrr.cli import format_table
-from es_ltrr.server import create_app
+from es_ltrr.serving.contract import parse_search_request, search_response
+from es_ltrr.serving.http import create_app
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = bool(os.environ.get("ES_LTRR_UPDATE_GOLDEN"))

@@ -25,18 +25,19 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from es_ltrr.api import parse_search_request
 from es_ltrr.catalog import read_jsonl, read_spotify
 from es_ltrr.catalog.entities import AUDIO_FEATURES
 from es_ltrr.cli import main
+from es_ltrr.common.schema import MUSIC
 from es_ltrr.feedback import FeedbackLoop, FeedbackStore
 from es_ltrr.feedback.events import _FIELDS as EVENT_FIELDS
-from es_ltrr.ltr.training import read_ranklib
-from es_ltrr.policy import ThompsonPolicy
-from es_ltrr.schema import MUSIC
-from es_ltrr.server import MAX_FEEDBACK_BYTES, create_app
+from es_ltrr.ranking.ltr.training import read_ranklib
+from es_ltrr.retrieval.policy import ThompsonPolicy
+from es_ltrr.serving.contract import parse_search_request
+from es_ltrr.serving.http import MAX_FEEDBACK_BYTES, create_app
 
 from ..hostile import CHARS, CONTEXTS, TEXT, tally
 
@@ -118,11 +119,11 @@ def served(small_searcher, tmp_path_factory):
 
 def _apps(searcher, loop) -> list[tuple[str, object, list[dict[str, str]]]]:
     """(name, app, headers to send): the app as `serve` builds it without tokens and, where
-    `es_ltrr.access` exists, with an API and an admin token (hostile headers, and the right
+    `es_ltrr.serving.access` exists, with an API and an admin token (hostile headers, and the right
     token on the API routes)."""
     apps = [("open", create_app(searcher, loop), [{}])]
     try:
-        from es_ltrr.access import Access
+        from es_ltrr.serving.access import Access
     except ImportError:
         return apps
     guarded = create_app(searcher, loop, access=Access(admin_token=TOKEN, api_token=TOKEN))
@@ -521,7 +522,7 @@ def test_judgment_paths_that_are_not_files(tmp_path):
 def model_bytes(tmp_path_factory) -> bytes:
     """A small real XGBoost ranking model over the featureset (JSON), to corrupt."""
     xgb = pytest.importorskip("xgboost")
-    from es_ltrr.ltr import default_featureset
+    from es_ltrr.ranking.ltr import default_featureset
 
     names = default_featureset().names
     rng = np.random.default_rng(3)
@@ -561,9 +562,9 @@ def _mutate(model: bytes, how: str, where: float, value) -> bytes:
        value=st.sampled_from(WRONG))
 def test_corrupt_model_files_are_refused_with_a_message(tmp_path, model_bytes, how, where, value):
     """`upload-model`'s loader and the data dir's model loader: a model or a clear ValueError."""
-    from es_ltrr.ltr import LtrModel, default_featureset
-    from es_ltrr.ltr.model import METADATA_FILE, MODEL_FILE, MODEL_FORMAT
-    from es_ltrr.ltr.upload import load_booster
+    from es_ltrr.ranking.ltr import LtrModel, default_featureset
+    from es_ltrr.ranking.ltr.model import METADATA_FILE, MODEL_FILE, MODEL_FORMAT
+    from es_ltrr.ranking.ltr.upload import load_booster
 
     featureset = default_featureset()
     corrupt = _mutate(model_bytes, how, where, value)

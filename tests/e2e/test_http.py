@@ -3,11 +3,12 @@
 import json
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
-from es_ltrr.api import MAX_CONTEXT_DEPTH
-from es_ltrr.config import MAX_K, MAX_QUERY_CHARS
-from es_ltrr.server import MAX_BODY_BYTES, create_app
+from es_ltrr.search.request import MAX_K, MAX_QUERY_CHARS
+from es_ltrr.serving.contract import MAX_CONTEXT_DEPTH
+from es_ltrr.serving.http import MAX_BODY_BYTES, create_app
 
 from ..hostile import CONTEXTS, NUMBERS, QUERIES, TEXT, deep_json, tally
 
@@ -216,7 +217,7 @@ def test_over_a_real_wsgi_server(small_searcher):
 def test_timed_out_arm_flags_the_page_partial(small_searcher):
     from dataclasses import replace
 
-    from es_ltrr.api import parse_search_request
+    from es_ltrr.serving.contract import parse_search_request
 
     class SlowFirstArm:
         flavor = small_searcher.engine.flavor

@@ -6,16 +6,21 @@ tests check learning, not plumbing: on held-out queries the model must rank the 
 items better than the fusion it replaces.
 """
 
+import json
 from dataclasses import replace
 
-import json
 import numpy as np
 import pytest
 import xgboost as xgb
 
-from es_ltrr.api import parse_search_request
-from es_ltrr.ltr import LtrModel, default_featureset, feature_params, log_features
 from es_ltrr.ranking import XGBoostRanker
+from es_ltrr.ranking.ltr import (
+    LtrModel,
+    default_featureset,
+    feature_params,
+    log_features,
+)
+from es_ltrr.serving.contract import parse_search_request
 
 from ..judgments import grade, ndcg_at
 
@@ -109,8 +114,8 @@ def test_a_corrupt_model_file_is_a_clear_error(model_path, tmp_path):
 
 
 def test_app_uses_the_model_file_when_present(small_catalog, model_path, tmp_path):
-    from es_ltrr.app import build_searcher
-    from es_ltrr.config import Settings
+    from es_ltrr.common.settings import Settings
+    from es_ltrr.serving.wiring import build_searcher
 
     settings = Settings.load(env={}, catalog=small_catalog, data_dir=tmp_path, embed=False, model=model_path)
     searcher = build_searcher(settings, say=lambda _: None)

@@ -13,13 +13,13 @@ from dataclasses import replace
 
 import pytest
 
-from es_ltrr.apply import apply, installed_components
-from es_ltrr.arms import ARMS
-from es_ltrr.config import Settings
-from es_ltrr.engines.cluster import ClusterError
-from es_ltrr.engines.factory import cluster_engine
-from es_ltrr.ltr import default_featureset
-from es_ltrr.schema import MUSIC
+from es_ltrr.common.schema import MUSIC
+from es_ltrr.common.settings import Settings
+from es_ltrr.ops.apply import apply, installed_components
+from es_ltrr.ranking.ltr import default_featureset
+from es_ltrr.retrieval.arms import ARMS
+from es_ltrr.retrieval.engines.cluster import ClusterError
+from es_ltrr.retrieval.engines.factory import cluster_engine
 
 FLAVORS = ["opensearch", "elasticsearch"]
 
@@ -147,8 +147,8 @@ def indexed(settings, applied):
     kNN graph per segment, and how documents fall into segments depends on refresh timing
     (machine load), so without the merge the semantic arm's hits, and every quality figure
     downstream, could differ from run to run."""
-    from es_ltrr.embedding import Encoder
-    from es_ltrr.indexing import build_index
+    from es_ltrr.retrieval.embedding import Encoder
+    from es_ltrr.retrieval.indexing import build_index
 
     engine = build_index(settings, Encoder(), say=lambda _: None)
     engine.request("POST", f"/{settings.index}/_forcemerge", params={"max_num_segments": 1})
@@ -158,7 +158,7 @@ def indexed(settings, applied):
 
 @pytest.fixture(scope="module")
 def cluster_searcher(settings, indexed):
-    from es_ltrr.app import build_searcher
+    from es_ltrr.serving.wiring import build_searcher
 
     return build_searcher(settings, say=lambda _: None)
 
@@ -166,7 +166,7 @@ def cluster_searcher(settings, indexed):
 @pytest.fixture(scope="module")
 def embedded_searcher(settings, tmp_path_factory):
     """The same catalog slice on the embedded engine, for parity."""
-    from es_ltrr.app import build_searcher
+    from es_ltrr.serving.wiring import build_searcher
 
     local = replace(settings, cluster_url=None, data_dir=tmp_path_factory.mktemp("embedded"))
     return build_searcher(local, say=lambda _: None)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from click.testing import CliRunner
 
 from es_ltrr.cli import main
-from es_ltrr.config import Settings
-from es_ltrr.engines.factory import cluster_engine
+from es_ltrr.common.settings import Settings
+from es_ltrr.retrieval.engines.factory import cluster_engine
 
 
 def _scale_indices(url: str) -> list[str]:

@@ -18,17 +18,29 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from es_ltrr.api import parse_search_request
-from es_ltrr.apply import ApplyError, _alias_target, _ltr_installed, apply, index_version
-from es_ltrr.arms import ARMS, ArmInput, render
-from es_ltrr.config import Settings
-from es_ltrr.engines.cluster import ClusterError
-from es_ltrr.engines.factory import cluster_engine
-from es_ltrr.parity import measure
-from es_ltrr.ltr import FeatureSet, LtrModel, default_featureset, feature_params, log_features
+from es_ltrr.common.schema import MUSIC, Field, Schema
+from es_ltrr.common.settings import Settings
+from es_ltrr.ops.apply import (
+    ApplyError,
+    _alias_target,
+    _ltr_installed,
+    apply,
+    index_version,
+)
+from es_ltrr.ops.engine_parity import measure
 from es_ltrr.ranking import XGBoostRanker
-from es_ltrr.schema import MUSIC, Field, Schema
-from es_ltrr.server import create_app
+from es_ltrr.ranking.ltr import (
+    FeatureSet,
+    LtrModel,
+    default_featureset,
+    feature_params,
+    log_features,
+)
+from es_ltrr.retrieval.arms import ARMS, ArmInput, render
+from es_ltrr.retrieval.engines.cluster import ClusterError
+from es_ltrr.retrieval.engines.factory import cluster_engine
+from es_ltrr.serving.contract import parse_search_request
+from es_ltrr.serving.http import create_app
 from es_ltrr.understanding import understand
 
 from ..judgments import grade

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from es_ltrr.engines.cluster import ClusterError
-from es_ltrr.evaluate import SYSTEM_KEYS, evaluate, probe, systems
+from es_ltrr.evaluation.cluster_fusion import probe
 from es_ltrr.evaluation.judged import load_judged, on_catalog
+from es_ltrr.evaluation.metrics import SYSTEM_KEYS
+from es_ltrr.evaluation.report import evaluate
+from es_ltrr.evaluation.systems import systems
+from es_ltrr.retrieval.engines.cluster import ClusterError
 
 
 def node_fuses(engine, flavor: str) -> bool:

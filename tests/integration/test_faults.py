@@ -1,7 +1,7 @@
 """Faults on a real OpenSearch node (issue 15; the fault table is in docs/reliability.md).
 
 The faults that stop, freeze or overload a node run on a node of this module's own: a copy
-of the assembled test distribution on a free port with a 256 MB heap (`es_ltrr.devnode.scratch`),
+of the assembled test distribution on a free port with a 256 MB heap (`es_ltrr.ops.devnode.scratch`),
 started once here, killed and deleted at the end. The shared test nodes are never touched. Each test asserts what a client
 sees: status codes, the `partial`/`timed_out` flags, time bounds from the configured budget
 (`arm_timeout_ms`, never a benchmark), the circuit breaker opening and closing, and service
@@ -24,18 +24,18 @@ from typing import Any
 
 import pytest
 
-from es_ltrr.api import parse_search_request
-from es_ltrr.apply import apply
-from es_ltrr.arms import ARMS, Arm
-from es_ltrr.config import Settings
-from es_ltrr.devnode import lifecycle
-from es_ltrr.devnode.host import node_pid, signal_group
-from es_ltrr.devnode.scratch import kill, scratch_node
-from es_ltrr.engines.cluster import CircuitBreaker
-from es_ltrr.ltr import default_featureset
-from es_ltrr.policy import StaticPolicy
-from es_ltrr.schema import MUSIC
-from es_ltrr.server import create_app
+from es_ltrr.common.schema import MUSIC
+from es_ltrr.common.settings import Settings
+from es_ltrr.ops.apply import apply
+from es_ltrr.ops.devnode import lifecycle
+from es_ltrr.ops.devnode.host import node_pid, signal_group
+from es_ltrr.ops.devnode.scratch import kill, scratch_node
+from es_ltrr.ranking.ltr import default_featureset
+from es_ltrr.retrieval.arms import ARMS, Arm
+from es_ltrr.retrieval.engines.cluster import CircuitBreaker
+from es_ltrr.retrieval.policy import StaticPolicy
+from es_ltrr.serving.contract import parse_search_request
+from es_ltrr.serving.http import create_app
 
 from ..e2e.test_feedback_kill import Server, _free_port, _post, kill_during_traffic
 
@@ -65,9 +65,9 @@ def own_settings(own_node, small_catalog, tmp_path_factory) -> Settings:
 @pytest.fixture(scope="module")
 def own_searcher(own_settings):
     """The small catalog on the module's node, served with a quick breaker (3 failures, 1 s)."""
-    from es_ltrr.app import build_searcher
-    from es_ltrr.engines.factory import cluster_engine
-    from es_ltrr.indexing import build_index
+    from es_ltrr.retrieval.engines.factory import cluster_engine
+    from es_ltrr.retrieval.indexing import build_index
+    from es_ltrr.serving.wiring import build_searcher
 
     apply(cluster_engine(own_settings), MUSIC, [default_featureset()], ltr=False, say=lambda _: None)
     build_index(own_settings, None, say=lambda _: None)

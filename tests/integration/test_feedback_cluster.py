@@ -10,10 +10,10 @@ from dataclasses import replace
 
 import pytest
 
-from es_ltrr.api import parse_search_request
-from es_ltrr.arms import ArmInput
 from es_ltrr.feedback import FeedbackLoop, FeedbackStore, Q2EMemory
-from es_ltrr.policy import StaticPolicy
+from es_ltrr.retrieval.arms import ArmInput
+from es_ltrr.retrieval.policy import StaticPolicy
+from es_ltrr.serving.contract import parse_search_request
 from es_ltrr.understanding import understand
 
 pytestmark = pytest.mark.cluster
@@ -78,11 +78,11 @@ def test_replicas_on_two_machines_share_the_log_through_ubi(cluster_searcher, tm
     """Two sidecars with their own SQLite logs (two machines) and one cluster: what A logs,
     B pulls from the UBI indices into its log (with whatever else the shared indices hold)
     and folds; its state is the replay of its own log."""
-    from es_ltrr.feedback.loop import replay
     from es_ltrr.feedback import UbiMirror
     from es_ltrr.feedback.events import DEFAULT_WEIGHTS
+    from es_ltrr.feedback.loop import replay
     from es_ltrr.feedback.ubi import UbiSync
-    from es_ltrr.policy import ThompsonPolicy
+    from es_ltrr.retrieval.policy import ThompsonPolicy
 
     def replica(name: str) -> FeedbackLoop:
         store = FeedbackStore(tmp_path / name / "feedback.sqlite3")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from es_ltrr.arms import ARMS, ArmInput
-from es_ltrr.server import create_app
+from es_ltrr.retrieval.arms import ARMS, ArmInput
+from es_ltrr.serving.http import create_app
 from es_ltrr.understanding import understand
 
 from ..hostile import INJECTION_TEXT, tally

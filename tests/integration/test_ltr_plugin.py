@@ -16,14 +16,27 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from es_ltrr.api import parse_search_request
-from es_ltrr.apply import _ltr_installed, apply, apply_ltr
-from es_ltrr.engines.cluster import ClusterError
-from es_ltrr.ltr import FeatureSet, LtrModel, PluginFeatureLogger, default_featureset, feature_logger, feature_params, log_features
-from es_ltrr.ltr.plugin import LtrPlugin
-from es_ltrr.ltr.upload import PARITY_TOLERANCE, ParityCase, UploadError, upload_model
+from es_ltrr.common.schema import MUSIC
+from es_ltrr.ops.apply import _ltr_installed, apply, apply_ltr
 from es_ltrr.ranking import PluginRanker
-from es_ltrr.schema import MUSIC
+from es_ltrr.ranking.ltr import (
+    FeatureSet,
+    LtrModel,
+    PluginFeatureLogger,
+    default_featureset,
+    feature_logger,
+    feature_params,
+    log_features,
+)
+from es_ltrr.ranking.ltr.plugin import LtrPlugin
+from es_ltrr.ranking.ltr.upload import (
+    PARITY_TOLERANCE,
+    ParityCase,
+    UploadError,
+    upload_model,
+)
+from es_ltrr.retrieval.engines.cluster import ClusterError
+from es_ltrr.serving.contract import parse_search_request
 
 from ..judgments import grade, ndcg_at
 from ..unit.test_render import HOSTILE
@@ -119,7 +132,7 @@ def test_hostile_keywords_cannot_change_the_feature_queries(plugin, featureset, 
 
 
 def test_hostile_strings_in_list_params_stay_strings(plugin, featureset, indexed, embedded_searcher):
-    """toJson of a list quotes its strings on the node as in es_ltrr.templating."""
+    """toJson of a list quotes its strings on the node as in es_ltrr.common.templating."""
     candidates, case = _case(embedded_searcher, "love")
     evil = ['track"]}}, {"match_all": {}}, {"x": ["', "album"]
     params = {**case.params, "types": evil, "found_lexical": evil + list(case.ids[:3])}
@@ -265,7 +278,7 @@ def test_a_model_deleted_behind_the_sidecar_falls_back_to_fusion_and_recovers(pl
     """The serving model is deleted on the node while the sidecar runs: pages keep coming,
     ranked by fusion, and the response and the log say so; once the model is back (uploaded
     again), sltr ranks again without a restart."""
-    from es_ltrr.server import create_app
+    from es_ltrr.serving.http import create_app
 
     searcher = replace(cluster_searcher, ranker=PluginRanker(uploaded.name))
     client = create_app(searcher).test_client()
@@ -290,8 +303,8 @@ def test_upload_model_command(plugin, node_url, flavor, alias, small_catalog, in
     searches of that data dir on this cluster rescore with sltr."""
     from click.testing import CliRunner
 
-    from es_ltrr.app import build_searcher
     from es_ltrr.cli import main
+    from es_ltrr.serving.wiring import build_searcher
 
     apply_ltr(plugin.engine, [default_featureset()], say=lambda _: None)
     args = ["upload-model", str(trained), "--catalog", str(small_catalog), "--data-dir", str(settings.data_dir),

@@ -1,4 +1,4 @@
-"""Smoke checks of the real nodes that `es_ltrr.devnode` assembles from Maven artifacts.
+"""Smoke checks of the real nodes that `es_ltrr.ops.devnode` assembles from Maven artifacts.
 
 They prove that the pieces the project relies on are really there: the rebuilt modules
 (rank_features, analysis-common filters/tokenizers, mustache search templates), k-NN with the
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from es_ltrr.devnode import DISTRIBUTIONS
-from es_ltrr.devnode.ltr_recipes import RECIPES
+from es_ltrr.ops.devnode import DISTRIBUTIONS
+from es_ltrr.ops.devnode.ltr_recipes import RECIPES
 
 pytestmark = pytest.mark.cluster
 

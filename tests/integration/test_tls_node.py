@@ -1,5 +1,5 @@
 """es-ltrr against a node that serves HTTPS: a separate Elasticsearch node (its own home and
-port, never the shared test nodes) started by `es_ltrr.devnode` with a CA and a node
+port, never the shared test nodes) started by `es_ltrr.ops.devnode` with a CA and a node
 certificate generated for this run (`devnode.tls`, the `cryptography` package).
 
 With `--ca-certs` naming the CA, indexing, search and health work; with another CA (or the
@@ -26,10 +26,10 @@ import pytest
 from click.testing import CliRunner
 
 from es_ltrr.cli import main
-from es_ltrr.config import Settings
-from es_ltrr.devnode import NodeConfig, start, stop
-from es_ltrr.devnode.tls import generate
-from es_ltrr.engines.factory import cluster_engine
+from es_ltrr.common.settings import Settings
+from es_ltrr.ops.devnode import NodeConfig, start, stop
+from es_ltrr.ops.devnode.tls import generate
+from es_ltrr.retrieval.engines.factory import cluster_engine
 
 from .conftest import core_index_body, delete_indices
 
@@ -126,7 +126,7 @@ def test_the_admin_api_reindexes_the_cluster_over_https(tls_node, alias, small_c
     """`POST /admin/reindex` of a sidecar serving the HTTPS node (after the test above indexed)."""
     import time
 
-    from es_ltrr.serving import build_app
+    from es_ltrr.serving.process import build_app
 
     token = "Tk-" + "0a9b8c" * 4
     settings = Settings.load(env={}, cluster_url=tls_node.url, flavor="elasticsearch", index=alias, embed=False,

@@ -8,12 +8,12 @@ from dataclasses import replace
 
 import pytest
 
-from es_ltrr.api import parse_search_request
-from es_ltrr.apply import apply_ltr, installed_components
-from es_ltrr.datadir import DataDir
-from es_ltrr.ltr import default_featureset
-from es_ltrr.ltr.plugin import LtrPlugin
-from es_ltrr.retrain import TrainOptions, run_training
+from es_ltrr.common.datadir import DataDir
+from es_ltrr.ops.apply import apply_ltr, installed_components
+from es_ltrr.ops.train import TrainOptions, run_training
+from es_ltrr.ranking.ltr import default_featureset
+from es_ltrr.ranking.ltr.plugin import LtrPlugin
+from es_ltrr.serving.contract import parse_search_request
 
 pytestmark = pytest.mark.cluster
 
@@ -33,7 +33,7 @@ def stored_featureset(engine, alias, gaps):
 
 @pytest.mark.skip_on_gap("q2e", "apply")
 def test_train_uploads_activates_gates_and_rolls_back(settings, cluster_searcher, stored_featureset):
-    from es_ltrr.app import build_searcher
+    from es_ltrr.serving.wiring import build_searcher
 
     plugin = LtrPlugin(cluster_searcher.engine)
     said: list[str] = []

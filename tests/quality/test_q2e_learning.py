@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from es_ltrr.api import parse_search_request
-from es_ltrr.arms import ArmInput
 from es_ltrr.feedback import FeedbackLoop, FeedbackStore, Q2EMemory
-from es_ltrr.policy import StaticPolicy
+from es_ltrr.retrieval.arms import ArmInput
+from es_ltrr.retrieval.policy import StaticPolicy
+from es_ltrr.serving.contract import parse_search_request
 from es_ltrr.understanding import understand
 
 pytestmark = pytest.mark.slow

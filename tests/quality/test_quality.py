@@ -8,7 +8,7 @@ that loses the right item does.
 
 import pytest
 
-from es_ltrr.api import parse_search_request, search_response
+from es_ltrr.serving.contract import parse_search_request, search_response
 
 pytestmark = pytest.mark.slow
 

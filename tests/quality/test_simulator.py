@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from es_ltrr.arms import ArmInput
 from es_ltrr.catalog import load_catalog
-from es_ltrr.policy import StaticPolicy
-from es_ltrr.simulation.experiment import SimulationConfig, simulate
-from es_ltrr.simulation.runner import sliced
+from es_ltrr.evaluation.simulation.experiment import SimulationConfig, simulate
+from es_ltrr.evaluation.simulation.runner import sliced
+from es_ltrr.retrieval.arms import ArmInput
+from es_ltrr.retrieval.policy import StaticPolicy
 from es_ltrr.understanding import understand
 
 pytestmark = pytest.mark.slow

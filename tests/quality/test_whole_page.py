@@ -8,9 +8,9 @@ after it, so a regression that lets the chart, duplicates or guesses back onto t
 
 import pytest
 
-from es_ltrr.api import parse_search_request, search_response
 from es_ltrr.catalog import load_catalog
 from es_ltrr.evaluation.whole_page import evaluate
+from es_ltrr.serving.contract import parse_search_request, search_response
 
 pytestmark = pytest.mark.slow
 

@@ -1,8 +1,9 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from es_ltrr.api import BadRequest, parse_search_request
-from es_ltrr.config import MAX_K, MAX_QUERY_CHARS
+from es_ltrr.search.request import MAX_K, MAX_QUERY_CHARS
+from es_ltrr.serving.contract import BadRequest, parse_search_request
 
 
 def test_valid_request_defaults():

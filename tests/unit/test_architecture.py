@@ -1,7 +1,12 @@
 """The rooms of es_ltrr and what each may import (docs/architecture.md), checked on the code.
 
-Imports are read with `ast` (type-only imports under `if TYPE_CHECKING:` are skipped: they
-document types and cannot create import cycles at run time).
+Imports are read with `ast`. Two rules:
+
+* **Layers.** The rooms form one order, from the floor (`common`) to the edge (`cli`); a room
+  imports only itself and the rooms below it — never an arrow back up. Type-only imports
+  (`if TYPE_CHECKING:`) count too: a type from a room above is a dependency on it.
+* **No import cycles** between modules, type-only imports included (a cycle that only
+  `TYPE_CHECKING` hides is still two modules that cannot be understood apart).
 """
 
 from __future__ import annotations
@@ -13,23 +18,13 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "es_ltrr"
 
-#: The edge: wiring, interfaces and tooling. Nothing below it may import it.
-EDGE = {"cli", "server", "admin", "access", "serving", "retrain", "evaluate", "app", "bench", "bench_soak", "bench_scale", "scale_builds", "parity", "apply", "indexing", "devnode"}
-#: Rooms that learn or rank from served searches.
-LEARNING = {"policy", "ranking", "ltr", "record", "pipeline", "simulation", "feedback"}
-#: Rooms that know nothing of searches being served or learned from.
-CORE = {"_extras", "redact", "analysis", "templating", "schema", "catalog", "understanding", "arms", "engines", "embedding", "embedding_onnx", "union", "collapse", "confidence", "evaluation"}
-
-RULES = {
-    **{room: EDGE | LEARNING for room in CORE},
-    **{room: EDGE for room in LEARNING},
-    "datadir": EDGE | LEARNING,
-    "config": EDGE | LEARNING,
-}
-#: Declared exceptions, each with its reason.
-ALLOWED = {
-    ("engines", "config"): "engines/factory.py turns Settings into an engine (the engine room's edge)",
-    ("engines", "datadir"): "engines/factory.py loads the embedded index from the data dir",
+#: The rooms, floor first. Each may import only itself and the rooms before it.
+LAYERS = ("common", "catalog", "understanding", "retrieval", "ranking", "search", "feedback", "serving",
+          "evaluation", "ops", "cli")
+#: Sub-rooms held to a stricter rule than their room: (sub-room, what it may import besides itself).
+ISOLATED = {
+    "ops.devnode": (),  # test tooling: runs without the rest of es_ltrr
+    "retrieval.engines": ("common",),  # an engine executes DSL; it knows no arm, policy or catalog
 }
 
 
@@ -42,55 +37,113 @@ def _module(path: Path) -> str:
     return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
 
 
+MODULES = {_module(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
 def _imports(source: str, module: str, is_package: bool = False) -> set[str]:
-    """Absolute names of the es_ltrr modules `source` (the text of `module`) imports at run time."""
+    """The es_ltrr modules `source` (the text of `module`) imports, type-only imports included;
+    `from package import name` counts `package.name` when that is a module of its own."""
     package = module if is_package else module.rsplit(".", 1)[0]
     found: set[str] = set()
-    tree = ast.parse(source)
-    type_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
-                 and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
-    for node in ast.walk(tree):
-        if id(node) in type_only:
-            continue
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
-                names = [f"{target}.{a.name}" for a in node.names] if not node.module else [target]
             else:
-                names = [node.module or ""]
-            found.update(n for n in names if n.startswith("es_ltrr"))
+                target = node.module or ""
+            if not target.startswith("es_ltrr"):
+                continue
+            submodules = {f"{target}.{a.name}" for a in node.names} & MODULES.keys()
+            found.update(submodules or {target})
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("es_ltrr"))
     return found
 
 
-def _modules() -> list[Path]:
-    return sorted(PACKAGE.rglob("*.py"))
+def _graph() -> dict[str, set[str]]:
+    return {m: _imports(p.read_text(), m, p.name == "__init__.py") & MODULES.keys() - {m} for m, p in MODULES.items()}
 
 
-@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_rooms_import_only_what_they_may(path):
-    module = _module(path)
+def _violations(module: str, imported: set[str]) -> list[str]:
+    room = _room(module)
+    if room not in LAYERS:
+        return sorted(imported)  # a module outside the rooms: every import is suspect
+    below = set(LAYERS[: LAYERS.index(room) + 1]) | {""}
+    bad = {t for t in imported if _room(t) not in below}
+    for sub, allowed in ISOLATED.items():
+        if module.startswith(f"es_ltrr.{sub}"):
+            bad |= {t for t in imported if not t.startswith(f"es_ltrr.{sub}") and _room(t) not in allowed}
+    return sorted(bad)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_rooms_import_only_the_rooms_below(module):
+    path = MODULES[module]
     imported = _imports(path.read_text(), module, path.name == "__init__.py")
     assert not _violations(module, imported), (
         f"{path.relative_to(PACKAGE)} may not import {_violations(module, imported)}: see docs/architecture.md")
 
 
-def _violations(module: str, imported: set[str]) -> list[str]:
-    room = _room(module)
-    forbidden = RULES.get(room, set())
-    return sorted(t for t in imported if _room(t) in forbidden and (room, _room(t)) not in ALLOWED)
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
 
 
-def test_the_checker_sees_relative_absolute_and_skips_type_only_imports():
+def test_no_import_cycles():
+    assert _cycles(_graph()) == []
+
+
+def test_the_package_root_holds_the_rooms_and_nothing_loose():
+    entries = {p.name for p in PACKAGE.iterdir() if p.name != "__pycache__"}
+    assert entries == {"__init__.py", *LAYERS}, sorted(entries - {"__init__.py", *LAYERS})
+
+
+def test_the_checker_sees_relative_absolute_and_type_only_imports():
     source = (
         "from typing import TYPE_CHECKING\n"
-        "from ..pipeline import Searcher\n"
+        "from ...search.pipeline import Searcher\n"
         "import es_ltrr.cli\n"
         "from . import lexical\n"
-        "if TYPE_CHECKING:\n    from ..record import SearchResult\n"
+        "if TYPE_CHECKING:\n    from ...search.record import SearchResult\n"
     )
-    imported = _imports(source, "es_ltrr.arms.fake")
-    assert imported == {"es_ltrr.pipeline", "es_ltrr.cli", "es_ltrr.arms.lexical"}
-    assert _violations("es_ltrr.arms.fake", imported) == ["es_ltrr.cli", "es_ltrr.pipeline"]
+    imported = _imports(source, "es_ltrr.retrieval.arms.fake")
+    assert imported == {"es_ltrr.search.pipeline", "es_ltrr.cli", "es_ltrr.retrieval.arms.lexical",
+                        "es_ltrr.search.record"}
+    assert _violations("es_ltrr.retrieval.arms.fake", imported) == [
+        "es_ltrr.cli", "es_ltrr.search.pipeline", "es_ltrr.search.record"]
+
+
+def test_the_cycle_finder_finds_a_cycle_and_only_one():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]

@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from es_ltrr.bench_scale import SCALE_STAGES, ScaleReport, SizeResult, bare_engine_ms, parse_sizes
+from es_ltrr.ops.bench.scale import (
+    SCALE_STAGES,
+    ScaleReport,
+    SizeResult,
+    bare_engine_ms,
+    parse_sizes,
+)
 
 
 def test_sizes_parse_with_units_and_bad_ones_are_named():
@@ -80,7 +86,7 @@ def test_the_bare_engine_gets_every_arm_body_of_each_query(small_searcher):
 def test_a_step_without_its_own_progress_bar_says_it_is_still_running():
     import time
 
-    from es_ltrr.scale_builds import heartbeat
+    from es_ltrr.ops.bench.scale_data import heartbeat
 
     said = []
     with heartbeat(said.append, "indexing", every_s=0.05):
@@ -92,7 +98,7 @@ def test_a_step_without_its_own_progress_bar_says_it_is_still_running():
 
 
 def test_outside_is_what_the_sidecar_adds_around_the_engine_and_the_model_per_request():
-    from es_ltrr.bench_scale import outside_parts
+    from es_ltrr.ops.bench.scale import outside_parts
 
     stages = {"understand": [0.5, 1.0], "embed": [3.0, 0.0], "retrieve": [10.0, 20.0], "rank": [0.5, 1.0],
               "total": [15.0, 23.0]}

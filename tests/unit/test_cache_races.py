@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from es_ltrr.catalog import read_spotify
-from es_ltrr.embedding import DIM, Encoder
+from es_ltrr.retrieval.embedding import DIM, Encoder
 from es_ltrr.understanding import Gazetteer
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "spotify_small.csv"

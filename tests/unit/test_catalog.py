@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import Levenshtein
 
-from es_ltrr.analysis import q2e_key, words
 from es_ltrr.catalog import (
     DEFAULT_CATALOG,
     MAX_QUERIES,
@@ -25,10 +24,11 @@ from es_ltrr.catalog import (
     predicted_queries,
     read_spotify,
 )
-from es_ltrr.catalog.queries import misspell, misspellings, popularity_prior
 from es_ltrr.catalog.entities import slug
+from es_ltrr.catalog.queries import misspell, misspellings, popularity_prior
 from es_ltrr.catalog.spotify import normalize_date, read_header, write_head
-from es_ltrr.schema import MUSIC
+from es_ltrr.common.analysis import q2e_key, words
+from es_ltrr.common.schema import MUSIC
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "spotify_small.csv"
 FIELDS = {f.name for f in MUSIC.fields}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from es_ltrr.ltr.clickmodel import PBM, Showing, grades
+from es_ltrr.ranking.ltr.clickmodel import PBM, Showing, grades
 
 
 def _sessions(n: int, seed: int = 0):

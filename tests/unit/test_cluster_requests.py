@@ -5,12 +5,17 @@ against the real plugin in tests/integration/test_ltr_plugin.py."""
 import numpy as np
 import pytest
 
-from es_ltrr.engines.cluster import ClusterEngine
-from es_ltrr.ltr import MsearchFeatureLogger, PluginFeatureLogger, default_featureset, feature_logger
-from es_ltrr.ltr.plugin import LtrPlugin
 from es_ltrr.ranking import PluginRanker
+from es_ltrr.ranking.ltr import (
+    MsearchFeatureLogger,
+    PluginFeatureLogger,
+    default_featureset,
+    feature_logger,
+)
+from es_ltrr.ranking.ltr.plugin import LtrPlugin
+from es_ltrr.retrieval.engines.cluster import ClusterEngine
+from es_ltrr.retrieval.union import Candidate
 from es_ltrr.understanding import Understanding
-from es_ltrr.union import Candidate
 
 NOTHING = Understanding("x", "x", ("x",), (), "unknown", 0.0)
 
@@ -108,7 +113,7 @@ def test_model_create_get_delete():
 
 
 def test_circuit_breaker_fails_fast_then_probes():
-    from es_ltrr.engines.cluster import CircuitBreaker, ClusterError
+    from es_ltrr.retrieval.engines.cluster import CircuitBreaker, ClusterError
 
     now = [0.0]
 
@@ -139,7 +144,7 @@ def test_circuit_breaker_fails_fast_then_probes():
 
 
 def test_http_4xx_answers_do_not_open_the_circuit():
-    from es_ltrr.engines.cluster import ClusterError
+    from es_ltrr.retrieval.engines.cluster import ClusterError
 
     class BadRequest(Exception):
         status_code = 400
@@ -171,8 +176,8 @@ def test_msearch_sends_the_per_arm_time_budget():
 def _active_model(tmp_path):
     import xgboost as xgb
 
-    from es_ltrr.datadir import DataDir
-    from es_ltrr.ltr import LtrModel
+    from es_ltrr.common.datadir import DataDir
+    from es_ltrr.ranking.ltr import LtrModel
 
     fs = default_featureset()
     x = np.random.default_rng(0).random((20, len(fs.names)))
@@ -189,9 +194,9 @@ def _active_model(tmp_path):
     ({"stores": {"_default_": {}}}, False, "xgboost:m1"),  # embedded engine
 ])
 def test_the_active_model_ranks_with_sltr_where_the_plugin_serves(tmp_path, stores, cluster, expected):
-    from es_ltrr.app import ranker_for
-    from es_ltrr.config import Settings
+    from es_ltrr.common.settings import Settings
     from es_ltrr.ranking import RRFRanker, label
+    from es_ltrr.serving.wiring import ranker_for
 
     settings = Settings.load(env={}, data_dir=tmp_path, cluster_url="http://127.0.0.1:1" if cluster else None)
     ranker = ranker_for(settings, _active_model(tmp_path), Recording(stores), RRFRanker())
@@ -199,7 +204,7 @@ def test_the_active_model_ranks_with_sltr_where_the_plugin_serves(tmp_path, stor
 
 
 def test_a_refused_model_names_the_plugins_innermost_reason():
-    from es_ltrr.engines.cluster import ClusterError
+    from es_ltrr.retrieval.engines.cluster import ClusterError
 
     class Refusing(Recording):
         def _perform(self, method, path, body, params, timeout_s=None):
@@ -238,7 +243,7 @@ class SlowArmNode(ClusterEngine):
 
 
 def test_a_slow_arm_is_cut_at_the_deadline_and_the_others_keep_their_hits():
-    from es_ltrr.union import union
+    from es_ltrr.retrieval.union import union
 
     engine = SlowArmNode()
     fast, slow = {"query": {"match": {"name": "x"}}}, {"query": {"match": {"name": "slow"}}}
@@ -267,7 +272,7 @@ def test_a_refused_connection_is_not_retried_per_arm():
 
 
 def test_the_breaker_opens_after_repeated_failures_and_probes_after_the_cooldown():
-    from es_ltrr.engines.cluster import CircuitBreaker, ClusterError
+    from es_ltrr.retrieval.engines.cluster import CircuitBreaker, ClusterError
 
     now = [0.0]
     engine = SlowArmNode()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from es_ltrr.collapse import collapse, work_key
-from es_ltrr.confidence import NO_MATCH_BELOW, page_confidence
+from es_ltrr.retrieval.union import Candidate
+from es_ltrr.search.collapse import collapse, work_key
+from es_ltrr.search.confidence import NO_MATCH_BELOW, page_confidence
 from es_ltrr.understanding import Slot, Understanding
-from es_ltrr.union import Candidate
 
 NAMES = ["Bohemian Rhapsody - 2011 Mix", "Bohemian Rhapsody - Remastered 2011", "Bohemian Rhapsody",
          "Killer Queen", "Killer Queen (feat. X)", "Views", "Take Care"]

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from es_ltrr.config import Settings, default_dirs
+from es_ltrr.common.settings import Settings, default_dirs
+from es_ltrr.retrieval.arms import ARMS
 
 
 def test_precedence_override_env_file(tmp_path):
@@ -31,13 +32,13 @@ def test_a_misspelt_arm_is_an_error_not_a_disabled_arm(tmp_path, table):
     cfg = tmp_path / "c.toml"
     cfg.write_text(f"[{table}]\nlexical = 10\nsemantik = 1\n")
     with pytest.raises(ValueError, match=f"unknown arm.*'{table}' of .*c.toml: semantik"):
-        Settings.load(cfg, env={})
+        Settings.load(cfg, env={}, arms=ARMS)
 
 
 def test_arm_tables_are_read(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[allocation]\nlexical = 10\n[rrf_weights]\nsemantic = 0.5\n")
-    s = Settings.load(cfg, env={})
+    s = Settings.load(cfg, env={}, arms=ARMS)
     assert s.allocation == {"lexical": 10} and s.rrf_weights == {"semantic": 0.5}
 
 

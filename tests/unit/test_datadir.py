@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from es_ltrr.app import build_searcher
-from es_ltrr.config import Settings
-from es_ltrr.datadir import FORMAT, DataDir, DataDirError, schema_digest
-from es_ltrr.indexing import index_exists
-from es_ltrr.policy import StaticPolicy
-from es_ltrr.schema import MUSIC, Field
+from es_ltrr.common.datadir import FORMAT, DataDir, DataDirError, schema_digest
+from es_ltrr.common.schema import MUSIC, Field
+from es_ltrr.common.settings import Settings
+from es_ltrr.retrieval.indexing import index_exists
+from es_ltrr.retrieval.policy import StaticPolicy
+from es_ltrr.serving.wiring import build_searcher
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_policy_state_round_trip_and_corruption(tmp_path):
 
 @pytest.mark.parametrize("name", ["meta.json", "arrays/id_hash.npy", "sources.jsonl", "sources.offsets.npy"])
 def test_a_damaged_index_file_names_the_index(copy, name):
-    from es_ltrr.engines import EngineError
+    from es_ltrr.retrieval.engines import EngineError
 
     path = DataDir(copy.data_dir).index_dir / name
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])

@@ -11,12 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from es_ltrr.devnode import NodeConfig
-from es_ltrr.devnode.assemble import assembly_spec
-from es_ltrr.devnode.config import DEFAULT_VENDOR
-from es_ltrr.devnode.ltr_build import (BuildFailed, LtrSource, apply_patches, compile_sources,
-                                       dependency_coords, extract, write_zip)
-from es_ltrr.devnode.ltr_recipes import RECIPES
+from es_ltrr.ops.devnode import NodeConfig
+from es_ltrr.ops.devnode.assemble import assembly_spec
+from es_ltrr.ops.devnode.config import DEFAULT_VENDOR
+from es_ltrr.ops.devnode.ltr_build import (
+    BuildFailed,
+    LtrSource,
+    apply_patches,
+    compile_sources,
+    dependency_coords,
+    extract,
+    write_zip,
+)
+from es_ltrr.ops.devnode.ltr_recipes import RECIPES
 
 
 def properties(text: str) -> dict[str, str]:

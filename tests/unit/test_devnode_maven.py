@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from es_ltrr.devnode import NodeConfig, NodeError
-from es_ltrr.devnode.config import CENTRAL, ArtifactMissing
-from es_ltrr.devnode.maven import Coord, Maven
-from es_ltrr.devnode.mvn import fetch_pom
+from es_ltrr.ops.devnode import NodeConfig, NodeError
+from es_ltrr.ops.devnode.config import CENTRAL, ArtifactMissing
+from es_ltrr.ops.devnode.maven import Coord, Maven
+from es_ltrr.ops.devnode.mvn import fetch_pom
 
 # A stand-in for mvn: logs its arguments, then "copies" each dependency of the -f POM into
 # -DoutputDirectory in repository layout (content: the coordinate), or fails like mvn does.

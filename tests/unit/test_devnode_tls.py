@@ -11,9 +11,9 @@ import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from es_ltrr.devnode import NodeConfig, NodeError, start
-from es_ltrr.devnode.lifecycle import _write_settings
-from es_ltrr.devnode.tls import client_context, ensure, generate
+from es_ltrr.ops.devnode import NodeConfig, NodeError, start
+from es_ltrr.ops.devnode.lifecycle import _write_settings
+from es_ltrr.ops.devnode.tls import client_context, ensure, generate
 
 
 def test_the_generated_ca_signs_a_certificate_for_the_loopback_node(tmp_path):

@@ -1,13 +1,13 @@
 """docker-compose.yml and docker/*.Dockerfile install the same LTR plugins (name, version,
-source) as the test node that es_ltrr.devnode builds; read as text (no YAML dependency)."""
+source) as the test node that es_ltrr.ops.devnode builds; read as text (no YAML dependency)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from es_ltrr.devnode import DISTRIBUTIONS
-from es_ltrr.devnode.ltr_recipes import RECIPES
+from es_ltrr.ops.devnode import DISTRIBUTIONS
+from es_ltrr.ops.devnode.ltr_recipes import RECIPES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = (ROOT / "docker-compose.yml").read_text()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from es_ltrr.engines import EmbeddedEngine
-from es_ltrr.engines.embedded import ann
-from es_ltrr.schema import EMBEDDING_DIM
+from es_ltrr.common.schema import EMBEDDING_DIM
+from es_ltrr.retrieval.engines import EmbeddedEngine
+from es_ltrr.retrieval.engines.embedded import ann
 
 N = 3000
 

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from es_ltrr.engines import EmbeddedEngine, Engine, EngineError, QueryError, UnsupportedQuery
+from es_ltrr.retrieval.engines import (
+    EmbeddedEngine,
+    Engine,
+    EngineError,
+    QueryError,
+    UnsupportedQuery,
+)
 
 K1, B = 1.2, 0.75
 DIMS = 384
@@ -629,7 +635,7 @@ def test_random_trees_run_and_filters_only_change_membership(engine, q, f):
 def test_decoded_sources_are_bounded(tmp_path, monkeypatch):
     """A soak of the full catalog grew by every source ever decoded: the cache keeps the most
     recent MAX_DECODED only, and an evicted row decodes again to the same document."""
-    from es_ltrr.engines.embedded import stored
+    from es_ltrr.retrieval.engines.embedded import stored
 
     docs = [{"id": f"d{i}", "name": f"doc {i}"} for i in range(50)]
     stored.write_sources(tmp_path, docs, default=str)

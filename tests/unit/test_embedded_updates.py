@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from es_ltrr.engines import DocumentMissing, EmbeddedEngine, EngineError
-from es_ltrr.schema import EMBEDDING_DIM
+from es_ltrr.common.schema import EMBEDDING_DIM
+from es_ltrr.retrieval.engines import DocumentMissing, EmbeddedEngine, EngineError
 
 WORDS = ["love", "lover", "story", "night", "summer", "dance", "blue", "love story"]
 GENRES = ["pop", "rock", "r&b", "country"]

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from es_ltrr.api import SearchRequest
-from es_ltrr.embedding import DIM, Encoder
-from es_ltrr.embedding_onnx import EXPORT_VERSION, onnx_path
-from es_ltrr.pipeline import Searcher, Timer
-from es_ltrr.policy import StaticPolicy
+from es_ltrr.retrieval.embedding import DIM, Encoder
+from es_ltrr.retrieval.embedding_onnx import EXPORT_VERSION, onnx_path
+from es_ltrr.retrieval.policy import StaticPolicy
+from es_ltrr.search.pipeline import Searcher, Timer
+from es_ltrr.search.request import SearchRequest
 
 SENTENCES = ["tayler love", "songs for a rainy sunday morning", "80s rock", "metalica",
              "the weeknd blinding lights", "chill lofi beats to study and relax to, no lyrics please"]
@@ -109,7 +109,7 @@ def test_onnx_export_agrees_with_the_torch_model(tmp_path: Path):
     onnx_encoder = Encoder(cache_dir=tmp_path)
     expected = torch_encoder.encode(SENTENCES)
     singles = np.stack([onnx_encoder.encode_query(s) for s in SENTENCES])
-    from es_ltrr.embedding_onnx import load_onnx_encoder
+    from es_ltrr.retrieval.embedding_onnx import load_onnx_encoder
 
     batch = load_onnx_encoder(tmp_path).encode(SENTENCES)  # padded to the longest: masks must hold
     assert len(list(tmp_path.glob("*.onnx"))) == 1  # exported once, no temporary file left

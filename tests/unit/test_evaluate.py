@@ -8,10 +8,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from es_ltrr.evaluate import SYSTEM_KEYS, probe
-from es_ltrr.evaluate.node import hybrid_query, linear_retriever, normalization_pipeline, rrf_retriever
+from es_ltrr.evaluation.cluster_fusion import (
+    hybrid_query,
+    linear_retriever,
+    normalization_pipeline,
+    probe,
+    rrf_retriever,
+)
+from es_ltrr.evaluation.metrics import SYSTEM_KEYS
 from es_ltrr.ranking.hybrid import HybridRanker
-from es_ltrr.union import Candidate, Provenance
+from es_ltrr.retrieval.union import Candidate, Provenance
 
 CONTRACT = {"ndcg10", "recall100", "mrr", "candidates", "p50_ms", "p99_ms"}
 
@@ -104,7 +110,8 @@ class RecordingNode:
 def test_a_node_that_fuses_gets_one_search_of_every_arms_template(small_searcher, flavor):
     from dataclasses import replace
 
-    from es_ltrr.evaluate import NodeFusion, systems
+    from es_ltrr.evaluation.cluster_fusion import NodeFusion
+    from es_ltrr.evaluation.systems import systems
 
     node = RecordingNode(flavor)
     fusion = NodeFusion(node, runs={"hybrid": True, "rrf_all_arms": True},

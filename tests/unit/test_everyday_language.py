@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import OSA
 
-from es_ltrr.analysis import q2e_key, symbols, words
-from es_ltrr.arms import ARMS
-from es_ltrr.arms.base import ArmInput
 from es_ltrr.catalog import DEFAULT_CATALOG, read_spotify
 from es_ltrr.catalog.moods import MOODS
-from es_ltrr.engines.embedded import EmbeddedEngine
+from es_ltrr.common.analysis import q2e_key, symbols, words
+from es_ltrr.retrieval.arms import ARMS
+from es_ltrr.retrieval.arms.base import ArmInput
+from es_ltrr.retrieval.engines.embedded import EmbeddedEngine
 from es_ltrr.understanding import MOOD_SYNONYMS, Gazetteer, understand
 from es_ltrr.understanding.fuzzy import best_fuzzy, max_edits, skeleton
 

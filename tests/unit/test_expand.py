@@ -7,11 +7,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from es_ltrr.scale_builds import write_jsonl
 from es_ltrr.catalog import load_catalog
 from es_ltrr.catalog.entities import AUDIO_FEATURES
 from es_ltrr.catalog.expand import FIXED_TYPES, expand
-from es_ltrr.schema import MUSIC
+from es_ltrr.common.schema import MUSIC
+from es_ltrr.ops.bench.scale_data import write_jsonl
 
 
 @pytest.fixture(scope="module")

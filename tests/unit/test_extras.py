@@ -77,8 +77,8 @@ def test_the_extras_are_blocked():
 
 
 def test_the_core_imports():
-    modules = ["es_ltrr", "es_ltrr.cli", "es_ltrr.pipeline", "es_ltrr.app", "es_ltrr.engines", "es_ltrr.ltr",
-               "es_ltrr.ranking", "es_ltrr.bench", "es_ltrr.parity", "es_ltrr.embedding"]
+    modules = ["es_ltrr", "es_ltrr.cli", "es_ltrr.search.pipeline", "es_ltrr.serving.wiring", "es_ltrr.retrieval.engines", "es_ltrr.ranking.ltr",
+               "es_ltrr.ranking", "es_ltrr.ops.bench.latency", "es_ltrr.ops.engine_parity", "es_ltrr.retrieval.embedding"]
     result = _run(PRELUDE + "".join(f"import {m}\n" for m in modules))
     assert result.returncode == 0, result.stderr
 
@@ -116,7 +116,7 @@ def test_a_command_needing_an_extra_names_it(small_catalog, tmp_path, args, extr
 def test_knn_without_the_ann_extra_is_exact():
     code = PRELUDE + (
         "import numpy as np\n"
-        "from es_ltrr.engines.embedded import ann\n"
+        "from es_ltrr.retrieval.engines.embedded import ann\n"
         "unit = np.eye(4, dtype=np.float32)\n"
         "assert not ann.available() and ann.AnnIndex.build(unit, np.ones(4, bool), min_docs=0) is None\n"
         "rows, cos = ann.nearest(unit, np.ones(4, bool), None, unit[2], 1, None)\n"
@@ -126,5 +126,5 @@ def test_knn_without_the_ann_extra_is_exact():
 
 
 def test_a_model_needs_the_ltr_extra():
-    result = _run(PRELUDE + "from es_ltrr.ltr.model import _xgboost\n_xgboost()")
-    assert "es_ltrr._extras.MissingExtra: an LTR model (XGBoost) needs the 'ltr' extra" in result.stderr
+    result = _run(PRELUDE + "from es_ltrr.ranking.ltr.model import _xgboost\n_xgboost()")
+    assert "es_ltrr.common.extras.MissingExtra: an LTR model (XGBoost) needs the 'ltr' extra" in result.stderr

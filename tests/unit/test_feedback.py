@@ -11,11 +11,18 @@ from dataclasses import replace
 
 import pytest
 
-from es_ltrr.api import parse_search_request
-from es_ltrr.feedback import MAX_BATCH, EventError, FeedbackLoop, FeedbackStore, Impression, parse_event
+from es_ltrr.feedback import (
+    MAX_BATCH,
+    EventError,
+    FeedbackLoop,
+    FeedbackStore,
+    Impression,
+    parse_event,
+)
 from es_ltrr.feedback.loop import replay
-from es_ltrr.policy import ThompsonPolicy
-from es_ltrr.server import create_app
+from es_ltrr.retrieval.policy import ThompsonPolicy
+from es_ltrr.serving.contract import parse_search_request
+from es_ltrr.serving.http import create_app
 
 
 def event(query_id, object_id="t1", action="click", **more):
@@ -80,7 +87,7 @@ def test_impressions_round_trip(served):
     _, loop, results = served
     for result in results:
         logged = loop.store.impression(result.impression_id)
-        assert logged == Impression.from_result(result)
+        assert logged == Impression.of(result)
         assert Impression.from_json(logged.to_json()) == logged
 
 
@@ -177,7 +184,7 @@ def test_cli_search_logs_and_replay_reports(cli, tmp_path):
     qid = json.loads(result.stdout)["impression_id"]
     store = FeedbackStore(tmp_path / "d" / "logs" / "feedback.sqlite3")
     assert store.impression(qid) is not None
-    from es_ltrr.datadir import DataDir
+    from es_ltrr.common.datadir import DataDir
     policy = ThompsonPolicy()
     loop = FeedbackLoop.open(DataDir(tmp_path / "d"), policy)
     loop.ingest([event(qid, "x", event_id="1"), event(qid, "x", event_id="1")])
@@ -192,9 +199,9 @@ def test_the_q2e_memory_learns_a_misspelling_users_resolve(small_searcher, tmp_p
     arm returns that song first, and the cold-start keys of the song are kept."""
     import copy
 
-    from es_ltrr.arms import ArmInput
     from es_ltrr.feedback import Q2EMemory
-    from es_ltrr.policy import StaticPolicy
+    from es_ltrr.retrieval.arms import ArmInput
+    from es_ltrr.retrieval.policy import StaticPolicy
     from es_ltrr.understanding import understand
 
     searcher = replace(small_searcher, engine=copy.copy(small_searcher.engine), policy=StaticPolicy())

@@ -13,12 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from es_ltrr.catalog import load_catalog
+from es_ltrr.evaluation.simulation.traffic import generate_traffic
 from es_ltrr.feedback import FeedbackLoop, FeedbackStore
-from es_ltrr.feedback.interleaving import outcomes
-from es_ltrr.policy import StaticPolicy
+from es_ltrr.feedback.interleaving_wins import outcomes
 from es_ltrr.ranking import RRFRanker
-from es_ltrr.ranking.interleave import credit, team_draft, wilson
-from es_ltrr.simulation.traffic import generate_traffic
+from es_ltrr.ranking.team_draft import credit, team_draft, wilson
+from es_ltrr.retrieval.policy import StaticPolicy
 
 
 @given(items=st.lists(st.integers(0, 50), min_size=1, max_size=30, unique=True), k=st.integers(1, 40),
@@ -78,12 +78,12 @@ def test_models_command_lists_models_and_interleaving(cli, tmp_path):
 
 def test_promotion_can_require_an_interleaving_win(small_searcher, small_catalog, cli, tmp_path):
     """A model that lost its interleaving test is not promoted with --require-win; one that won is."""
-    from es_ltrr.datadir import DataDir
+    from es_ltrr.common.datadir import DataDir
 
     data = DataDir(tmp_path / "d")
     for name in ("winner", "loser"):
         (data.model_dir(name)).mkdir(parents=True)
-    loop = FeedbackLoop(FeedbackStore(data.logs_dir / "feedback.sqlite3"), StaticPolicy())
+    loop = FeedbackLoop(FeedbackStore(data.feedback_log), StaticPolicy())
     entities = load_catalog(small_catalog, progress=False)
     for name, serving, challenger in (("winner", Reversed(), RRFRanker()), ("loser", RRFRanker(), Reversed())):
         challenger = replace(challenger, name=name)  # the label the log records is the model's name

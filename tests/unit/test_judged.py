@@ -8,8 +8,14 @@ from collections import Counter
 
 import pytest
 
-from es_ltrr.evaluation.judged import JudgedQuery, JudgedSetError, hand_set_path, load_judged, on_catalog
-from es_ltrr.simulation.users import INTENTS
+from es_ltrr.evaluation.judged import (
+    JudgedQuery,
+    JudgedSetError,
+    hand_set_path,
+    load_judged,
+    on_catalog,
+)
+from es_ltrr.evaluation.simulation.users import INTENTS
 
 
 def test_hand_set_covers_every_intent_with_reviewed_grades():

@@ -15,13 +15,19 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from es_ltrr.engines.cluster import ClusterEngine, ClusterError
-from es_ltrr.ltr import FeatureSet, default_featureset
-from es_ltrr.ltr.featureset import Feature
-from es_ltrr.ltr.plugin import LtrPlugin
-from es_ltrr.ltr.upload import (
-    GUARD, ParityCase, UploadError, load_booster, objective, plugin_definition, upload_model,
+from es_ltrr.ranking.ltr import FeatureSet, default_featureset
+from es_ltrr.ranking.ltr.featureset import Feature
+from es_ltrr.ranking.ltr.plugin import LtrPlugin
+from es_ltrr.ranking.ltr.upload import (
+    GUARD,
+    ParityCase,
+    UploadError,
+    load_booster,
+    objective,
+    plugin_definition,
+    upload_model,
 )
+from es_ltrr.retrieval.engines.cluster import ClusterEngine, ClusterError
 
 FS = FeatureSet("toy", tuple(Feature(n, (), '{"match_all": {}}') for n in ("a", "b", "c")))
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from es_ltrr.schema import FLAVORS, MUSIC, write_mappings
+from es_ltrr.common.schema import FLAVORS, MUSIC, write_mappings
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from es_ltrr.analysis import normalize_query
 from es_ltrr.catalog.names import (
     GENRE_SYNONYMS,
     STOPWORDS,
@@ -13,6 +12,7 @@ from es_ltrr.catalog.names import (
     without_apostrophes,
 )
 from es_ltrr.catalog.queries import predicted_queries
+from es_ltrr.common.analysis import normalize_query
 from es_ltrr.understanding import Gazetteer, understand
 
 ARTISTS = ["The Beatles", "The Who", "The The", "The Band", "Simon & Garfunkel", "Ke$ha",

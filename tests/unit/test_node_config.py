@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from es_ltrr.devnode import NodeConfig, NodeError
-from es_ltrr.devnode.assemble import MARKER, assembly_spec, read_marker
-from es_ltrr.devnode.host import java_home
+from es_ltrr.ops.devnode import NodeConfig, NodeError
+from es_ltrr.ops.devnode.assemble import MARKER, assembly_spec, read_marker
+from es_ltrr.ops.devnode.host import java_home
 
 
 def test_opensearch_stays_the_default():

@@ -1,4 +1,4 @@
-"""Off-policy estimators (`es_ltrr/policy/ope.py`) against closed forms on a synthetic
+"""Off-policy estimators (`es_ltrr/retrieval/policy/ope.py`) against closed forms on a synthetic
 semi-bandit with known reward means and a known logging distribution: IPS, SNIPS and DR
 unbiased under both observation rules, SNIPS = IPS when the weights average exactly 1, DR =
 DM when the model has no residual, the on-policy target recovering the log's own value; and
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from es_ltrr.policy import Decision, PolicyContext
-from es_ltrr.policy.ope import (
+from es_ltrr.retrieval.policy import Decision, PolicyContext
+from es_ltrr.retrieval.policy.ope import (
     LoggedBatch,
     depth_distribution,
     evaluate,
@@ -23,7 +23,7 @@ from es_ltrr.policy.ope import (
     on_record_value,
     weights,
 )
-from es_ltrr.union import ArmResult
+from es_ltrr.retrieval.union import ArmResult
 
 MENU = (0, 10, 25, 50)
 #: P(the arm's top-d holds what the user wants), per arm and menu depth (0 earns nothing).

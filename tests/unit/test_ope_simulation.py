@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from es_ltrr.catalog import load_catalog
 from es_ltrr.cli import main
+from es_ltrr.evaluation.ope_simulated import OpeConfig, run_ope, table
+from es_ltrr.evaluation.simulation.traffic import generate_traffic
 from es_ltrr.feedback import FeedbackLoop
 from es_ltrr.feedback.store import FeedbackStore
-from es_ltrr.policy import UniformPolicy
-from es_ltrr.simulation.ope import OpeConfig, run_ope, table
-from es_ltrr.simulation.traffic import generate_traffic
+from es_ltrr.retrieval.policy import UniformPolicy
 
 
 @pytest.fixture(scope="module")

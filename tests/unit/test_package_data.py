@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from pathlib import Path
 
-from es_ltrr.ltr import default_featureset
-from es_ltrr.ltr.featureset import featureset_path
+import tomllib
+
+from es_ltrr.ranking.ltr import default_featureset
+from es_ltrr.ranking.ltr.featureset import featureset_path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "es_ltrr"

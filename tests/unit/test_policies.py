@@ -1,6 +1,6 @@
 """Conformance checks every arm-selection policy must pass (like river's test_policies).
 
-Each policy in `es_ltrr.policy.POLICIES` is built with its defaults and a seed, and must:
+Each policy in `es_ltrr.retrieval.policy.POLICIES` is built with its defaults and a seed, and must:
 decide for exactly the available arms with non-negative depths and propensities in [0, 1];
 replay the same decisions from the same seed; round-trip its state through JSON (decisions
 after `load_state` equal those of the original); refuse another policy's state; and accept
@@ -14,9 +14,9 @@ from dataclasses import replace
 
 import pytest
 
-from es_ltrr.api import parse_search_request
-from es_ltrr.arms import ARMS
-from es_ltrr.policy import POLICIES, Decision, PolicyContext, StaticPolicy
+from es_ltrr.retrieval.arms import ARMS
+from es_ltrr.retrieval.policy import POLICIES, Decision, PolicyContext, StaticPolicy
+from es_ltrr.serving.contract import parse_search_request
 
 CONTEXTS = [
     PolicyContext("artist", ("artist",), 2),

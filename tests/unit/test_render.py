@@ -3,10 +3,11 @@
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
-from es_ltrr.arms import ARMS
-from es_ltrr.templating import TemplateError, check_template, render
+from es_ltrr.common.templating import TemplateError, check_template, render
+from es_ltrr.retrieval.arms import ARMS
 
 from ..hostile import INJECTION_TEXT, tally
 
@@ -181,9 +182,9 @@ def test_user_text_only_fills_string_values_of_every_arm_and_feature_template(ga
     """Random Unicode, quotes, backslashes, mustache tags and JSON fragments, understood for
     real (slots, misspellings): every arm template of every flavor and every feature template
     of the shipped featuresets renders valid JSON of the same structure as a benign query's."""
-    from es_ltrr.analysis import q2e_key
-    from es_ltrr.arms import ArmInput
-    from es_ltrr.ltr import feature_params, shipped_featuresets
+    from es_ltrr.common.analysis import q2e_key
+    from es_ltrr.ranking.ltr import feature_params, shipped_featuresets
+    from es_ltrr.retrieval.arms import ArmInput
     from es_ltrr.understanding import understand
 
     tally("templates: arms × flavors + features")
@@ -210,7 +211,7 @@ def test_user_text_only_fills_string_values_of_every_arm_and_feature_template(ga
 def test_injection_fragments_never_widen_a_search_on_the_embedded_engine(small_searcher, text):
     """Every arm's body for a query of pure injection fragments, asked for 10,000 hits, matches
     fewer documents than the index holds: no fragment turned a clause into match_all."""
-    from es_ltrr.arms import ArmInput
+    from es_ltrr.retrieval.arms import ArmInput
     from es_ltrr.understanding import understand
 
     engine = small_searcher.engine

@@ -1,4 +1,4 @@
-"""Simulated users (es_ltrr.simulation.users): queries, relevance, splits, typos and clicks.
+"""Simulated users (es_ltrr.evaluation.simulation.users): queries, relevance, splits, typos and clicks.
 
 Everything runs on a hand-made catalog of a few dozen entities, except one slow test on the
 real catalog (intent mix, non-empty relevance, overlap with the cold-start Q2E queries).
@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from es_ltrr.analysis import q2e_key
 from es_ltrr.catalog import predicted_queries
-from es_ltrr.simulation import (
+from es_ltrr.common.analysis import q2e_key
+from es_ltrr.evaluation.simulation import (
     INTENT_MIX,
     INTENTS,
     ClickModel,
@@ -28,9 +28,8 @@ from es_ltrr.simulation import (
     split,
     typo,
 )
-from es_ltrr.simulation.typos import KEYBOARD_NEIGHBOURS
-from es_ltrr.simulation.users import NAVIGATIONAL
-
+from es_ltrr.evaluation.simulation.typos import KEYBOARD_NEIGHBOURS
+from es_ltrr.evaluation.simulation.users import NAVIGATIONAL
 
 # --- a small catalog ------------------------------------------------------------------
 
@@ -368,7 +367,7 @@ def test_engagement_weighs_a_click_by_its_grade():
 @pytest.mark.slow
 def test_on_the_real_catalog_the_mix_holds_and_every_intent_has_relevant_results():
     from es_ltrr.catalog import load_catalog
-    from es_ltrr.config import Settings
+    from es_ltrr.common.settings import Settings
 
     entities = load_catalog(Settings.load().catalog)
     start = time.perf_counter()

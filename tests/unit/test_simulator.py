@@ -10,13 +10,13 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
-from es_ltrr.arms import ARMS, ArmInput
 from es_ltrr.catalog import load_catalog
 from es_ltrr.cli import main
-from es_ltrr.policy import StaticPolicy
-from es_ltrr.simulation import QueryGenerator
-from es_ltrr.simulation.experiment import SimulationConfig, simulate
-from es_ltrr.simulation.runner import oracle_decision, retrieve_all, sliced
+from es_ltrr.evaluation.simulation import QueryGenerator
+from es_ltrr.evaluation.simulation.experiment import SimulationConfig, simulate
+from es_ltrr.evaluation.simulation.runner import oracle_decision, retrieve_all, sliced
+from es_ltrr.retrieval.arms import ARMS, ArmInput
+from es_ltrr.retrieval.policy import StaticPolicy
 from es_ltrr.understanding import understand
 
 QUERIES = ["memories maroon 5", "happy songs", "rock", "taylor swift", "dance pop 2019", "love"]

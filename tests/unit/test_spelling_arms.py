@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from es_ltrr.arms import ARMS, ArmInput
 from es_ltrr.catalog import read_spotify
+from es_ltrr.retrieval.arms import ARMS, ArmInput
 from es_ltrr.understanding import Gazetteer, understand
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "spotify_small.csv"

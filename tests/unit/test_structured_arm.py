@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from es_ltrr.arms import ARMS, ArmInput
-from es_ltrr.engines.embedded import EmbeddedEngine
+from es_ltrr.retrieval.arms import ARMS, ArmInput
+from es_ltrr.retrieval.engines.embedded import EmbeddedEngine
 from es_ltrr.understanding import Slot, Understanding
 
 

@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from es_ltrr.arms import ARMS
-from es_ltrr.policy import POLICIES, PolicyContext, ThompsonPolicy
-from es_ltrr.policy.allocation import allocate
-from es_ltrr.policy.features import DIM, FEATURES, featurize
-from es_ltrr.policy.linear import BayesLinearBank
-from es_ltrr.policy.rewards import arm_depth_rewards
-from es_ltrr.union import ArmResult
+from es_ltrr.retrieval.arms import ARMS
+from es_ltrr.retrieval.policy import POLICIES, PolicyContext, ThompsonPolicy
+from es_ltrr.retrieval.policy.allocation import allocate
+from es_ltrr.retrieval.policy.features import DIM, FEATURES, featurize
+from es_ltrr.retrieval.policy.linear import BayesLinearBank
+from es_ltrr.retrieval.policy.rewards import arm_depth_rewards
+from es_ltrr.retrieval.union import ArmResult
 
 ALL = list(ARMS)
 contexts = st.builds(

@@ -1,5 +1,5 @@
 from es_ltrr.ranking import rrf_scores
-from es_ltrr.union import union
+from es_ltrr.retrieval.union import union
 
 
 def _resp(*ids):

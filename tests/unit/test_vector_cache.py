@@ -13,9 +13,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pytest
 
-from es_ltrr import embedding
 from es_ltrr.catalog.texts import embedding_text, embedding_texts, tags
-from es_ltrr.embedding import DIM, VectorCache, embed_catalog
+from es_ltrr.retrieval import embedding
+from es_ltrr.retrieval.embedding import DIM, VectorCache, embed_catalog
 
 
 def vector_of(text: str) -> np.ndarray:

@@ -1,0 +1,181 @@
+"""One field list → index mappings for each engine flavor.
+
+The schema is data: the embedded engine reads the same `Field` objects to know which
+analyzer a text field uses, and `mappings/*.json` are generated from it (a test keeps the
+checked-in files equal to what this module produces). Music is the shipped example; a
+different catalog supplies its own `Schema`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+FieldKind = Literal[
+    "keyword", "text", "float", "integer", "date", "rank_features", "vector", "boolean"
+]
+Flavor = Literal["elasticsearch", "opensearch"]
+FLAVORS: tuple[Flavor, ...] = ("elasticsearch", "opensearch")
+
+EMBEDDING_DIM = 384
+
+#: Analysis chain shared by both flavors. `ltrr_text` folds case and accents so "Beyoncé"
+#: matches "beyonce"; `ltrr_trigram` indexes character trigrams so a misspelt name still
+#: shares most of its grams with the right one; `ltrr_norm` normalizes keyword sub-fields
+#: for exact (case/accent-insensitive) matching of whole names; `ltrr_symbol` keeps each
+#: "other symbol" character (emoji, ★, ♪; Unicode So) as a token, so "🔥🔥🔥" finds names
+#: with 🔥 (see `es_ltrr.common.analysis`).
+ANALYSIS: dict[str, Any] = {
+    "analyzer": {
+        "ltrr_text": {
+            "type": "custom",
+            "tokenizer": "standard",
+            "filter": ["lowercase", "asciifolding"],
+        },
+        "ltrr_trigram": {
+            "type": "custom",
+            "tokenizer": "ltrr_trigram_tokenizer",
+            "filter": ["lowercase", "asciifolding"],
+        },
+        "ltrr_symbol": {"type": "custom", "tokenizer": "ltrr_symbol_tokenizer"},
+    },
+    "tokenizer": {
+        "ltrr_trigram_tokenizer": {
+            "type": "ngram",
+            "min_gram": 3,
+            "max_gram": 3,
+            "token_chars": ["letter", "digit"],
+        },
+        "ltrr_symbol_tokenizer": {"type": "pattern", "pattern": "\\p{So}", "group": 0},
+    },
+    "normalizer": {"ltrr_norm": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One indexed field; `subfields` become `name.sub` multi-fields."""
+
+    name: str
+    kind: FieldKind
+    analyzer: str | None = None
+    normalizer: str | None = None
+    subfields: tuple["Field", ...] = ()
+    dims: int | None = None
+
+    def mapping(self, flavor: Flavor) -> dict[str, Any]:
+        """The mapping JSON of this field for `flavor`."""
+        if self.kind == "vector":
+            return _vector_mapping(self.dims or EMBEDDING_DIM, flavor)
+        body: dict[str, Any] = {"type": self.kind}
+        if self.analyzer:
+            body["analyzer"] = self.analyzer
+        if self.normalizer:
+            body["normalizer"] = self.normalizer
+        if self.subfields:
+            body["fields"] = {sub.name: sub.mapping(flavor) for sub in self.subfields}
+        return body
+
+
+def _vector_mapping(dims: int, flavor: Flavor) -> dict[str, Any]:
+    if flavor == "elasticsearch":
+        return {"type": "dense_vector", "dims": dims, "index": True, "similarity": "cosine"}
+    # Lucene engine: the integ-test OpenSearch node has no native faiss/nmslib libraries.
+    return {
+        "type": "knn_vector",
+        "dimension": dims,
+        "method": {"name": "hnsw", "space_type": "cosinesimil", "engine": "lucene"},
+    }
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A catalog's fields plus the names every other module relies on."""
+
+    fields: tuple[Field, ...]
+    vector_field: str = "embedding"
+    q2e_field: str = "q2e"
+    analysis: dict[str, Any] = field(default_factory=lambda: ANALYSIS)
+
+    def field(self, path: str) -> Field:
+        """Look up `name` or `name.sub`; KeyError names the unknown path."""
+        head, _, sub = path.partition(".")
+        for f in self.fields:
+            if f.name == head:
+                if not sub:
+                    return f
+                if f.kind == "rank_features":
+                    return f
+                for s in f.subfields:
+                    if s.name == sub:
+                        return Field(path, s.kind, s.analyzer, s.normalizer, (), s.dims)
+        raise KeyError(f"unknown field {path!r}")
+
+    def index_body(self, flavor: Flavor) -> dict[str, Any]:
+        """Settings + mappings for creating the index on `flavor`."""
+        index_settings: dict[str, Any] = {"number_of_shards": 1, "number_of_replicas": 0}
+        if flavor == "opensearch":
+            index_settings["knn"] = True
+        return {
+            "settings": {"index": index_settings, "analysis": self.analysis},
+            "mappings": {
+                "dynamic": "strict",
+                "properties": {f.name: f.mapping(flavor) for f in self.fields},
+            },
+        }
+
+
+def _name_field(name: str) -> Field:
+    return Field(
+        name,
+        "text",
+        analyzer="ltrr_text",
+        subfields=(
+            Field("exact", "keyword", normalizer="ltrr_norm"),
+            Field("trigram", "text", analyzer="ltrr_trigram"),
+            Field("symbols", "text", analyzer="ltrr_symbol"),
+        ),
+    )
+
+
+#: The shipped music schema (tracks, artists, albums, playlists, genres, subgenres).
+MUSIC = Schema(
+    fields=(
+        Field("id", "keyword"),
+        Field("type", "keyword"),
+        _name_field("name"),
+        _name_field("artist"),
+        Field("album", "text", analyzer="ltrr_text"),
+        Field("description", "text", analyzer="ltrr_text"),
+        Field("genres", "keyword"),
+        Field("subgenres", "keyword"),
+        Field("moods", "keyword"),
+        Field("popularity", "float"),
+        Field("release_date", "date"),
+        Field("release_year", "integer"),
+        Field("track_count", "integer"),
+        Field("duration_ms", "integer"),
+        Field("danceability", "float"),
+        Field("energy", "float"),
+        Field("valence", "float"),
+        Field("acousticness", "float"),
+        Field("tempo", "float"),
+        Field("instrumentalness", "float"),
+        Field("q2e", "rank_features"),
+        Field("q2e_queries", "text", analyzer="ltrr_text"),
+        Field("embedding", "vector", dims=EMBEDDING_DIM),
+    )
+)
+
+
+def write_mappings(schema: Schema, directory: Path) -> list[Path]:
+    """Write one `<flavor>.json` per flavor; returns the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for flavor in FLAVORS:
+        path = directory / f"{flavor}.json"
+        path.write_text(json.dumps(schema.index_body(flavor), indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written

@@ -1,0 +1,184 @@
+"""Settings, read once at the edge (CLI or app factory) from env vars and an optional TOML.
+
+Precedence: explicit overrides (CLI flags) > environment (`ES_LTRR_*`) > TOML file
+(`ES_LTRR_CONFIG` or `--config`) > defaults. The default data and cache dirs are the
+platform's per-user dirs (`default_dirs`), never relative to the working directory. Nothing
+deeper in the code reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Collection, Mapping
+
+import tomllib
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: The shipped catalog, beside the repository (../shared); every command takes another path.
+DEFAULT_CATALOG = REPO_ROOT.parent / "shared" / "data" / "spotify_songs" / "spotify_songs.csv.gz"
+
+#: The directory name under the platform's data and cache dirs.
+APP_DIR = "es-ltrr"
+
+
+def default_dirs(env: Mapping[str, str], platform: str = sys.platform) -> dict[str, Path]:
+    """The per-user `data_dir` and `cache_dir`: the same from every working directory.
+
+    An absolute `XDG_DATA_HOME` / `XDG_CACHE_HOME` wins on any platform (the XDG spec says to
+    ignore relative ones); otherwise ~/.local/share and ~/.cache (Linux, BSD),
+    ~/Library/Application Support and ~/Library/Caches (macOS), %LOCALAPPDATA% (Windows).
+    Written here rather than with platformdirs, which reads `os.environ` itself.
+
+    >>> dirs = default_dirs({"HOME": "/home/ana", "XDG_CACHE_HOME": "/var/cache/ana"}, "linux")
+    >>> str(dirs["data_dir"]), str(dirs["cache_dir"])
+    ('/home/ana/.local/share/es-ltrr', '/var/cache/ana/es-ltrr')
+    """
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    if platform == "win32":
+        local = Path(env["LOCALAPPDATA"]) if env.get("LOCALAPPDATA") else home / "AppData" / "Local"
+        data, cache = local / APP_DIR, local / APP_DIR / "Cache"
+    elif platform == "darwin":
+        data, cache = home / "Library" / "Application Support" / APP_DIR, home / "Library" / "Caches" / APP_DIR
+    else:
+        data, cache = home / ".local" / "share" / APP_DIR, home / ".cache" / APP_DIR
+    return {"data_dir": _xdg(env, "XDG_DATA_HOME", data), "cache_dir": _xdg(env, "XDG_CACHE_HOME", cache)}
+
+
+def _xdg(env: Mapping[str, str], name: str, fallback: Path) -> Path:
+    value = env.get(name, "")
+    return Path(value) / APP_DIR if value and Path(value).is_absolute() else fallback
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every setting; build with `Settings.load` (the dirs' defaults depend on the environment)."""
+
+    catalog: Path = DEFAULT_CATALOG
+    #: What es-ltrr builds and learns (docs/data-dir.md); default: `default_dirs`.
+    data_dir: Path
+    cluster_url: str | None = None
+    flavor: str | None = None
+    index: str = "es-ltrr-entities"
+    username: str | None = None
+    #: Never shown: `repr(settings)` leaves it out, and URLs are printed through `redact`.
+    password: str | None = field(default=None, repr=False)
+    verify_certs: bool = True
+    ca_certs: str | None = None
+    #: A local LTR model directory (`models/<name>/`); default: the data dir's active model.
+    model: Path | None = None
+    #: Name of a model stored in the cluster's LTR plugin; when set, ranking is `sltr` rescoring.
+    ltr_model: str | None = None
+    timeout_s: float = 10.0
+    #: Per-arm search budget sent with each msearch body; a slow arm answers partially.
+    arm_timeout_ms: int = 1000
+    #: Arm-selection policy (`es_ltrr.retrieval.policy.POLICIES`): thompson serves the static allocation
+    #: until its burn-in is over, then its learned choice.
+    policy: str = "thompson"
+    #: Hyper-parameters of the policy (constructor arguments: cost, budget, burn_in, ...).
+    policy_options: dict[str, Any] = field(default_factory=dict)
+    allocation: dict[str, int] = field(default_factory=dict)
+    #: A model of the data dir tested online against the serving ranker by team-draft
+    #: interleaving on `interleave_share` of searches (`es-ltrr models` shows the outcome).
+    challenger_model: str | None = None
+    interleave_share: float = 0.0
+    #: UBI action → weight of the engagement (`feedback.events.DEFAULT_WEIGHTS` when empty).
+    action_weights: dict[str, float] = field(default_factory=dict)
+    rrf_weights: dict[str, float] = field(default_factory=dict)
+    embed: bool = True
+    #: Bearer tokens (`es_ltrr.serving.access`): the value (ES_LTRR_ADMIN_TOKEN / ES_LTRR_API_TOKEN)
+    #: or a file holding it; never shown by `repr`.
+    admin_token: str | None = field(default=None, repr=False)
+    admin_token_file: Path | None = None
+    api_token: str | None = field(default=None, repr=False)
+    api_token_file: Path | None = None
+    #: Catalog vectors are cached here, outside the data dir, so fresh clones and CI reuse them.
+    cache_dir: Path
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, env: Mapping[str, str] | None = None, *,
+             arms: Collection[str] = (), **overrides: Any) -> "Settings":
+        """`arms`: the registered arm names (`retrieval.arms.ARMS`), against which the file's
+        `[allocation]` and `[rrf_weights]` tables are checked (the settings know no arms of
+        their own: they sit below the registry)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = config_file or (Path(env["ES_LTRR_CONFIG"]) if env.get("ES_LTRR_CONFIG") else None)
+        if path:
+            values.update(_read_toml(Path(path), arms))
+        for f in fields(cls):
+            key = f"ES_LTRR_{f.name.upper()}"
+            if key in env and f.name not in ("allocation", "rrf_weights", "policy_options", "action_weights"):
+                values[f.name] = env[key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{**default_dirs(env), **_coerce(values)})
+
+
+def _read_toml(path: Path, arms: Collection[str] = ()) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read config {path}: {exc}") from exc
+    known = {f.name for f in fields(Settings)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
+    _check_toml_types(data, path)
+    for key in ("allocation", "rrf_weights"):
+        if not isinstance(data.get(key, {}), dict):
+            raise ValueError(f"{path}: '{key}' must be a table of arm = value")
+        unknown = [name for name in data.get(key, {}) if arms and name not in arms]
+        if unknown:  # a misspelt arm must not silently vanish
+            raise ValueError(f"unknown arm(s) in '{key}' of {path}: {', '.join(unknown)} (arms: {', '.join(arms)})")
+    if not isinstance(data.get("policy_options", {}), dict):
+        raise ValueError(f"{path}: 'policy_options' must be a table of name = value")
+    weights = data.get("action_weights", {})
+    if not isinstance(weights, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in weights.values()):
+        raise ValueError(f"{path}: 'action_weights' must be a table of action = number")
+    return data
+
+
+def _toml_type(annotation: str) -> tuple[type, ...]:
+    """The TOML value types a setting annotated `annotation` accepts."""
+    if annotation.startswith("dict"):
+        return (dict,)
+    if annotation == "bool":
+        return (bool,)
+    if annotation == "int":
+        return (int,)
+    if annotation == "float":
+        return (int, float)
+    return (str,)  # str, Path and their optional forms
+
+
+def _check_toml_types(data: dict[str, Any], path: Path) -> None:
+    """A setting of the wrong type (`policy = 5`, `embed = "maybe"`) is an error naming it,
+    not a value coerced into something else or a failure deep inside a command."""
+    for f in fields(Settings):
+        if f.name not in data:
+            continue
+        value, accepted = data[f.name], _toml_type(str(f.type))
+        if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
+            kind = {"dict": "table", "bool": "boolean", "int": "integer", "float": "number", "str": "string"}[
+                accepted[-1].__name__]
+            raise ValueError(f"{path}: setting {f.name!r} must be a {kind}, got {type(value).__name__} {value!r:.40}")
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for key in ("catalog", "data_dir", "model", "cache_dir", "admin_token_file", "api_token_file"):
+        if out.get(key) is not None:
+            out[key] = Path(out[key]).expanduser()
+    if isinstance(out.get("timeout_s"), str):
+        out["timeout_s"] = float(out["timeout_s"])
+    if isinstance(out.get("arm_timeout_ms"), str):
+        out["arm_timeout_ms"] = int(out["arm_timeout_ms"])
+    if isinstance(out.get("interleave_share"), (str, int)) and not isinstance(out.get("interleave_share"), bool):
+        out["interleave_share"] = float(out["interleave_share"])
+    for key in ("verify_certs", "embed"):
+        if isinstance(out.get(key), str):
+            out[key] = out[key].lower() not in ("0", "false", "no", "off")
+    return out

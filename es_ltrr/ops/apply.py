@@ -1,0 +1,204 @@
+"""`es-ltrr apply`: bring a cluster to the state es-ltrr needs, idempotently.
+
+1. check plugins/modules (mapper-extras for rank_features, k-NN on OpenSearch, the LTR
+   plugin unless `ltr=False`);
+2. a versioned index `<alias>-v<hash of settings+mappings>` behind the alias: unchanged if
+   the alias already points at it; otherwise create it, `_reindex` from the old version and
+   swap the alias atomically (no downtime; the old index is kept for rollback);
+3. the arm templates as stored mustache scripts `<alias>-<arm>` (when lang-mustache exists);
+4. the LTR feature store and the featuresets (`es_ltrr.ranking.ltr.featureset`).
+
+`plan` computes the changes without making them (`--dry-run` prints it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..common.schema import Schema
+from ..ranking.ltr import FeatureSet
+from ..ranking.ltr.plugin import LtrPlugin
+from ..retrieval.arms import ARMS
+from ..retrieval.engines.cluster import ClusterEngine, ClusterError
+
+
+class ApplyError(RuntimeError):
+    """The cluster cannot be brought to the wanted state; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # create | reindex | swap-alias | store | unchanged | skip
+    target: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.action:<11} {self.target}" + (f"  ({self.detail})" if self.detail else "")
+
+
+def index_version(schema: Schema, flavor: str) -> str:
+    body = json.dumps(schema.index_body(flavor), sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:8]
+
+
+def installed_components(engine: ClusterEngine) -> set[str]:
+    """Names of installed plugins and modules on every node (intersection)."""
+    nodes = engine.request("GET", "/_nodes/plugins")["nodes"].values()
+    sets = [{p["name"] for p in n.get("plugins", [])} | {m["name"] for m in n.get("modules", [])} for n in nodes]
+    return set.intersection(*sets) if sets else set()
+
+
+def _ltr_installed(components: set[str]) -> bool:
+    return bool(components & {"ltr", "opensearch-ltr", "opensearch-learning-to-rank", "elasticsearch-learning-to-rank"})
+
+
+def check_plugins(engine: ClusterEngine, ltr: bool) -> set[str]:
+    components = installed_components(engine)
+    missing = []
+    if "mapper-extras" not in components:
+        missing.append("mapper-extras (rank_features / rank_feature for the Q2E memory)")
+    if engine.flavor == "opensearch" and "opensearch-knn" not in components:
+        missing.append("opensearch-knn (knn_vector for the semantic arm)")
+    if ltr and not _ltr_installed(components):
+        missing.append("the LTR plugin (opensearch-ltr / o19s ltr) — or pass --no-ltr to rank in the sidecar")
+    if missing:
+        raise ApplyError("cluster lacks: " + "; ".join(missing))
+    return components
+
+
+def _alias_target(engine: ClusterEngine, alias: str) -> str | None:
+    """The index the alias points at; ApplyError if `alias` is a concrete index."""
+    try:
+        found = engine.request("GET", f"/_alias/{alias}")
+    except ClusterError as exc:
+        if exc.status == 404 or "not_found" in str(exc) or "missing" in str(exc):
+            found = {}
+        else:
+            raise
+    if found:
+        return sorted(found)[-1]
+    if engine.request("HEAD", f"/{alias}") is True:
+        raise ApplyError(
+            f"{alias!r} exists as a concrete index, not an alias: es-ltrr manages versioned indices "
+            f"behind an alias of that name. Reindex it into another name and delete it, or use --index."
+        )
+    return None
+
+
+def _exists(engine: ClusterEngine, path: str) -> bool:
+    return engine.request("HEAD", path) is True
+
+
+def plan_index(engine: ClusterEngine, schema: Schema) -> list[Change]:
+    alias = engine.index_name
+    target = f"{alias}-v{index_version(schema, engine.flavor)}"
+    current = _alias_target(engine, alias)
+    if current == target:
+        return [Change("unchanged", f"index {target}", f"alias {alias}")]
+    changes = [Change("create", f"index {target}", "settings + mappings from schema")]
+    if current:
+        changes.append(Change("reindex", f"{current} → {target}"))
+    changes.append(Change("swap-alias", f"{alias} → {target}", f"was {current}" if current else "new alias"))
+    return changes
+
+
+def plan_templates(engine: ClusterEngine, components: set[str]) -> list[Change]:
+    if "lang-mustache" not in components:
+        return [Change("skip", "search templates", "lang-mustache is not installed; the sidecar renders templates")]
+    changes = []
+    for name, arm in ARMS.items():
+        script_id = f"{engine.index_name}-{name}"  # per alias: deployments stay independent
+        source = arm.template(engine.flavor)
+        try:
+            stored = engine.request("GET", f"/_scripts/{script_id}").get("script", {}).get("source")
+        except ClusterError:
+            stored = None
+        changes.append(Change("unchanged" if stored == source else "store", f"script {script_id}"))
+    return changes
+
+
+def plan_ltr(engine: ClusterEngine, featuresets: list[FeatureSet], ltr: bool) -> list[Change]:
+    if not ltr:
+        return [Change("skip", "LTR feature store", "--no-ltr: features are logged and scored in the sidecar")]
+    plugin = LtrPlugin(engine)
+    changes = [Change("unchanged" if plugin.store_exists() else "create", "LTR feature store _ltr")]
+    for fs in featuresets:
+        action = "unchanged" if plugin.featureset_matches(fs) else "store"
+        changes.append(Change(action, f"featureset {fs.name}", f"{len(fs.features)} features"))
+    return changes
+
+
+def plan(engine: ClusterEngine, schema: Schema, featuresets: list[FeatureSet], ltr: bool = True) -> list[Change]:
+    components = check_plugins(engine, ltr)
+    return plan_index(engine, schema) + plan_templates(engine, components) + plan_ltr(engine, featuresets, ltr)
+
+
+def apply(engine: ClusterEngine, schema: Schema, featuresets: list[FeatureSet], ltr: bool = True,
+          dry_run: bool = False, say: Callable[[str], None] = print) -> list[Change]:
+    """Make the planned changes (or only print them when `dry_run`)."""
+    changes = plan(engine, schema, featuresets, ltr)
+    for change in changes:
+        say(("would " if dry_run and change.action not in ("unchanged", "skip") else "") + str(change))
+    if dry_run:
+        return changes
+    _apply_index(engine, schema, changes)
+    _apply_templates(engine, changes)
+    _apply_ltr(engine, featuresets, changes)
+    return changes
+
+
+def _apply_index(engine: ClusterEngine, schema: Schema, changes: list[Change]) -> None:
+    alias = engine.index_name
+    target = f"{alias}-v{index_version(schema, engine.flavor)}"
+    actions = {c.action for c in changes if c.target.startswith(("index", alias)) or c.action == "reindex"}
+    if "create" not in actions:
+        return
+    current = _alias_target(engine, alias)
+    if current and _exists(engine, f"/{target}"):
+        # an older copy of this version (e.g. a schema change rolled back): rebuild it from the
+        # live documents — reindexing over it would keep documents deleted since and leave
+        # every overwritten one counted in the term statistics (BM25 scores drift by ~2 %)
+        engine.request("DELETE", f"/{target}")
+    if not _exists(engine, f"/{target}"):
+        engine.request("PUT", f"/{target}", schema.index_body(engine.flavor))
+    if current:
+        engine.request("POST", "/_reindex", {"source": {"index": current}, "dest": {"index": target}},
+                       {"wait_for_completion": "true", "refresh": "true"})
+    swap: list[dict[str, Any]] = [{"add": {"index": target, "alias": alias}}]
+    if current:
+        swap.insert(0, {"remove": {"index": current, "alias": alias}})
+    engine.request("POST", "/_aliases", {"actions": swap})
+
+
+def _apply_templates(engine: ClusterEngine, changes: list[Change]) -> None:
+    for change in changes:
+        if change.action == "store" and change.target.startswith("script "):
+            script_id = change.target.split(" ", 1)[1]
+            arm = ARMS[script_id.removeprefix(f"{engine.index_name}-")]
+            engine.request("PUT", f"/_scripts/{script_id}",
+                           {"script": {"lang": "mustache", "source": arm.template(engine.flavor)}})
+
+
+def apply_ltr(engine: ClusterEngine, featuresets: list[FeatureSet], dry_run: bool = False,
+              say: Callable[[str], None] = print) -> list[Change]:
+    """Only step 4: the feature store and the featuresets (a node whose index is managed elsewhere)."""
+    changes = plan_ltr(engine, featuresets, ltr=True)
+    for change in changes:
+        say(("would " if dry_run and change.action != "unchanged" else "") + str(change))
+    if not dry_run:
+        _apply_ltr(engine, featuresets, changes)
+    return changes
+
+
+def _apply_ltr(engine: ClusterEngine, featuresets: list[FeatureSet], changes: list[Change]) -> None:
+    plugin = LtrPlugin(engine)
+    for change in changes:
+        if change.target == "LTR feature store _ltr" and change.action == "create":
+            plugin.create_store()
+    by_name = {fs.name: fs for fs in featuresets}
+    for change in changes:
+        if change.action == "store" and change.target.startswith("featureset "):
+            plugin.put_featureset(by_name[change.target.split(" ", 1)[1]])

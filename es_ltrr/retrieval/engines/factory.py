@@ -1,0 +1,34 @@
+"""Pick the engine from settings: a cluster when a URL is configured, else the embedded one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...common.datadir import DataDir
+from ...common.settings import Settings
+from .base import Engine
+from .cluster import ClusterEngine, ElasticsearchEngine, OpenSearchEngine, detect_flavor
+from .embedded import EmbeddedEngine
+
+
+def cluster_engine(settings: Settings) -> ClusterEngine:
+    """The OpenSearch or Elasticsearch engine for `settings.cluster_url` (flavor detected if unset)."""
+    if not settings.cluster_url:
+        raise ValueError("no cluster URL configured (--cluster URL or ES_LTRR_CLUSTER_URL)")
+    if settings.ca_certs and not Path(settings.ca_certs).is_file():
+        raise ValueError(f"--ca-certs {settings.ca_certs}: no such file (the CA bundle that signed the cluster's certificate)")
+    auth = dict(username=settings.username, password=settings.password,
+                verify_certs=settings.verify_certs, ca_certs=settings.ca_certs)
+    flavor = settings.flavor or detect_flavor(settings.cluster_url, **auth)
+    if flavor not in ("opensearch", "elasticsearch"):
+        raise ValueError(f"unknown flavor {flavor!r}: use opensearch or elasticsearch")
+    cls = OpenSearchEngine if flavor == "opensearch" else ElasticsearchEngine
+    engine = cls(settings.cluster_url, settings.index, timeout_s=settings.timeout_s, **auth)
+    engine.search_timeout_ms = settings.arm_timeout_ms
+    return engine
+
+
+def make_engine(settings: Settings) -> Engine:
+    if settings.cluster_url:
+        return cluster_engine(settings)
+    return EmbeddedEngine.load(DataDir(settings.data_dir).index_dir)

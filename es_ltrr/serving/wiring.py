@@ -1,0 +1,132 @@
+"""Wiring: Settings → engine, gazetteer, encoder, policy, ranker → a `Searcher`.
+
+The one place that decides which implementations run; the CLI and the Flask factory both
+call `build_searcher`, so they can never disagree about configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..catalog.stats import CatalogStats
+from ..common.datadir import DataDir
+from ..common.schema import MUSIC
+from ..common.settings import Settings
+from ..ranking import PluginRanker, Ranker, RRFRanker, XGBoostRanker
+from ..ranking.ltr import LtrModel, default_featureset, feature_logger
+from ..ranking.ltr.plugin import LtrPlugin
+from ..retrieval.embedding import Encoder
+from ..retrieval.engines.base import Engine
+from ..retrieval.engines.factory import make_engine
+from ..retrieval.indexing import build_index, index_exists
+from ..retrieval.policy import POLICIES, Policy, StaticPolicy
+from ..search.pipeline import Searcher
+from ..understanding import Gazetteer
+
+
+def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_index: bool = True) -> Searcher:
+    """A ready Searcher.
+
+    On the embedded engine a missing index is built first (when `auto_index`); a cluster is
+    never indexed implicitly — `es-ltrr apply` and `es-ltrr index` do that explicitly.
+    """
+    encoder = Encoder(cache_dir=settings.cache_dir) if settings.embed else None
+    data = DataDir(settings.data_dir)
+    if not index_exists(settings):
+        if settings.cluster_url or not auto_index:
+            raise FileNotFoundError(
+                f"no index/gazetteer in {settings.data_dir}: run `es-ltrr "
+                + ("--cluster URL apply` and `es-ltrr --cluster URL " if settings.cluster_url else "")
+                + "index` first"
+            )
+        say(f"no index in {settings.data_dir}; indexing {settings.catalog} first")
+        engine = build_index(settings, encoder, say)
+    else:
+        data.check(MUSIC, settings.catalog)
+        engine = make_engine(settings)
+    fusion = RRFRanker(settings.rrf_weights)
+    return Searcher(
+        engine=engine,
+        gazetteer=Gazetteer.load(data.gazetteer_path),
+        policy=_policy(settings, data),
+        encoder=encoder,
+        ranker=ranker_for(settings, data, engine, fusion),
+        fallback=fusion,
+        challenger=_challenger(settings, data, engine),
+        interleave_share=settings.interleave_share,
+        catalog=CatalogStats.load(data.stats_path),
+        flavor=engine.flavor,
+    )
+
+
+def make_policy(name: str, options: Mapping[str, Any] | None = None, allocation: Mapping[str, int] | None = None,
+                seed: int | None = None) -> Policy:
+    """A policy by name with its hyper-parameters; an unknown name or option is a ValueError
+    that lists what exists."""
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy {name!r} (policies: {', '.join(POLICIES)})")
+    if name == StaticPolicy.name:
+        return StaticPolicy(dict(allocation or {}) or None, seed=seed)
+    try:
+        return POLICIES[name](seed=seed, **dict(options or {}))
+    except TypeError as exc:  # an option the policy does not take
+        raise ValueError(f"policy {name!r}: {exc}") from None
+
+
+def _policy(settings: Settings, data: DataDir) -> Policy:
+    """The configured policy, resumed from its saved state in the data dir when there is one
+    (`policy/<name>.json`, written by `es-ltrr simulate --save-policy` and, later, the
+    feedback loop)."""
+    policy = make_policy(settings.policy, settings.policy_options, settings.allocation)
+    state = data.policy_state(policy.name)
+    if state is not None:
+        try:
+            policy.load_state(state)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{data.policy_state_path(policy.name)}: {exc}") from None
+    return policy
+
+
+def ranker_for(settings: Settings, data: DataDir, engine: Engine, fusion: Ranker) -> Ranker:
+    """Which ranker serves, decided once at start:
+
+    * `--ltr-model NAME` → `sltr` with that model of the cluster's LTR plugin;
+    * `model = DIR` in the settings → that local model, scored in the sidecar;
+    * the data dir's active model (`models/ACTIVE`, set by `upload-model --activate`) → on a
+      cluster with the LTR plugin, `sltr` with the model of that name (uploaded there; if the
+      node lacks it, every search falls back to RRF and says so); elsewhere scored locally;
+    * otherwise fusion.
+
+    Local scoring logs features through the plugin's `ltr_log` when the cluster stores the
+    featureset, else with the per-feature msearch (`ltr.feature_logger`).
+    """
+    plugin = LtrPlugin(engine) if settings.cluster_url else None  # type: ignore[arg-type]
+    if settings.ltr_model:
+        if plugin is None:
+            raise ValueError("ltr_model names a model in a cluster's LTR plugin: it needs --cluster URL")
+        return PluginRanker(settings.ltr_model)
+    model_dir = settings.model or data.active_model()
+    if model_dir is None:
+        return fusion
+    return _model_ranker(model_dir, plugin, in_cluster=settings.model is None)
+
+
+def _model_ranker(model_dir: Path, plugin: LtrPlugin | None, in_cluster: bool = True) -> Ranker:
+    """A data-dir model: `sltr` where the cluster's plugin stores models, else local XGBoost."""
+    if in_cluster and plugin is not None and plugin.store_exists():
+        return PluginRanker(model_dir.name)
+    featureset = default_featureset()
+    return XGBoostRanker(LtrModel.load(model_dir, featureset), feature_logger(plugin, featureset))
+
+
+def _challenger(settings: Settings, data: DataDir, engine: Engine) -> Ranker | None:
+    """The model interleaved against the serving ranker (`challenger_model`), if any."""
+    if not settings.challenger_model:
+        return None
+    if not 0.0 < settings.interleave_share <= 1.0:
+        raise ValueError(f"interleave_share must be in (0, 1] with a challenger_model, got {settings.interleave_share}")
+    model_dir = data.model_dir(settings.challenger_model)
+    if not model_dir.is_dir():
+        raise ValueError(f"challenger_model {settings.challenger_model!r}: no {model_dir}")
+    return _model_ranker(model_dir, LtrPlugin(engine) if settings.cluster_url else None)  # type: ignore[arg-type]
