@@ -18,6 +18,7 @@ import numpy as np
 
 from ...common.extras import require
 from .featureset import FeatureSet
+from .model_file import ModelFileError, read_booster
 
 MODEL_FORMAT = 1
 MODEL_FILE, METADATA_FILE, METRICS_FILE = "model.json", "metadata.json", "metrics.json"
@@ -56,12 +57,10 @@ class LtrModel:
                 f"model {directory.name} was trained on features {meta.get('features')}, "
                 f"but featureset {featureset.name!r} has {featureset.names}"
             )
-        booster = xgb.Booster()
         try:
-            booster.load_model(str(directory / MODEL_FILE))
-        except (xgb.core.XGBoostError, UnicodeDecodeError) as exc:  # a garbled file garbles XGBoost's message too
-            raise ValueError(f"cannot load model {directory / MODEL_FILE}: "
-                             f"{(str(exc).splitlines() or [type(exc).__name__])[0]}: {REPAIR}") from exc
+            booster = read_booster(xgb, directory / MODEL_FILE)
+        except ModelFileError as exc:
+            raise ValueError(f"cannot load model {directory.name}: {exc}: {REPAIR}") from exc
         return cls(booster, featureset, meta.get("name", directory.name))
 
     def save(self, directory: Path, metrics: Mapping[str, Any] | None = None) -> Path:

@@ -40,6 +40,7 @@ from ...retrieval.engines.cluster import ClusterError
 from .feature_log import PluginFeatureLogger
 from .featureset import FeatureSet, feature_params
 from .model import METRICS_FILE, LtrModel, _xgboost
+from .model_file import ModelFileError, read_booster
 from .plugin import LtrPlugin
 
 if TYPE_CHECKING:
@@ -85,12 +86,13 @@ class Uploaded:
 
 def load_booster(path: Path, featureset: FeatureSet) -> Any:
     """The booster in `path`, if it is a single-output tree model over exactly `featureset`."""
-    xgb = _xgboost()
     try:
-        booster = xgb.Booster(model_file=str(path))
+        booster = read_booster(_xgboost(), path)
         names = list(booster.feature_names or [])
-    except (xgb.core.XGBoostError, OSError, UnicodeDecodeError) as exc:  # garbled bytes garble names and messages
-        raise UploadError(f"cannot load XGBoost model {path}: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from exc
+    except ModelFileError as exc:
+        raise UploadError(str(exc)) from exc
+    except UnicodeDecodeError as exc:  # garbled bytes garble the feature names too
+        raise UploadError(f"cannot load XGBoost model {path}: {exc}") from exc
     learner = json.loads(booster.save_config())["learner"]
     if learner["gradient_booster"]["name"] != "gbtree" or int(learner["learner_model_param"].get("num_class", "0")) > 1:
         raise UploadError(f"{path}: only single-output gbtree models can be uploaded")
