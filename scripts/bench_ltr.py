@@ -32,12 +32,7 @@ from es_ltrr.common.analysis import words
 from es_ltrr.common.settings import Settings
 from es_ltrr.ops.bench.latency import sample_queries
 from es_ltrr.ranking import PluginRanker, XGBoostRanker
-from es_ltrr.ranking.ltr import (
-    LtrModel,
-    MsearchFeatureLogger,
-    PluginFeatureLogger,
-    default_featureset,
-)
+from es_ltrr.ranking.ltr import LtrModel, MsearchFeatureLogger, PluginFeatureLogger, default_featureset
 from es_ltrr.ranking.ltr.plugin import LtrPlugin
 from es_ltrr.ranking.ltr.upload import ParityCase, upload_model
 from es_ltrr.retrieval.arms import ARMS

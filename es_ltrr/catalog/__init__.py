@@ -10,20 +10,8 @@ See `docs/catalog.md` for entities, ids, fields and the rules.
 
 from es_ltrr.catalog.generic import load_catalog, load_jsonl, read_jsonl
 from es_ltrr.catalog.moods import MOODS, aggregate_moods, moods_for
-from es_ltrr.catalog.queries import (
-    MAX_QUERIES,
-    attach_predicted_queries,
-    core_title,
-    predicted_queries,
-)
-from es_ltrr.catalog.spotify import (
-    DEFAULT_CATALOG,
-    ENTITY_TYPES,
-    LoadStats,
-    SpotifyCatalog,
-    load_spotify,
-    read_spotify,
-)
+from es_ltrr.catalog.queries import MAX_QUERIES, attach_predicted_queries, core_title, predicted_queries
+from es_ltrr.catalog.spotify import DEFAULT_CATALOG, ENTITY_TYPES, LoadStats, SpotifyCatalog, load_spotify, read_spotify
 
 __all__ = [
     "DEFAULT_CATALOG",

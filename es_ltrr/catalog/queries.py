@@ -29,13 +29,7 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Iterable
 
-from es_ltrr.catalog.names import (
-    GENRE_SYNONYMS,
-    core_title,
-    name_variants,
-    without_apostrophes,
-    without_symbols,
-)
+from es_ltrr.catalog.names import GENRE_SYNONYMS, core_title, name_variants, without_apostrophes, without_symbols
 from es_ltrr.common.analysis import normalize_query, q2e_key, words
 
 #: Upper bound on predicted queries per entity (keeps the rank_features field small).

@@ -10,12 +10,7 @@ import click
 from ..common.console import say
 from ..retrieval.arms import ARMS
 from ..search.request import MAX_K, MAX_QUERY_CHARS
-from ..serving.contract import (
-    BadRequest,
-    decode_json,
-    parse_search_request,
-    search_response,
-)
+from ..serving.contract import BadRequest, decode_json, parse_search_request, search_response
 from .group import Ctx, fail, main, searcher_for, settings_options
 
 if TYPE_CHECKING:

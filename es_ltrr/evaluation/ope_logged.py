@@ -16,13 +16,7 @@ from tqdm import tqdm
 from ..feedback.store import FeedbackStore
 from ..retrieval.arms import ARMS
 from ..retrieval.policy import Policy
-from ..retrieval.policy.ope import (
-    LoggedBatch,
-    OpeResult,
-    estimate_all,
-    logged_batch,
-    target_distributions,
-)
+from ..retrieval.policy.ope import LoggedBatch, OpeResult, estimate_all, logged_batch, target_distributions
 
 
 def log_batch(store: FeedbackStore, depths: Sequence[int]) -> LoggedBatch:

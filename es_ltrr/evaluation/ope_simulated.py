@@ -28,22 +28,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from ..retrieval.policy import (
-    DEFAULT_DEPTHS,
-    EpsilonGreedyPolicy,
-    Policy,
-    StaticPolicy,
-    ThompsonPolicy,
-    UniformPolicy,
-)
-from ..retrieval.policy.ope import (
-    RULES,
-    OpeResult,
-    estimate_all,
-    logged_batch,
-    on_record_value,
-    target_distributions,
-)
+from ..retrieval.policy import DEFAULT_DEPTHS, EpsilonGreedyPolicy, Policy, StaticPolicy, ThompsonPolicy, UniformPolicy
+from ..retrieval.policy.ope import RULES, OpeResult, estimate_all, logged_batch, on_record_value, target_distributions
 from ..search.pipeline import Searcher
 from ..search.record import SearchResult
 from .simulation.clicks import ClickModel

@@ -10,12 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from es_ltrr.catalog.moods import MOODS
-from es_ltrr.catalog.names import (
-    core_title,
-    name_variants,
-    without_apostrophes,
-    without_symbols,
-)
+from es_ltrr.catalog.names import core_title, name_variants, without_apostrophes, without_symbols
 from es_ltrr.common.analysis import normalize_query, words
 from es_ltrr.understanding import gazetteer_file
 from es_ltrr.understanding.entries import Entry, Tables

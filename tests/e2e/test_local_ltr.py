@@ -14,12 +14,7 @@ import pytest
 import xgboost as xgb
 
 from es_ltrr.ranking import XGBoostRanker
-from es_ltrr.ranking.ltr import (
-    LtrModel,
-    default_featureset,
-    feature_params,
-    log_features,
-)
+from es_ltrr.ranking.ltr import LtrModel, default_featureset, feature_params, log_features
 from es_ltrr.serving.contract import parse_search_request
 
 from ..judgments import grade, ndcg_at

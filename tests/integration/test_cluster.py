@@ -20,22 +20,10 @@ import pytest
 
 from es_ltrr.common.schema import MUSIC, Field, Schema
 from es_ltrr.common.settings import Settings
-from es_ltrr.ops.apply import (
-    ApplyError,
-    _alias_target,
-    _ltr_installed,
-    apply,
-    index_version,
-)
+from es_ltrr.ops.apply import ApplyError, _alias_target, _ltr_installed, apply, index_version
 from es_ltrr.ops.engine_parity import measure
 from es_ltrr.ranking import XGBoostRanker
-from es_ltrr.ranking.ltr import (
-    FeatureSet,
-    LtrModel,
-    default_featureset,
-    feature_params,
-    log_features,
-)
+from es_ltrr.ranking.ltr import FeatureSet, LtrModel, default_featureset, feature_params, log_features
 from es_ltrr.retrieval.arms import ARMS, ArmInput, render
 from es_ltrr.retrieval.engines.cluster import ClusterError
 from es_ltrr.retrieval.engines.factory import cluster_engine

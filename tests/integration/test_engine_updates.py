@@ -13,12 +13,7 @@ from typing import Iterator
 import pytest
 
 from es_ltrr.ops.apply import installed_components
-from es_ltrr.retrieval.engines import (
-    ClusterEngine,
-    ClusterError,
-    DocumentMissing,
-    EngineError,
-)
+from es_ltrr.retrieval.engines import ClusterEngine, ClusterError, DocumentMissing, EngineError
 from es_ltrr.retrieval.engines.cluster import ElasticsearchEngine, OpenSearchEngine
 
 pytestmark = pytest.mark.cluster

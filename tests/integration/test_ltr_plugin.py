@@ -29,12 +29,7 @@ from es_ltrr.ranking.ltr import (
     log_features,
 )
 from es_ltrr.ranking.ltr.plugin import LtrPlugin
-from es_ltrr.ranking.ltr.upload import (
-    PARITY_TOLERANCE,
-    ParityCase,
-    UploadError,
-    upload_model,
-)
+from es_ltrr.ranking.ltr.upload import PARITY_TOLERANCE, ParityCase, UploadError, upload_model
 from es_ltrr.retrieval.engines.cluster import ClusterError
 from es_ltrr.serving.contract import parse_search_request
 

@@ -5,14 +5,7 @@ from __future__ import annotations
 import logging
 
 from es_ltrr.catalog import load_catalog
-from es_ltrr.ops.bench.latency import (
-    ArmCost,
-    BenchReport,
-    Scenario,
-    arm_costs,
-    quiet_waitress,
-    sample_queries,
-)
+from es_ltrr.ops.bench.latency import ArmCost, BenchReport, Scenario, arm_costs, quiet_waitress, sample_queries
 
 
 def _report() -> BenchReport:

@@ -6,13 +6,7 @@ import math
 
 import pytest
 
-from es_ltrr.ops.bench.scale import (
-    SCALE_STAGES,
-    ScaleReport,
-    SizeResult,
-    bare_engine_ms,
-    parse_sizes,
-)
+from es_ltrr.ops.bench.scale import SCALE_STAGES, ScaleReport, SizeResult, bare_engine_ms, parse_sizes
 
 
 def test_sizes_parse_with_units_and_bad_ones_are_named():

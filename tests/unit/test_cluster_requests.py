@@ -6,12 +6,7 @@ import numpy as np
 import pytest
 
 from es_ltrr.ranking import PluginRanker
-from es_ltrr.ranking.ltr import (
-    MsearchFeatureLogger,
-    PluginFeatureLogger,
-    default_featureset,
-    feature_logger,
-)
+from es_ltrr.ranking.ltr import MsearchFeatureLogger, PluginFeatureLogger, default_featureset, feature_logger
 from es_ltrr.ranking.ltr.plugin import LtrPlugin
 from es_ltrr.retrieval.engines.cluster import ClusterEngine
 from es_ltrr.retrieval.union import Candidate

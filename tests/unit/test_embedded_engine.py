@@ -9,13 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from es_ltrr.retrieval.engines import (
-    EmbeddedEngine,
-    Engine,
-    EngineError,
-    QueryError,
-    UnsupportedQuery,
-)
+from es_ltrr.retrieval.engines import EmbeddedEngine, Engine, EngineError, QueryError, UnsupportedQuery
 
 K1, B = 1.2, 0.75
 DIMS = 384

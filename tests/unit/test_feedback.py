@@ -11,14 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from es_ltrr.feedback import (
-    MAX_BATCH,
-    EventError,
-    FeedbackLoop,
-    FeedbackStore,
-    Impression,
-    parse_event,
-)
+from es_ltrr.feedback import MAX_BATCH, EventError, FeedbackLoop, FeedbackStore, Impression, parse_event
 from es_ltrr.feedback.loop import replay
 from es_ltrr.retrieval.policy import ThompsonPolicy
 from es_ltrr.serving.contract import parse_search_request

@@ -8,13 +8,7 @@ from collections import Counter
 
 import pytest
 
-from es_ltrr.evaluation.judged import (
-    JudgedQuery,
-    JudgedSetError,
-    hand_set_path,
-    load_judged,
-    on_catalog,
-)
+from es_ltrr.evaluation.judged import JudgedQuery, JudgedSetError, hand_set_path, load_judged, on_catalog
 from es_ltrr.evaluation.simulation.users import INTENTS
 
 

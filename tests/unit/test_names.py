@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from es_ltrr.catalog.names import (
-    GENRE_SYNONYMS,
-    STOPWORDS,
-    core_title,
-    name_variants,
-    without_apostrophes,
-)
+from es_ltrr.catalog.names import GENRE_SYNONYMS, STOPWORDS, core_title, name_variants, without_apostrophes
 from es_ltrr.catalog.queries import predicted_queries
 from es_ltrr.common.analysis import normalize_query
 from es_ltrr.understanding import Gazetteer, understand

@@ -12,13 +12,7 @@ import pytest
 
 from es_ltrr.common.datadir import DataDir, DataDirError
 from es_ltrr.ranking.ltr import LtrModel, default_featureset
-from es_ltrr.ranking.ltr.training import (
-    QueryExamples,
-    evaluate,
-    read_ranklib,
-    split_of,
-    train,
-)
+from es_ltrr.ranking.ltr.training import QueryExamples, evaluate, read_ranklib, split_of, train
 
 
 def test_ranklib_judgments_are_read_and_bad_lines_named(tmp_path):

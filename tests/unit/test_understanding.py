@@ -10,16 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from es_ltrr.catalog import DEFAULT_CATALOG, read_spotify
-from es_ltrr.understanding import (
-    INTENTS,
-    KINDS,
-    MOOD_SYNONYMS,
-    Gazetteer,
-    Understanding,
-    era_of,
-    skeleton,
-    understand,
-)
+from es_ltrr.understanding import INTENTS, KINDS, MOOD_SYNONYMS, Gazetteer, Understanding, era_of, skeleton, understand
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "spotify_small.csv"
 

@@ -2,14 +2,7 @@
 
 from .clicks import ClickModel
 from .typos import drop_words, misspell_text, typo
-from .users import (
-    INTENT_MIX,
-    INTENTS,
-    QueryGenerator,
-    SimulatedQuery,
-    is_holdout,
-    split,
-)
+from .users import INTENT_MIX, INTENTS, QueryGenerator, SimulatedQuery, is_holdout, split
 
 __all__ = [
     "INTENT_MIX",

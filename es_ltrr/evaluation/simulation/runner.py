@@ -22,13 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ...retrieval.arms import ArmInput
-from ...retrieval.policy import (
-    DEFAULT_DEPTHS,
-    Decision,
-    Policy,
-    PolicyContext,
-    StaticPolicy,
-)
+from ...retrieval.policy import DEFAULT_DEPTHS, Decision, Policy, PolicyContext, StaticPolicy
 from ...search.pipeline import Searcher, policy_context
 from ...search.record import SearchResult
 from ...search.request import SearchRequest

@@ -34,13 +34,7 @@ from tabulate import tabulate
 from ...common.plots import pyplot, save
 from ...common.settings import Settings
 from .latency import STAGES, _pct, run_bench
-from .scale_data import (
-    ScaledBuild,
-    build_scaled,
-    dir_mb,
-    drop_from_cluster,
-    index_on_cluster,
-)
+from .scale_data import ScaledBuild, build_scaled, dir_mb, drop_from_cluster, index_on_cluster
 from .soak import rss_mb
 
 Say = Callable[[str], None]

@@ -18,17 +18,7 @@ from pathlib import Path
 
 from .assemble import LOG_TAIL_LINES, assemble
 from .config import NodeConfig, NodeError, Progress
-from .host import (
-    NODE_USER,
-    alive,
-    chown_tree,
-    grant_traverse,
-    java_home,
-    node_owner,
-    node_pid,
-    signal_group,
-    wait_gone,
-)
+from .host import NODE_USER, alive, chown_tree, grant_traverse, java_home, node_owner, node_pid, signal_group, wait_gone
 from .tls import check_supported, client_context, ensure, install
 
 

@@ -3,13 +3,7 @@
 The ranking side (`es_ltrr.ranking`) uses these; training and judgments land here too.
 """
 
-from .feature_log import (
-    FeatureLogger,
-    MsearchFeatureLogger,
-    PluginFeatureLogger,
-    feature_logger,
-    log_features,
-)
+from .feature_log import FeatureLogger, MsearchFeatureLogger, PluginFeatureLogger, feature_logger, log_features
 from .featureset import (
     DEFAULT_FEATURESET,
     Feature,

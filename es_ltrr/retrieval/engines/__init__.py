@@ -1,18 +1,7 @@
 """Search backends behind one small protocol (`base.Engine`)."""
 
-from es_ltrr.retrieval.engines.base import (
-    DocumentMissing,
-    Engine,
-    EngineError,
-    QueryError,
-    UnsupportedQuery,
-)
-from es_ltrr.retrieval.engines.cluster import (
-    ClusterEngine,
-    ClusterError,
-    ElasticsearchEngine,
-    OpenSearchEngine,
-)
+from es_ltrr.retrieval.engines.base import DocumentMissing, Engine, EngineError, QueryError, UnsupportedQuery
+from es_ltrr.retrieval.engines.cluster import ClusterEngine, ClusterError, ElasticsearchEngine, OpenSearchEngine
 from es_ltrr.retrieval.engines.embedded import EmbeddedEngine
 
 __all__ = [

@@ -7,15 +7,7 @@ cluster or in process.
 
 from __future__ import annotations
 
-from typing import (
-    Any,
-    Callable,
-    Collection,
-    Iterable,
-    Mapping,
-    Protocol,
-    runtime_checkable,
-)
+from typing import Any, Callable, Collection, Iterable, Mapping, Protocol, runtime_checkable
 
 
 class EngineError(Exception):

@@ -14,15 +14,7 @@ from es_ltrr.retrieval.engines.base import EngineError
 
 from .ann import AnnIndex
 from .fields import Features, KeywordField, Numeric, TextField, Vectors
-from .lucene import (
-    K1,
-    LEGACY_BM25_GAIN,
-    POSITION_GAP,
-    B,
-    bm25_idf,
-    lucene_lengths,
-    quantize_feature,
-)
+from .lucene import K1, LEGACY_BM25_GAIN, POSITION_GAP, B, bm25_idf, lucene_lengths, quantize_feature
 from .values import as_text, flat, index_number
 
 

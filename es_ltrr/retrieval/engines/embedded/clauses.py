@@ -14,15 +14,7 @@ from es_ltrr.retrieval.engines.base import QueryError, UnsupportedQuery
 
 from .fields import Features, Numeric, Terms
 from .function_score import q_function_score
-from .params import (
-    BOOST,
-    check_params,
-    clause_list,
-    param_int,
-    param_number,
-    query_number,
-    single_field,
-)
+from .params import BOOST, check_params, clause_list, param_int, param_number, query_number, single_field
 from .protocol import Evaluator, Result
 from .values import min_should_match, parse_date
 

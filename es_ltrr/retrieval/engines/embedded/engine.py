@@ -15,12 +15,7 @@ import numpy as np
 
 from es_ltrr.common import analysis
 from es_ltrr.common.schema import MUSIC, Schema
-from es_ltrr.retrieval.engines.base import (
-    EngineError,
-    QueryError,
-    UnsupportedQuery,
-    error_item,
-)
+from es_ltrr.retrieval.engines.base import EngineError, QueryError, UnsupportedQuery, error_item
 
 from .clauses import knn_es
 from .evaluator import Eval, top_k

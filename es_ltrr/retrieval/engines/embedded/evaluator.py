@@ -16,14 +16,7 @@ from .ann import nearest
 from .clauses import CLAUSES
 from .fields import Fuzzy, Numeric, Terms, TextField, Vectors
 from .lucene import LEGACY_BM25_GAIN
-from .params import (
-    brief,
-    clause_list,
-    param_int,
-    param_number,
-    query_number,
-    query_text,
-)
+from .params import brief, clause_list, param_int, param_number, query_number, query_text
 from .protocol import Result
 from .snapshot import Snapshot
 from .values import min_should_match

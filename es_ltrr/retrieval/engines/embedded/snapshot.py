@@ -21,14 +21,7 @@ from es_ltrr.common.schema import Schema
 from es_ltrr.retrieval.engines.base import DocumentMissing, EngineError, check_update
 
 from .ann import AnnIndex
-from .builders import (
-    build_features,
-    build_keyword,
-    build_numeric,
-    build_text,
-    build_vectors,
-    replace_vectors,
-)
+from .builders import build_features, build_keyword, build_numeric, build_text, build_vectors, replace_vectors
 from .fields import Features, KeywordField, Numeric, TextField, Vectors
 from .lucene import hash64
 from .stored import StoredSources, replace_file, with_changes, write_sources
