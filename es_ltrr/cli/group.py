@@ -15,6 +15,7 @@ from ..common.extras import MissingExtra
 from ..common.redact import install_log_scrubber, register, scrub, url_password
 from ..common.settings import Settings
 from ..retrieval.arms import ARMS
+from ..retrieval.policy import POLICIES
 
 
 class Ctx:
@@ -81,7 +82,7 @@ _SETTINGS_OPTIONS: list[tuple[tuple[str, ...], str, Any, dict[str, Any]]] = [
     (("--username",), "username", None, dict(help="Basic-auth user (password from ES_LTRR_PASSWORD).")),
     (("--ca-certs",), "ca_certs", None, dict(type=click.Path(dir_okay=False), help="CA bundle for TLS.")),
     (("--insecure",), "verify_certs", False, dict(is_flag=True, help="Do not verify TLS certificates.")),
-    (("--policy",), "policy", None, dict(type=click.Choice(["static", "thompson", "ucb", "epsilon_greedy", "uniform"]),
+    (("--policy",), "policy", None, dict(type=click.Choice(list(POLICIES)),
          help="Arm-selection policy (default thompson: the static allocation during its burn-in, then learned; "
               "state in <data dir>/policy/<name>.json).")),
     (("--ltr-model",), "ltr_model", None, dict(metavar="NAME", help="Rank with this model stored in the cluster's LTR plugin (sltr).")),

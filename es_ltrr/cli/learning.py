@@ -16,8 +16,8 @@ from .group import Ctx, fail, main, searcher_for, settings_options
 @click.option("--queries", default=5000, show_default=True, help="Learning queries (the policies learn on them in order).")
 @click.option("--report-queries", default=1000, show_default=True, help="Held-out queries the table is measured on.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the users, their clicks and the policies.")
-@click.option("--policies", default=",".join(("all_arms", "best_single", "uniform", "epsilon_greedy", "ucb", "thompson", "oracle")),
-              show_default=True, help="Comma-separated policies to compare.")
+@click.option("--policies", default=None, help="Comma-separated policies to compare (default: all of them — the "
+              "references all_arms, best_single and oracle, and every learning policy).")
 @click.option("--cost", default=0.004, show_default=True, help="Objective cost per candidate requested.")
 @click.option("--budget", default=100, show_default=True, help="Candidates per query a learning policy may request.")
 @click.option("--burn-in", default=300, show_default=True, help="Queries a learning policy serves statically first.")
@@ -29,20 +29,20 @@ from .group import Ctx, fail, main, searcher_for, settings_options
 @click.option("--save-policy", is_flag=True, help="Save the learned Thompson state to the data dir (serving then uses it).")
 @settings_options()
 @click.pass_obj
-def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: str, cost: float, budget: int,
+def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: str | None, cost: float, budget: int,
              burn_in: int, as_json: bool, plots: Path | None, out: Path | None, http_url: str | None,
              save_policy: bool) -> None:
     """Simulated users on the shipped catalog (embedded engine): every policy learns from their
     clicks on the same query stream, then is measured on users with held-out targets."""
     from ..catalog import load_catalog
     from ..common.datadir import DataDir
-    from ..evaluation.simulation.experiment import SimulationConfig
+    from ..evaluation.simulation.experiment import POLICY_NAMES, SimulationConfig
     from ..evaluation.simulation.experiment import simulate as run
     from ..evaluation.simulation.http import HttpError
     from ..evaluation.simulation.report import plots as write_plots
     from ..evaluation.simulation.report import table
 
-    names = tuple(p.strip() for p in policies.split(",") if p.strip())
+    names = tuple(p.strip() for p in policies.split(",") if p.strip()) if policies else POLICY_NAMES
     if queries < 1 or report_queries < 1:
         fail("--queries and --report-queries must be at least 1")
     settings = obj.settings()

@@ -33,7 +33,7 @@ from ..retrieval.policy.ope import RULES, OpeResult, estimate_all, logged_batch,
 from ..search.pipeline import Searcher
 from ..search.record import SearchResult
 from .simulation.clicks import ClickModel
-from .simulation.runner import Trial, best_single_arm, retrieve_all, sliced
+from .simulation.runner import Trial, best_single_arm, policy_options, retrieve_all, sliced
 from .simulation.users import QueryGenerator
 
 TARGETS = ("all_arms", "best_single", "thompson", "thompson_greedy", "uniform")
@@ -168,7 +168,7 @@ def run_ope(searcher: Searcher, entities: list[dict], config: OpeConfig,
 
 def _targets(searcher: Searcher, learn: Sequence[Trial], config: OpeConfig, clicks: ClickModel,
              available: Sequence[str]) -> tuple[dict[str, Policy], dict[str, str]]:
-    hyper = dict(cost=config.cost, budget=config.budget, burn_in=config.burn_in, depths=tuple(config.depths))
+    hyper = policy_options(config)
     wanted = set(config.targets)
     targets: dict[str, Policy] = {}
     labels = {name: name for name in config.targets}
@@ -193,12 +193,12 @@ def _targets(searcher: Searcher, learn: Sequence[Trial], config: OpeConfig, clic
 
 
 def _logger(config: OpeConfig) -> Policy:
-    hyper = dict(cost=config.cost, budget=config.budget, depths=tuple(config.depths), seed=config.seed + 3)
+    hyper = {**policy_options(config), "seed": config.seed + 3}
     if config.log_policy == "uniform":
-        return UniformPolicy(mean_candidates=config.log_candidates, **hyper)
+        return UniformPolicy(mean_candidates=config.log_candidates, **{**hyper, "burn_in": 0})
     if config.log_policy == "epsilon_greedy":
-        return EpsilonGreedyPolicy(epsilon=0.2, explore_candidates=config.log_candidates, burn_in=config.burn_in, **hyper)
-    return ThompsonPolicy(burn_in=config.burn_in, **hyper)
+        return EpsilonGreedyPolicy(epsilon=0.2, explore_candidates=config.log_candidates, **hyper)
+    return ThompsonPolicy(**hyper)
 
 
 def _serve(searcher: Searcher, trials: Sequence[Trial], policy: Policy, config: OpeConfig, clicks: ClickModel,

@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -27,7 +27,7 @@ from ..feedback import FeedbackLoop, FeedbackStore
 from ..feedback.events import DEFAULT_WEIGHTS
 from ..feedback.ubi import UbiMirror, ubi_sessions
 from ..ranking.ltr import LtrModel, default_featureset
-from ..ranking.ltr.clickmodel import PBM, Showing, grades
+from ..ranking.ltr.clickmodel import judgments_from_sessions
 from ..ranking.ltr.feature_log import feature_logger
 from ..ranking.ltr.featureset import FeatureSet
 from ..ranking.ltr.plugin import LtrPlugin
@@ -65,18 +65,6 @@ class TrainOptions:
     progress: bool = True
 
 
-def judgments_from_log(store: FeedbackStore, min_showings: int) -> dict[str, dict[str, int]]:
-    """PBM over every logged page and its engagement → graded (query, entity) pairs."""
-    return judgments_from_sessions(store.sessions(), min_showings)
-
-
-def judgments_from_sessions(sessions: Iterable[tuple[str, list[str], set[str]]], min_showings: int) -> dict[str, dict[str, int]]:
-    """PBM over (query, page, engaged ids) sessions → graded (query, entity) pairs."""
-    showings = [Showing(query, doc, rank, doc in engaged)
-                for query, page, engaged in sessions for rank, doc in enumerate(page, start=1)]
-    return grades(PBM().fit(showings), min_showings=min_showings)
-
-
 def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, say: Say,
                  featureset: FeatureSet | None = None) -> dict[str, Any]:
     """The whole loop; returns the report printed by `es-ltrr train --json`. `featureset`
@@ -102,7 +90,7 @@ def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, 
             loop = FeedbackLoop(store, StaticPolicy(), mirror=UbiMirror(searcher.engine) if plugin else None)
             generated = _generate(searcher, loop, settings, options)
             loop.sync_cluster()
-        judged = judgments_from_log(store, options.min_showings)
+        judged = judgments_from_sessions(store.sessions(), options.min_showings)
         source = f"PBM over the feedback log ({store.counts()['impressions']} impressions)"
     say(f"{sum(len(v) for v in judged.values())} judgments over {len(judged)} queries from {source}")
     featureset = featureset or default_featureset()

@@ -110,3 +110,26 @@ def test_static_policy_derives_from_the_registry():
 def test_static_policy_refuses_bad_allocations(allocation, message):
     with pytest.raises(ValueError, match=message):
         StaticPolicy(allocation)
+
+
+@pytest.mark.parametrize("name", sorted(set(POLICIES) - {"static"}))
+def test_hyper_parameters_are_explicit_and_checked(name):
+    """As scikit-learn estimators: every hyper-parameter is a named constructor argument (no
+    **kwargs to hide them), an unknown one is refused, and a value of the wrong kind is a
+    ValueError naming it — whatever the policy."""
+    from inspect import Parameter, signature
+
+    from es_ltrr.serving.wiring import make_policy
+
+    params = signature(POLICIES[name]).parameters
+    assert {"seed", "cost", "budget", "burn_in", "depths"} <= set(params)
+    assert all(p.kind is not Parameter.VAR_KEYWORD for p in params.values())
+    with pytest.raises(ValueError, match="unexpected keyword argument 'costs'"):
+        make_policy(name, {"costs": 0.1})
+    for option in ("cost", "budget", "burn_in", "noise"):
+        with pytest.raises(ValueError, match=f"^{option} must be"):
+            make_policy(name, {option: "high"})
+    own = set(params) - set(signature(POLICIES["thompson"]).parameters) | ({"draws"} & set(params))
+    for option in own - {"mean_candidates", "explore_candidates"}:
+        with pytest.raises(ValueError, match=f"^{option} must be"):
+            make_policy(name, {option: -1})

@@ -21,6 +21,7 @@ import numpy as np
 from ...common.extras import require
 from ...retrieval.policy import (
     DEFAULT_DEPTHS,
+    LEARNING_POLICIES,
     EpsilonGreedyPolicy,
     StaticPolicy,
     ThompsonPolicy,
@@ -37,12 +38,14 @@ from .runner import (
     oracle_decision,
     oracle_objectives,
     policy_chooser,
+    policy_options,
     retrieve_all,
     run_policy,
 )
 from .users import QueryGenerator
 
-POLICY_NAMES = ("all_arms", "best_single", "uniform", "epsilon_greedy", "ucb", "thompson", "oracle")
+#: What the simulator compares: two static references, every learning policy, the oracle.
+POLICY_NAMES = ("all_arms", "best_single", *LEARNING_POLICIES, "oracle")
 _EXTRA = {"extra": "simulate", "what": "the simulator's metrics (ir-measures)"}
 
 
@@ -112,7 +115,7 @@ def simulate(searcher: Searcher, entities: list[dict], config: SimulationConfig,
                                         progress=config.progress)
         metrics = {name: measure(r, report, ir_measures, config.burn_in) for name, r in runs.items()}
         return SimulationResult(config, runs, metrics, seconds, {})
-    hyper = dict(cost=config.cost, budget=config.budget, burn_in=config.burn_in, depths=tuple(config.depths))
+    hyper = policy_options(config)
 
     def run(name: str, choose, learner=None, label: str | None = None) -> PolicyRun:
         t = time.perf_counter()

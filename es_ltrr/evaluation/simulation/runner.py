@@ -195,3 +195,9 @@ __all__ = [
     "DEFAULT_DEPTHS", "Outcome", "PolicyRun", "Trial", "best_single_arm", "objective", "oracle_decision",
     "oracle_objectives", "play", "policy_chooser", "retrieve_all", "run_policy", "sliced",
 ]
+
+
+def policy_options(config: Any) -> dict[str, Any]:
+    """The learning policies' shared hyper-parameters as a simulated run configures them
+    (`SimulationConfig`, `OpeConfig`): the one place they are read from a config."""
+    return dict(cost=config.cost, budget=config.budget, burn_in=config.burn_in, depths=tuple(config.depths))

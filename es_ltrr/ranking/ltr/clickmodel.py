@@ -20,7 +20,7 @@ from known parameters (`tests/unit/test_clickmodel.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -84,3 +84,19 @@ def grades(model: PBM, min_showings: int = 3, thresholds: tuple[float, ...] = GR
         if model.showings_[(query, doc)] >= min_showings:
             out.setdefault(query, {})[doc] = int(sum(alpha >= t for t in thresholds))
     return out
+
+
+#: One search as a click model reads it: the query, the page's ids in rank order, the ids engaged.
+Session = tuple[str, Sequence[str], set[str]]
+
+
+def judgments_from_sessions(sessions: Iterable[Session], min_showings: int = 3) -> dict[str, dict[str, int]]:
+    """PBM over (query, page, engaged ids) sessions → graded (query, entity) pairs (`grades`).
+
+    >>> sessions = [("q", ["a", "b"], {"a"})] * 5 + [("q", ["b", "a"], set())] * 5
+    >>> judgments_from_sessions(sessions, min_showings=3)["q"]["a"] > judgments_from_sessions(sessions)["q"]["b"]
+    True
+    """
+    showings = [Showing(query, doc, rank, doc in engaged)
+                for query, page, engaged in sessions for rank, doc in enumerate(page, start=1)]
+    return grades(PBM().fit(showings), min_showings=min_showings)

@@ -18,8 +18,10 @@ from .uniform import UniformPolicy
 POLICIES: dict[str, type[Policy]] = {
     cls.name: cls for cls in (StaticPolicy, ThompsonPolicy, UCBPolicy, EpsilonGreedyPolicy, UniformPolicy)
 }
+#: The policies that learn, simplest first (the order the simulator and OPE report them in).
+LEARNING_POLICIES: tuple[str, ...] = tuple(name for name in reversed(POLICIES) if name != StaticPolicy.name)
 
 __all__ = [
-    "DEFAULT_DEPTHS", "POLICIES", "STATE_VERSION", "ContextualPolicy", "Decision", "EpsilonGreedyPolicy", "Policy",
+    "DEFAULT_DEPTHS", "LEARNING_POLICIES", "POLICIES", "STATE_VERSION", "ContextualPolicy", "Decision", "EpsilonGreedyPolicy", "Policy",
     "PolicyContext", "ServedSearch", "StaticPolicy", "ThompsonPolicy", "UCBPolicy", "UniformPolicy", "default_allocation",
 ]

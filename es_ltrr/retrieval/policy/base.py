@@ -73,6 +73,30 @@ class Decision:
         return sum(self.allocations.values())
 
 
+def check_number(name: str, value: Any, minimum: float | None = None, maximum: float | None = None,
+                 integer: bool = False, exclusive: bool = False) -> None:
+    """A hyper-parameter that is not a number in range is a ValueError naming it (a TOML typo
+    must not surface later as a TypeError deep inside a decision).
+
+    >>> check_number("cost", 0.004, minimum=0.0)
+    >>> check_number("draws", 0, minimum=1, integer=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: draws must be an integer ≥ 1, got 0
+    """
+    kinds = (int,) if integer else (int, float)
+    low = "" if minimum is None else f" {'>' if exclusive else '≥'} {minimum}"
+    high = "" if maximum is None else f" ≤ {maximum}"
+    ok = isinstance(value, kinds) and not isinstance(value, bool) and value == value
+    if ok and minimum is not None:
+        ok = value > minimum if exclusive else value >= minimum
+    if ok and maximum is not None:
+        ok = value <= maximum
+    if not ok:
+        what = "an integer" if integer else "a number"
+        raise ValueError(f"{name} must be {what}{low}{' and' if low and high else ''}{high}, got {value!r}")
+
+
 class ServedSearch(Protocol):
     """What learning reads of a served search: the context the policy saw, what it decided,
     and each executed arm's full ranked list. The live record (`search.record.SearchResult`)

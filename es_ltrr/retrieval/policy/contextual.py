@@ -8,13 +8,14 @@ and what the propensity of the result is.
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..arms import ARMS, check_arm_names
 from .allocation import allocate, allocate_union
-from .base import Decision, Policy, PolicyContext, ServedSearch
+from .base import Decision, Policy, PolicyContext, ServedSearch, check_number
 from .features import DIM, FEATURES, featurize
 from .linear import BayesLinearBank
 from .rewards import depth_rewards
@@ -24,8 +25,11 @@ from .static import default_allocation
 DEFAULT_DEPTHS = (10, 25, 50, 100)
 
 
+@dataclass(eq=False)
 class ContextualPolicy(Policy):
-    """Base of the learning policies (hyper-parameters are constructor arguments).
+    """Base of the learning policies. Its hyper-parameters are the dataclass fields (shared by
+    every subclass, which adds its own), checked when the policy is made; what it learns lives
+    in attributes ending in `_` and in the posteriors.
 
     * `depths`: the depth menu; `cost`: utility charged per candidate requested, so the
       policy trades recall for retrieval cost explicitly; `budget`: candidates per query,
@@ -38,28 +42,41 @@ class ContextualPolicy(Policy):
     * `prior_hit`, `prior_precision`, `noise`, `discount`: the posteriors (see `linear.py`).
     """
 
-    def __init__(self, seed: int | None = None, depths: Sequence[int] = DEFAULT_DEPTHS, cost: float = 0.004,
-                 budget: int = 100, burn_in: int = 300, force: Mapping[str, int] | None = None,
-                 prior_hit: float = 0.5, prior_precision: float = 1.0, noise: float = 0.3, discount: float = 1.0,
-                 objective: str = "union"):
-        super().__init__(seed)
-        if objective not in ("union", "sum"):
-            raise ValueError(f"objective must be 'union' or 'sum', got {objective!r}")
-        self.objective = objective
-        depths = tuple(sorted(int(d) for d in depths))
+    seed: int | None = None
+    depths: Sequence[int] = DEFAULT_DEPTHS
+    cost: float = 0.004
+    budget: int = 100
+    burn_in: int = 300
+    force: Mapping[str, int] | None = None
+    prior_hit: float = 0.5
+    prior_precision: float = 1.0
+    noise: float = 0.3
+    discount: float = 1.0
+    objective: str = "union"
+
+    def __post_init__(self) -> None:
+        Policy.__init__(self, self.seed)
+        if self.objective not in ("union", "sum"):
+            raise ValueError(f"objective must be 'union' or 'sum', got {self.objective!r}")
+        check_number("cost", self.cost, minimum=0.0)
+        check_number("budget", self.budget, minimum=0, integer=True)
+        check_number("burn_in", self.burn_in, minimum=0, integer=True)
+        check_number("prior_hit", self.prior_hit, minimum=0.0, maximum=1.0)
+        check_number("prior_precision", self.prior_precision, minimum=0.0, exclusive=True)
+        check_number("noise", self.noise, minimum=0.0, exclusive=True)
+        check_number("discount", self.discount, minimum=0.0, maximum=1.0, exclusive=True)
+        depths = tuple(sorted(int(d) for d in self.depths))
         if not depths or depths[0] <= 0:
             raise ValueError(f"depth menu must hold positive depths, got {depths}")
-        if budget < 0 or cost < 0:
-            raise ValueError("budget and cost must be non-negative")
-        self.force = dict(force or {})
+        self.depths = depths
+        self.force = dict(self.force or {})
         check_arm_names(self.force, "force")
-        if sum(self.force.values()) > budget:
-            raise ValueError(f"forced depths ({sum(self.force.values())}) exceed the budget ({budget})")
-        self.depths, self.cost, self.budget, self.burn_in = depths, cost, budget, burn_in
+        if sum(self.force.values()) > self.budget:
+            raise ValueError(f"forced depths ({sum(self.force.values())}) exceed the budget ({self.budget})")
         self.arms = tuple(ARMS)
         prior = np.zeros((len(self.arms) * len(depths), DIM))
-        prior[:, FEATURES.index("bias")] = prior_hit
-        self.models = BayesLinearBank(len(prior), DIM, prior, prior_precision, noise, discount)
+        prior[:, FEATURES.index("bias")] = self.prior_hit
+        self.models = BayesLinearBank(len(prior), DIM, prior, self.prior_precision, self.noise, self.discount)
         self.n_updates_ = 0
 
     # -- deciding -------------------------------------------------------------------------

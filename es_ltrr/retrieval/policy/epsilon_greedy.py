@@ -7,23 +7,28 @@ Propensity: (1 − ε)·[greedy chose d] + ε·P_random(d), with P_random estima
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
+from .base import check_number
 from .contextual import ContextualPolicy
 from .uniform import random_choices
 
 
+@dataclass(eq=False)
 class EpsilonGreedyPolicy(ContextualPolicy):
-    """Exploit the mean; explore at random with probability `epsilon`."""
+    """Exploit the mean; explore at random with probability `epsilon`, at `explore_candidates`
+    candidates on average; `draws` random allocations estimate the propensities."""
 
     name = "epsilon_greedy"
+    epsilon: float = 0.1
+    explore_candidates: float = 60.0
+    draws: int = 256
 
-    def __init__(self, seed: int | None = None, epsilon: float = 0.1, explore_candidates: float = 60.0,
-                 draws: int = 256, **hyper: Any):
-        super().__init__(seed, **hyper)
-        if not 0.0 <= epsilon <= 1.0:
-            raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
-        self.epsilon, self.explore_candidates, self.draws = epsilon, explore_candidates, draws
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("epsilon", self.epsilon, minimum=0.0, maximum=1.0)
+        check_number("explore_candidates", self.explore_candidates, minimum=0.0)
+        check_number("draws", self.draws, minimum=1, integer=True)
 
     def _decide(self, mean, std, depths, budget):
         greedy = self._allocate(mean[None], depths, budget)[0]

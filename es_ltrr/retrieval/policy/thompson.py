@@ -15,13 +15,16 @@ form where one exists.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
+from .base import check_number
 from .contextual import ContextualPolicy
 
 
+@dataclass(eq=False)
 class ThompsonPolicy(ContextualPolicy):
-    """Linear Thompson sampling with a cost per candidate and a budget (see `ContextualPolicy`).
+    """Linear Thompson sampling with a cost per candidate and a budget (see `ContextualPolicy`);
+    `draws` posterior draws estimate each decision's propensities.
 
     >>> from es_ltrr.retrieval.policy import PolicyContext
     >>> policy = ThompsonPolicy(seed=1, burn_in=0)
@@ -33,12 +36,11 @@ class ThompsonPolicy(ContextualPolicy):
     """
 
     name = "thompson"
+    draws: int = 256
 
-    def __init__(self, seed: int | None = None, draws: int = 256, **hyper: Any):
-        super().__init__(seed, **hyper)
-        if draws < 1:
-            raise ValueError(f"draws must be at least 1, got {draws}")
-        self.draws = draws
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("draws", self.draws, minimum=1, integer=True)
 
     def _decide(self, mean, std, depths, budget):
         values = self.rng.normal(mean, std, size=(self.draws, *mean.shape))

@@ -6,19 +6,22 @@ off-policy evaluation of no other policy — one reason the product samples inst
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
+from .base import check_number
 from .contextual import ContextualPolicy
 
 
+@dataclass(eq=False)
 class UCBPolicy(ContextualPolicy):
     """Optimism in the face of uncertainty: value = mean + alpha · std."""
 
     name = "ucb"
+    alpha: float = 1.0
 
-    def __init__(self, seed: int | None = None, alpha: float = 1.0, **hyper: Any):
-        super().__init__(seed, **hyper)
-        self.alpha = alpha
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("alpha", self.alpha, minimum=0.0)
 
     def _decide(self, mean, std, depths, budget):
         values = mean + self.alpha * std

@@ -10,11 +10,12 @@ random allocations (the served one among them) that give each arm its depth.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
+from .base import check_number
 from .contextual import ContextualPolicy
 
 
@@ -54,14 +55,20 @@ def _trimmed(rng: np.random.Generator, draws: int, n_arms: int, depths: np.ndarr
     return choice
 
 
+@dataclass(eq=False)
 class UniformPolicy(ContextualPolicy):
-    """Uniformly random allocations (learns nothing, so burn-in is off by default)."""
+    """Uniformly random allocations at `mean_candidates` candidates on average (learns
+    nothing, so burn-in is off by default); `draws` allocations estimate the propensities."""
 
     name = "uniform"
+    burn_in: int = 0
+    mean_candidates: float = 60.0
+    draws: int = 256
 
-    def __init__(self, seed: int | None = None, mean_candidates: float = 60.0, draws: int = 256, **hyper: Any):
-        super().__init__(seed, **{"burn_in": 0, **hyper})
-        self.mean_candidates, self.draws = mean_candidates, draws
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("mean_candidates", self.mean_candidates, minimum=0.0)
+        check_number("draws", self.draws, minimum=1, integer=True)
 
     def _decide(self, mean, std, depths, budget):
         choices = random_choices(self.rng, self.draws, mean.shape[0], depths, self.mean_candidates, budget)
