@@ -4,7 +4,7 @@
 
 Reads the requirements of the installed es-ltrr (so run it after `pip install -e ".[all]"`
 of this checkout) and sums the files of every distribution each extra pulls in, transitively,
-beyond the core — the figures README's "Installing less" table states.
+beyond the core — the figures docs/results.md ("What the install costs") states.
 """
 
 from __future__ import annotations
