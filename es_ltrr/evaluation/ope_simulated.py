@@ -212,7 +212,7 @@ def _serve(searcher: Searcher, trials: Sequence[Trial], policy: Policy, config: 
                                    mininterval=2.0)):
         decision = policy.choose(trial.context, available)
         record = searcher.assemble(f"{name}-{i}", trial.request, trial.understanding, trial.context, decision,
-                                   sliced(trial.responses, decision.allocations), trial.served_at)
+                                   sliced(trial.responses, decision.allocations), trial.served_at, vector=trial.vector)
         engagement = _engagement(record, trial, config.engagement, clicks, rng)
         if learn:
             policy.update(record, engagement)

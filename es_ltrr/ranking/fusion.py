@@ -56,6 +56,6 @@ class RRFRanker:
     def __post_init__(self) -> None:
         check_arm_names(self.overrides, "rrf_weights")
 
-    def score(self, engine: "Engine", text: str, understanding: "Understanding",
-              candidates: Sequence[Candidate]) -> list[float]:
+    def score(self, engine: "Engine", text: str, understanding: "Understanding", candidates: Sequence[Candidate],
+              vector: object = None) -> list[float]:
         return rrf_scores(candidates, fusion_weights(understanding, self.overrides))

@@ -20,7 +20,8 @@ class HybridRanker:
     kind: str = "hybrid"
     name: str = "hybrid"
 
-    def score(self, engine: Any, text: str, understanding: Any, candidates: Sequence[Any]) -> list[float]:
+    def score(self, engine: Any, text: str, understanding: Any, candidates: Sequence[Any],
+              vector: Any = None) -> list[float]:
         total = np.zeros(len(candidates))
         for arm, weight in self.weights.items():
             raw = np.array([next((p.score for p in c.provenance if p.arm == arm), np.nan) for c in candidates])

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
+import numpy as np
+
 from .ltr import FeatureLogger, LtrModel, MsearchFeatureLogger, feature_params
 
 if TYPE_CHECKING:
@@ -29,8 +31,8 @@ class XGBoostRanker:
     def name(self) -> str:
         return self.model.name
 
-    def score(self, engine: Engine, text: str, understanding: Understanding,
-              candidates: Sequence[Candidate]) -> list[float]:
-        params = feature_params(text, understanding, candidates)
+    def score(self, engine: Engine, text: str, understanding: Understanding, candidates: Sequence[Candidate],
+              vector: np.ndarray | None = None) -> list[float]:
+        params = feature_params(text, understanding, candidates, vector, engine.flavor)
         features = self.logger.log(engine, self.model.featureset, params, [c.id for c in candidates])
         return [float(s) for s in self.model.predict(features)]

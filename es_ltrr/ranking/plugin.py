@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
+import numpy as np
+
 from .ltr import feature_params
 from .ltr.plugin import LtrPlugin
 
@@ -29,8 +31,8 @@ class PluginRanker:
     def name(self) -> str:
         return self.model
 
-    def score(self, engine: ClusterEngine, text: str, understanding: Understanding,
-              candidates: Sequence[Candidate]) -> list[float]:
-        params = feature_params(text, understanding, candidates)
+    def score(self, engine: ClusterEngine, text: str, understanding: Understanding, candidates: Sequence[Candidate],
+              vector: np.ndarray | None = None) -> list[float]:
+        params = feature_params(text, understanding, candidates, vector, engine.flavor)
         scores = LtrPlugin(engine).rescore([c.id for c in candidates], self.model, params)
         return [scores.get(c.id, 0.0) for c in candidates]

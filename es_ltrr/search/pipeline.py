@@ -22,6 +22,8 @@ import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
 from ..common.analysis import script_of
 from ..ranking import Ranker, RRFRanker, label
 from ..ranking.team_draft import team_draft
@@ -130,7 +132,8 @@ class Searcher:
         timer.lap("render")
         responses = self._msearch(bodies)
         timer.lap("retrieve")  # the engine alone: what the sidecar adds is every other stage
-        return self.assemble(impression_id, request, understanding, context, decision, responses, served_at, timer)
+        return self.assemble(impression_id, request, understanding, context, decision, responses, served_at, timer,
+                             vector)
 
     def retrieve(self, inp: ArmInput, decision: Decision) -> dict[str, dict[str, Any]]:
         """Arm name → engine response, for the chosen arms that apply (one msearch)."""
@@ -141,17 +144,17 @@ class Searcher:
 
     def assemble(self, impression_id: str, request: SearchRequest, understanding: Understanding,
                  context: PolicyContext, decision: Decision, responses: Mapping[str, Mapping[str, Any]],
-                 served_at: float, timer: Timer | None = None) -> SearchResult:
+                 served_at: float, timer: Timer | None = None, vector: np.ndarray | None = None) -> SearchResult:
         """The rest of a search once the arms answered: union → rank → collapse → confidence.
         The simulator calls it with slices of deeper responses, so its pages are served ones."""
         timer = timer or Timer()
         candidates, arm_results = union(responses, decision.allocations)
         timer.lap("union")
-        scores, ranker_name = self._rank(request.query, understanding, candidates)
+        scores, ranker_name = self._rank(request.query, understanding, candidates, vector)
         challenger, teams = "", {}
         if self._interleaves(impression_id, candidates):
             scores, ranker_name, challenger, teams = self._interleave(impression_id, request.query, understanding,
-                                                                      candidates, scores, ranker_name)
+                                                                      candidates, scores, ranker_name, vector)
         timer.lap("rank")
 
         page, variants = collapse(candidates, scores, request.k)
@@ -161,7 +164,7 @@ class Searcher:
             context=context, decision=decision, arm_results=tuple(arm_results),
             candidates=tuple(candidates), scores=tuple(float(s) for s in scores), page=tuple(page),
             ranker=ranker_name, variants=variants, confidence=confidence, no_match=no_match,
-            timings_ms=timer.total(), served_at=served_at, challenger=challenger, teams=teams,
+            timings_ms=timer.total(), served_at=served_at, challenger=challenger, teams=teams, vector=vector,
         )
 
     def _interleaves(self, impression_id: str, candidates: list[Candidate]) -> bool:
@@ -169,12 +172,13 @@ class Searcher:
                 and zlib.crc32(f"interleave:{impression_id}".encode()) % 10_000 < self.interleave_share * 10_000)
 
     def _interleave(self, impression_id: str, text: str, u: Understanding, candidates: list[Candidate],
-                    scores: list[float], ranker_name: str) -> tuple[list[float], str, str, dict[str, str]]:
+                    scores: list[float], ranker_name: str,
+                    vector: np.ndarray | None) -> tuple[list[float], str, str, dict[str, str]]:
         """Team-draft interleave the serving ranking with the challenger's; the returned
         scores order the candidates as interleaved (collapse keeps that order)."""
         assert self.challenger is not None
         try:
-            theirs = self.challenger.score(self.engine, text, u, candidates)
+            theirs = self.challenger.score(self.engine, text, u, candidates, vector)
         except (EngineError, RuntimeError) as exc:  # a failing challenger never costs the page
             log.warning("challenger %s failed, page not interleaved: %s", label(self.challenger), exc)
             return scores, ranker_name, "", {}
@@ -225,13 +229,14 @@ class Searcher:
                 bodies[name] = body
         return bodies
 
-    def _rank(self, text: str, u: Understanding, candidates: list[Candidate]) -> tuple[list[float], str]:
+    def _rank(self, text: str, u: Understanding, candidates: list[Candidate],
+              vector: np.ndarray | None) -> tuple[list[float], str]:
         if not candidates:
             return [], "none"
         try:
-            return self.ranker.score(self.engine, text, u, candidates), label(self.ranker)
+            return self.ranker.score(self.engine, text, u, candidates, vector), label(self.ranker)
         except (EngineError, RuntimeError) as exc:
             # a ranking fault degrades to fusion; the response names it
             log.warning("ranker %s failed, falling back to %s: %s", label(self.ranker), self.fallback.kind, exc)
-            scores = self.fallback.score(self.engine, text, u, candidates)
+            scores = self.fallback.score(self.engine, text, u, candidates, vector)
             return scores, f"{label(self.fallback)} (fallback: {self.ranker.kind} failed)"

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
 
+import numpy as np
+
 from ..retrieval.union import ArmResult, Candidate, find_arm_result
 
 if TYPE_CHECKING:
@@ -47,6 +49,8 @@ class SearchResult:
     #: interleaved order, the team that placed it ("A" = the serving ranker, "B" = challenger).
     challenger: str = ""
     teams: Mapping[str, str] = field(default_factory=dict)
+    #: The query's embedding when a chosen arm needed it (the LTR features' vector similarity).
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def hits(self) -> list[tuple[Candidate, float]]:

@@ -6,6 +6,7 @@ call `build_searcher`, so they can never disagree about configuration.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -15,6 +16,7 @@ from ..common.schema import MUSIC
 from ..common.settings import Settings
 from ..ranking import PluginRanker, Ranker, RRFRanker, XGBoostRanker
 from ..ranking.ltr import LtrModel, default_featureset, feature_logger
+from ..ranking.ltr.model import FeatureMismatch
 from ..ranking.ltr.plugin import LtrPlugin
 from ..retrieval.embedding import Encoder
 from ..retrieval.engines.base import Engine
@@ -23,6 +25,8 @@ from ..retrieval.indexing import build_index, index_exists
 from ..retrieval.policy import POLICIES, Policy, StaticPolicy
 from ..search.pipeline import Searcher
 from ..understanding import Gazetteer
+
+log = logging.getLogger(__name__)
 
 
 def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_index: bool = True) -> Searcher:
@@ -109,7 +113,14 @@ def ranker_for(settings: Settings, data: DataDir, engine: Engine, fusion: Ranker
     model_dir = settings.model or data.active_model()
     if model_dir is None:
         return fusion
-    return _model_ranker(model_dir, plugin, in_cluster=settings.model is None)
+    try:
+        return _model_ranker(model_dir, plugin, in_cluster=settings.model is None)
+    except FeatureMismatch as exc:
+        if settings.model is not None:  # a model the user named must load
+            raise
+        log.warning("the active model cannot rank: %s; ranking by fusion until a model is trained on this "
+                    "featureset (`es-ltrr train`)", exc)
+        return fusion
 
 
 def _model_ranker(model_dir: Path, plugin: LtrPlugin | None, in_cluster: bool = True) -> Ranker:

@@ -15,6 +15,7 @@ import xgboost as xgb
 
 from es_ltrr.ranking import XGBoostRanker
 from es_ltrr.ranking.ltr import LtrModel, default_featureset, feature_params, log_features
+from es_ltrr.ranking.ltr.sidecar_features import rank_value
 from es_ltrr.serving.contract import parse_search_request
 
 from ..judgments import grade, ndcg_at
@@ -31,7 +32,7 @@ def _search(searcher, query, k=100):
 def _features(searcher, result):
     """Logged features of one served search's candidates (the record has all it needs)."""
     cands = list(result.candidates)
-    params = feature_params(result.request.query, result.understanding, cands)
+    params = feature_params(result.request.query, result.understanding, cands, result.vector, searcher.engine.flavor)
     return log_features(searcher.engine, default_featureset(), params, [c.id for c in cands])
 
 
@@ -61,9 +62,27 @@ def test_every_feature_is_logged_for_every_candidate(small_searcher):
     cands, feats = _logged(small_searcher, "memories")
     fs = default_featureset()
     assert feats.shape == (len(cands), len(fs.names))
-    found_lexical = feats[:, fs.names.index("found_lexical")]
-    assert list(found_lexical > 0) == ["lexical" in c.arms for c in cands]
+    rank_lexical = feats[:, fs.names.index("rank_lexical")]
+    assert list(~np.isnan(rank_lexical)) == ["lexical" in c.arms for c in cands]
+    for cand, value in zip(cands, rank_lexical):  # the engine scored each candidate with its own rank's value
+        rank = next((p.rank for p in cand.provenance if p.arm == "lexical"), None)
+        assert (np.isnan(value) if rank is None else value == pytest.approx(rank_value(rank), rel=1e-6))
+    assert (feats[:, fs.names.index("arms_found")] == [len(set(c.arms)) for c in cands]).all()
+    assert np.isnan(feats[:, fs.names.index("vector_similarity")]).all()  # no encoder here: no query vector
     assert (feats[:, fs.names.index("log_popularity")] > 0).all()  # ln(2 + popularity): matches every doc, > 0
+
+
+@pytest.mark.slow
+def test_vector_similarity_is_the_cosine_of_every_candidate(music_searcher):
+    """With an encoder, every candidate gets (1 + cos) / 2 — the semantic arm's own score for
+    those it found, and the same measure for those only other arms found."""
+    result = _search(music_searcher, "songs to dance to at a party")
+    cands, feats = list(result.candidates), _features(music_searcher, result)
+    cosine = feats[:, default_featureset().names.index("vector_similarity")]
+    assert result.vector is not None and np.isfinite(cosine).all() and ((cosine > 0.5) & (cosine <= 1.0)).all()
+    semantic = [(i, p.score) for i, c in enumerate(cands) for p in c.provenance if p.arm == "semantic"]
+    assert len(semantic) >= 10 and len(semantic) < len(cands)
+    assert all(cosine[i] == pytest.approx(score, abs=1e-5) for i, score in semantic)
 
 
 def test_model_beats_fusion_on_held_out_queries(small_searcher, model_path):
@@ -115,3 +134,27 @@ def test_app_uses_the_model_file_when_present(small_catalog, model_path, tmp_pat
     settings = Settings.load(env={}, catalog=small_catalog, data_dir=tmp_path, embed=False, model=model_path)
     searcher = build_searcher(settings, say=lambda _: None)
     assert searcher.search(parse_search_request({"query": "remix"})).ranker == "xgboost:word-grades"
+
+
+def test_an_active_model_of_another_featureset_is_not_served(small_catalog, model_path, tmp_path, caplog):
+    """After an upgrade that changed the features, the data dir's active model ranks nothing
+    wrongly and stops nothing: the sidecar serves fusion and says to retrain; a model the
+    settings name explicitly is still an error."""
+    import shutil
+
+    from es_ltrr.common.datadir import DataDir
+    from es_ltrr.common.settings import Settings
+    from es_ltrr.serving.wiring import build_searcher
+
+    data = DataDir(tmp_path / "d")
+    old = shutil.copytree(model_path, data.model_dir("old-features"))
+    meta = json.loads((old / "metadata.json").read_text())
+    (old / "metadata.json").write_text(json.dumps({**meta, "features": ["found_lexical", *meta["features"][1:]]}))
+    data.activate_model("old-features")
+    settings = Settings.load(env={}, catalog=small_catalog, data_dir=data.root, embed=False)
+    with caplog.at_level("WARNING"):
+        searcher = build_searcher(settings, say=lambda _: None)
+    assert searcher.search(parse_search_request({"query": "remix"})).ranker == "rrf"
+    assert "trained on features" in caplog.text and "es-ltrr train" in caplog.text
+    with pytest.raises(ValueError, match="trained on features"):
+        build_searcher(replace(settings, model=old), say=lambda _: None)

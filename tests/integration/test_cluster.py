@@ -245,7 +245,8 @@ def test_logged_features_match_the_embedded_engine(cluster_searcher, embedded_se
     """The featureset evaluated by the node and by the embedded engine agree (same corpus)."""
     query = "memories maroon 5"
     result = embedded_searcher.search(parse_search_request({"query": query, "k": 20}))
-    params = feature_params(query, result.understanding, [cand for cand, _ in result.hits])
+    params = feature_params(query, result.understanding, [cand for cand, _ in result.hits], result.vector,
+                            cluster_searcher.engine.flavor)
     fs = _featureset(gaps)
     local = log_features(embedded_searcher.engine, fs, params, result.ids)
     remote = log_features(cluster_searcher.engine, fs, params, result.ids)
@@ -278,7 +279,8 @@ def test_local_xgboost_ranker_on_the_cluster(cluster_searcher, gaps, tmp_path):
     for q in ("ed sheeran", "maroon 5", "the chainsmokers", "remix"):
         result = cluster_searcher.search(parse_search_request({"query": q, "k": 50}))
         cands = list(result.candidates)
-        feats = log_features(cluster_searcher.engine, fs, feature_params(q, result.understanding, cands), [c.id for c in cands])
+        params = feature_params(q, result.understanding, cands, result.vector, cluster_searcher.engine.flavor)
+        feats = log_features(cluster_searcher.engine, fs, params, [c.id for c in cands])
         xs.append(feats)
         ys.append([grade(q, c.source) for c in cands])
         groups.append(len(feats))

@@ -32,6 +32,7 @@ from es_ltrr.ranking.ltr.plugin import LtrPlugin
 from es_ltrr.ranking.ltr.upload import PARITY_TOLERANCE, ParityCase, UploadError, upload_model
 from es_ltrr.retrieval.engines.cluster import ClusterError
 from es_ltrr.serving.contract import parse_search_request
+from es_ltrr.understanding import Gazetteer, understand
 
 from ..judgments import grade, ndcg_at
 from ..unit.test_render import HOSTILE
@@ -74,9 +75,11 @@ def featureset(plugin, gaps, alias) -> FeatureSet:
     plugin.engine.request("DELETE", f"/_ltr/_featureset/{fs.name}")
 
 
-def _case(searcher, query: str) -> tuple[list, ParityCase]:
+def _case(searcher, query: str, flavor: str) -> tuple[list, ParityCase]:
+    """One search's candidates and its params, built for the node's `flavor` (the embedded
+    engine runs either flavor's clauses, so one case serves both sides)."""
     result = searcher.search(parse_search_request({"query": query, "k": 50}))
-    return list(result.candidates), ParityCase.of(query, result.understanding, result.candidates)
+    return list(result.candidates), ParityCase.of(query, result.understanding, result.candidates, result.vector, flavor)
 
 
 # -- the plugin and featuresets -----------------------------------------------------------------
@@ -112,10 +115,10 @@ def test_apply_uploads_the_shipped_featuresets_idempotently(plugin, applied):
 
 
 @pytest.mark.parametrize("text", HOSTILE + ["\" OR 1=1 }}{{", '"]}}, {"match_all": {}}', "ed sheeran \\\" love"])
-def test_hostile_keywords_cannot_change_the_feature_queries(plugin, featureset, indexed, embedded_searcher, text):
+def test_hostile_keywords_cannot_change_the_feature_queries(flavor, plugin, featureset, indexed, embedded_searcher, text):
     """The plugin renders the templates itself: hostile text must stay the literal text the
     embedded engine searches for (an injected match_all would match every candidate)."""
-    candidates, case = _case(embedded_searcher, "ed sheeran")
+    candidates, case = _case(embedded_searcher, "ed sheeran", flavor)
     params = {**case.params, "keywords": text}
     try:
         remote = PluginFeatureLogger().log(plugin.engine, featureset, params, case.ids)
@@ -126,15 +129,16 @@ def test_hostile_keywords_cannot_change_the_feature_queries(plugin, featureset, 
     assert_features_close(local, remote, featureset.names)
 
 
-def test_hostile_strings_in_list_params_stay_strings(plugin, featureset, indexed, embedded_searcher):
+def test_hostile_strings_in_list_params_stay_strings(flavor, plugin, featureset, indexed, embedded_searcher):
     """toJson of a list quotes its strings on the node as in es_ltrr.common.templating."""
-    candidates, case = _case(embedded_searcher, "love")
+    candidates, case = _case(embedded_searcher, "love", flavor)
     evil = ['track"]}}, {"match_all": {}}, {"x": ["', "album"]
-    params = {**case.params, "types": evil, "found_lexical": evil + list(case.ids[:3])}
+    clause = {"constant_score": {"filter": {"ids": {"values": evil + list(case.ids[:3])}}, "boost": 0.5}}
+    params = {**case.params, "types": evil, "rank_lexical": [{"ids": {"values": evil}}, clause]}
     remote = PluginFeatureLogger().log(plugin.engine, featureset, params, case.ids)
     local = log_features(embedded_searcher.engine, featureset, params, case.ids)
     assert_features_close(local, remote, featureset.names)
-    assert np.nansum(remote[:, featureset.names.index("found_lexical")]) == 3
+    assert np.nansum(remote[:, featureset.names.index("rank_lexical")]) == 1.5
 
 
 def test_the_plugins_tojson_writes_a_string_raw(plugin, featureset, indexed):
@@ -142,8 +146,7 @@ def test_the_plugins_tojson_writes_a_string_raw(plugin, featureset, indexed):
     plugin, like lang-mustache, writes a string raw — here it becomes JSON structure."""
     ids = [h["_id"] for h in plugin.engine.request("POST", f"/{plugin.engine.index_name}/_search",
                                                    {"size": 5, "query": {"term": {"type": "album"}}})["hits"]["hits"]]
-    params = {"keywords": "x", "q2e_field": "q2e._", "types": '["album"]', "genres": [], "subgenres": [], "moods": [],
-              **{f"found_{arm}": [] for arm in ("lexical", "popular", "structured", "semantic", "q2e", "explore")}}
+    params = {**feature_params("x", understand("x", Gazetteer.from_entities([])), []), "types": '["album"]'}
     logged = PluginFeatureLogger().log(plugin.engine, featureset, params, ids)
     assert (logged[:, featureset.names.index("type_match")] == 1.0).all()
 
@@ -151,14 +154,14 @@ def test_the_plugins_tojson_writes_a_string_raw(plugin, featureset, indexed):
 # -- logging ------------------------------------------------------------------------------------
 
 
-def test_ltr_log_is_one_request_and_matches_the_embedded_engine(plugin, featureset, indexed, embedded_searcher,
+def test_ltr_log_is_one_request_and_matches_the_embedded_engine(flavor, plugin, featureset, indexed, embedded_searcher,
                                                                  monkeypatch):
     calls: list[str] = []
     request = plugin.engine.request
     monkeypatch.setattr(plugin.engine, "request", lambda m, p, *a, **k: calls.append(p) or request(m, p, *a, **k))
     compared = 0
     for query in QUERIES[:9]:  # "i dont care" too: "I'm" is one token on both engines
-        candidates, case = _case(embedded_searcher, query)
+        candidates, case = _case(embedded_searcher, query, flavor)
         calls.clear()
         remote = PluginFeatureLogger().log(plugin.engine, featureset, case.params, case.ids)
         assert len(calls) == 1
@@ -177,13 +180,13 @@ def test_the_plugin_path_is_chosen_only_where_the_featureset_is_stored(plugin, f
 
 
 @pytest.fixture(scope="module")
-def trained(plugin, featureset, cluster_searcher, tmp_path_factory):
+def trained(flavor, plugin, featureset, cluster_searcher, tmp_path_factory):
     """An XGBoost ranker trained on features the plugin logged and assessor grades (not a feature)."""
     import xgboost as xgb
 
     xs, ys, groups = [], [], []
     for query in TRAIN:
-        candidates, case = _case(cluster_searcher, query)
+        candidates, case = _case(cluster_searcher, query, flavor)
         xs.append(PluginFeatureLogger().log(plugin.engine, featureset, case.params, case.ids))
         ys.append([grade(query, c.source) for c in candidates])
         groups.append(len(candidates))
@@ -196,9 +199,9 @@ def trained(plugin, featureset, cluster_searcher, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def uploaded(plugin, featureset, trained, cluster_searcher, tmp_path_factory):
+def uploaded(flavor, plugin, featureset, trained, cluster_searcher, tmp_path_factory):
     models = tmp_path_factory.mktemp("models")
-    cases = [_case(cluster_searcher, q)[1] for q in TRAIN[:3] + HELD_OUT]
+    cases = [_case(cluster_searcher, q, flavor)[1] for q in TRAIN[:3] + HELD_OUT]
     done = upload_model(plugin, trained, featureset, cases, lambda name: models / name)
     yield done
     plugin.delete_model(done.name)
@@ -213,20 +216,20 @@ def test_upload_passes_the_parity_check(uploaded, featureset):
     print(f"\nparity: max |sltr - xgboost| = {uploaded.parity_max_abs_diff:.3g} over {uploaded.documents} documents")
 
 
-def test_uploading_the_same_model_again_changes_nothing(plugin, uploaded, featureset, trained, cluster_searcher):
-    cases = [_case(cluster_searcher, "maroon 5")[1]]
+def test_uploading_the_same_model_again_changes_nothing(flavor, plugin, uploaded, featureset, trained, cluster_searcher):
+    cases = [_case(cluster_searcher, "maroon 5", flavor)[1]]
     again = upload_model(plugin, trained, featureset, cases, lambda name: uploaded.directory.parent / name)
     assert again.name == uploaded.name and not again.created
 
 
-def test_a_name_that_exists_with_another_model_is_refused(plugin, uploaded, featureset, cluster_searcher, tmp_path):
+def test_a_name_that_exists_with_another_model_is_refused(flavor, plugin, uploaded, featureset, cluster_searcher, tmp_path):
     import xgboost as xgb
 
     x = np.random.default_rng(0).random((30, len(featureset.names)))
     other = xgb.train({"objective": "rank:pairwise"}, xgb.DMatrix(x, label=x[:, 0] > 0.5, feature_names=featureset.names), 3)
     other.save_model(str(tmp_path / "other.json"))
     with pytest.raises(UploadError, match="already exists on the node"):
-        upload_model(plugin, tmp_path / "other.json", featureset, [_case(cluster_searcher, "love")[1]],
+        upload_model(plugin, tmp_path / "other.json", featureset, [_case(cluster_searcher, "love", flavor)[1]],
                      lambda name: tmp_path / name, name=uploaded.name)
 
 
@@ -238,7 +241,7 @@ def test_sltr_rescoring_orders_the_union_as_the_model_says(plugin, uploaded, fea
         result = ranked.search(parse_search_request({"query": query, "k": 10}))
         assert result.ranker == f"sltr:{uploaded.name}"
         cands = list(result.candidates)
-        params = feature_params(query, result.understanding, cands)
+        params = feature_params(query, result.understanding, cands, result.vector, plugin.engine.flavor)
         local = model.predict(PluginFeatureLogger().log(plugin.engine, featureset, params, [c.id for c in cands]))
         expected = sorted(range(len(cands)), key=lambda i: -local[i])[:10]
         np.testing.assert_allclose([local[i] for i in result.page], [local[i] for i in expected], atol=1e-4)
@@ -249,14 +252,14 @@ def test_sltr_rescoring_orders_the_union_as_the_model_says(plugin, uploaded, fea
     assert np.mean(learned) > np.mean(fused), (learned, fused)
 
 
-def test_a_model_the_plugin_rejects_is_a_clear_error(plugin, featureset, cluster_searcher, tmp_path):
+def test_a_model_the_plugin_rejects_is_a_clear_error(flavor, plugin, featureset, cluster_searcher, tmp_path):
     import xgboost as xgb
 
     x = np.random.default_rng(1).random((30, len(featureset.names)))
     xgb.train({"objective": "reg:squarederror"}, xgb.DMatrix(x, label=x[:, 0], feature_names=featureset.names),
               2).save_model(str(tmp_path / "reg.json"))
     with pytest.raises(UploadError, match=r"rejected model .*reg:squarederror"):
-        upload_model(plugin, tmp_path / "reg.json", featureset, [_case(cluster_searcher, "love")[1]],
+        upload_model(plugin, tmp_path / "reg.json", featureset, [_case(cluster_searcher, "love", flavor)[1]],
                      lambda name: tmp_path / name)
     assert not list(tmp_path.glob(f"{featureset.name}-*"))
 
@@ -268,7 +271,7 @@ def test_a_model_missing_on_the_node_falls_back_to_rrf(plugin, featureset, clust
     assert result.hits
 
 
-def test_a_model_deleted_behind_the_sidecar_falls_back_to_fusion_and_recovers(plugin, uploaded, featureset, trained,
+def test_a_model_deleted_behind_the_sidecar_falls_back_to_fusion_and_recovers(flavor, plugin, uploaded, featureset, trained,
                                                                               cluster_searcher, caplog):
     """The serving model is deleted on the node while the sidecar runs: pages keep coming,
     ranked by fusion, and the response and the log say so; once the model is back (uploaded
@@ -286,7 +289,7 @@ def test_a_model_deleted_behind_the_sidecar_falls_back_to_fusion_and_recovers(pl
         assert page["ranker"] == "rrf (fallback: sltr failed)" and page["hits"]
         assert f"ranker sltr:{uploaded.name} failed, falling back to rrf" in caplog.text
     finally:
-        cases = [_case(cluster_searcher, "maroon 5")[1]]
+        cases = [_case(cluster_searcher, "maroon 5", flavor)[1]]
         back = upload_model(plugin, trained, featureset, cases, lambda name: uploaded.directory.parent / name)
     assert back.created and back.name == uploaded.name
     assert client.post("/search", json={"query": "ed sheeran"}).get_json()["ranker"] == f"sltr:{uploaded.name}"

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from es_ltrr.ranking import PluginRanker
-from es_ltrr.ranking.ltr import MsearchFeatureLogger, PluginFeatureLogger, default_featureset, feature_logger
+from es_ltrr.ranking.ltr import (
+    MsearchFeatureLogger,
+    PluginFeatureLogger,
+    default_featureset,
+    feature_logger,
+    feature_params,
+)
 from es_ltrr.ranking.ltr.plugin import LtrPlugin
 from es_ltrr.retrieval.engines.cluster import ClusterEngine
 from es_ltrr.retrieval.union import Candidate
@@ -38,7 +44,7 @@ def test_sltr_rescore_body_and_scores():
     assert rescore["window_size"] == 3
     sltr = rescore["query"]["rescore_query"]["sltr"]
     assert sltr["model"] == "music-v1" and sltr["params"]["keywords"] == "x"
-    assert sltr["params"]["found_lexical"] == []
+    assert sltr["params"]["rank_lexical"] == [{"ids": {"values": []}}]  # no arm found them: matches nothing
     assert rescore["query"]["query_weight"] == 0.0
 
 
@@ -63,7 +69,7 @@ def test_plugin_logger_is_one_request_with_nan_for_missing():
     assert len(engine.calls) == 1
     assert values.shape == (2, len(fs.names)) and np.isnan(values[0]).all()
     assert values[1, fs.names.index("name_bm25")] == 3.0 and values[1, fs.names.index("log_popularity")] == 4.0
-    assert np.isnan(values[1, fs.names.index("found_lexical")])
+    assert np.isnan(values[1, fs.names.index("rank_lexical")])
 
 
 def test_plugin_logger_refuses_features_not_in_the_featureset():
@@ -75,11 +81,8 @@ def test_plugin_logger_refuses_features_not_in_the_featureset():
 def test_msearch_logger_marks_unmatched_features_nan():
     fs = default_featureset()
     engine = Recording({"responses": [{"hits": {"hits": [{"_id": "a", "_score": 2.0}]}} for _ in fs.names]})
-    values = MsearchFeatureLogger().log(engine, fs, {"keywords": "x", "q2e_field": "q2e._", "types": [], "genres": [],
-                                                     "subgenres": [], "moods": [],
-                                                     **{f"found_{a}": [] for a in ("lexical", "popular", "structured",
-                                                                                  "semantic", "q2e", "explore")}},
-                                        ["a", "b"])
+    params = feature_params("x", NOTHING, [Candidate("a", {}), Candidate("b", {})])
+    values = MsearchFeatureLogger().log(engine, fs, params, ["a", "b"])
     assert (values[0] == 2.0).all() and np.isnan(values[1]).all()
 
 

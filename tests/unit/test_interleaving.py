@@ -51,7 +51,7 @@ class Reversed:
     kind: str = "reversed"
     name: str = "reversed-fusion"
 
-    def score(self, engine, text, understanding, candidates):
+    def score(self, engine, text, understanding, candidates, vector=None):
         return [-s for s in RRFRanker().score(engine, text, understanding, candidates)]
 
 

@@ -26,4 +26,4 @@ def test_every_data_file_is_declared_package_data():
 def test_the_featureset_comes_from_the_package():
     assert featureset_path().is_relative_to(PACKAGE)
     names = default_featureset().names
-    assert names[:6] == ["found_lexical", "found_popular", "found_structured", "found_semantic", "found_q2e", "found_explore"]
+    assert names[:6] == ["rank_lexical", "rank_popular", "rank_structured", "rank_semantic", "rank_q2e", "rank_explore"]

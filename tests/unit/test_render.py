@@ -185,6 +185,7 @@ def test_user_text_only_fills_string_values_of_every_arm_and_feature_template(ga
     from es_ltrr.common.analysis import q2e_key
     from es_ltrr.ranking.ltr import feature_params, shipped_featuresets
     from es_ltrr.retrieval.arms import ArmInput
+    from es_ltrr.retrieval.union import Candidate, Provenance
     from es_ltrr.understanding import understand
 
     tally("templates: arms × flavors + features")
@@ -198,8 +199,10 @@ def test_user_text_only_fills_string_values_of_every_arm_and_feature_template(ga
             body = assert_only_string_values_change(arm.template(flavor), params)
             if params.get("text"):  # an arm's own text (the structured arm's: only the words no slot took)
                 assert params["text"] in set(_strings(body)), name
-    params = feature_params(text, u, [])
-    params.update({f"found_{arm}": [text, "t1"] for arm in ARMS})
+    # ids are the engine's, but a catalog's ids are text too: the user's text stands in for one
+    found = [Candidate(text, {}, [Provenance("lexical", 1, 2.0), Provenance("q2e", 4, 1.0)]),
+             Candidate("t1", {}, [Provenance("semantic", 3, 0.5)])]
+    params = feature_params(text, u, found, vector=np.linspace(-1, 1, 384))
     assert "." not in params["q2e_field"].removeprefix("q2e."), "a Q2E key must not address another field"
     assert params["q2e_field"] == f"q2e.{q2e_key(text) or '_'}"
     for featureset in shipped_featuresets():

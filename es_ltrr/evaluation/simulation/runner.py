@@ -45,6 +45,7 @@ class Trial:
     context: PolicyContext
     responses: dict[str, dict[str, Any]]
     served_at: float
+    vector: np.ndarray | None = None
 
     def arm_ids(self, arm: str) -> list[str]:
         response = self.responses.get(arm) or {}
@@ -64,7 +65,7 @@ def retrieve_all(searcher: Searcher, queries: Sequence[SimulatedQuery], depth: i
         decision = everything.choose(context, searcher.available())
         vector = searcher.encoder.encode_query(q.text) if searcher.encoder is not None else None
         inp = ArmInput(q.text, u, vector, seed=i, catalog=searcher.catalog)
-        trials.append(Trial(q, request, u, context, searcher.retrieve(inp, decision), served_at))
+        trials.append(Trial(q, request, u, context, searcher.retrieve(inp, decision), served_at, vector))
     return trials
 
 
@@ -152,7 +153,7 @@ def play(searcher: Searcher, trial: Trial, decision: Decision, cost: float, orac
     """Serve `trial` with `decision` through the real pipeline's tail; score it."""
     responses = sliced(trial.responses, decision.allocations)
     record = searcher.assemble(impression_id, trial.request, trial.understanding, trial.context, decision,
-                               responses, trial.served_at)
+                               responses, trial.served_at, vector=trial.vector)
     ids = {c.id for c in record.candidates}
     found = bool(ids & trial.query.relevant)
     requested = sum(decision.allocations.values())

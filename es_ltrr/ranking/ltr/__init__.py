@@ -10,13 +10,13 @@ from .featureset import (
     FeatureSet,
     default_featureset,
     feature_params,
-    provenance_features,
     shipped_featuresets,
+    sidecar_features,
 )
 from .model import LtrModel
 
 __all__ = [
     "DEFAULT_FEATURESET", "Feature", "FeatureLogger", "FeatureSet", "LtrModel", "MsearchFeatureLogger",
     "PluginFeatureLogger", "default_featureset", "feature_logger", "feature_params", "log_features",
-    "provenance_features", "shipped_featuresets",
+    "shipped_featuresets", "sidecar_features",
 ]

@@ -1,17 +1,21 @@
 """The LTR featureset: feature queries as mustache templates, in the LTR plugin's own format.
 
-A featureset is two parts. The *provenance* features — `found_<arm>`, 1 when that arm
-retrieved the candidate — derive from the arm registry, so a new arm gets its feature
-without editing JSON. The *query* features live in `featuresets/<name>.json` (package data,
-so a wheel install has them). `es-ltrr apply` uploads the whole set to the plugin's feature
-store; locally the same templates are rendered with the same params and executed by whatever
-engine is in use, so a model sees identical features on the embedded engine and inside the
-plugin's `sltr` query.
+A featureset is two parts. The *sidecar* features — each arm's rank and score of a
+candidate, the fusion rank and score, how many arms found it, its similarity to the query
+vector, the query's intent — carry what only the sidecar knows as query params
+(`sidecar_features.py`); they derive from the arm registry and the intents, so a new arm gets
+its features without editing JSON. The *document* features — how the query's words match the
+candidate's fields, its popularity, type, genres, the Q2E memory — live in
+`featuresets/<name>.json` (package data, so a wheel install has them). `es-ltrr apply`
+uploads the whole set to the plugin's feature store; locally the same templates are rendered
+with the same params and executed by whatever engine is in use, so a model sees identical
+features on the embedded engine and inside the plugin's `sltr` query.
 
 Every feature is **> 0 when it matches** (BM25, constant-score filters, `rank_feature`,
-`ln(2 + popularity)`), so a 0 can only mean "did not match". The OpenSearch plugin scores a
-feature that did not match as 0 while XGBoost sees NaN (missing); this invariant is what lets
-`es_ltrr.ranking.ltr.upload` make the two agree exactly. A new feature must keep it.
+`ln(2 + popularity)`, a rank's 1 / (60 + rank)), so a 0 can only mean "did not match". The
+OpenSearch plugin scores a feature that did not match as 0 while XGBoost sees NaN (missing);
+this invariant is what lets `es_ltrr.ranking.ltr.upload` make the two agree exactly. A new
+feature must keep it.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ...common.analysis import q2e_key
 from ...common.templating import check_template, render
-from ...retrieval.arms import ARMS
 from ...retrieval.union import Candidate
+from ..fusion import fusion_weights, rrf_scores
+from .sidecar_features import Context, sidecar_params, template
 
 if TYPE_CHECKING:
     from ...understanding import Understanding
@@ -40,16 +45,10 @@ class Feature:
     template: str
 
 
-def provenance_features() -> tuple[Feature, ...]:
-    """`found_<arm>` for every registered arm: an `ids` query over the arm's candidate ids.
-
-    Provenance reaches the model as id lists, which an `ids` query turns into a 0/1 feature —
-    the same trick works inside the plugin, where no Python runs.
-    """
-    return tuple(
-        Feature(f"found_{arm}", (f"found_{arm}",), '{"ids": {"values": {{#toJson}}found_%s{{/toJson}}}}' % arm)
-        for arm in ARMS
-    )
+def sidecar_features() -> tuple[Feature, ...]:
+    """The features whose values the sidecar computes per query (`sidecar_features.py`),
+    each a clause list passed as the param of its own name."""
+    return tuple(Feature(name, (name,), template(name)) for name in sidecar_params())
 
 
 @dataclass(frozen=True)
@@ -63,10 +62,10 @@ class FeatureSet:
 
     @classmethod
     def load(cls, path: Path | str) -> "FeatureSet":
-        """Provenance features, then the query features of a plugin-format JSON file."""
+        """The sidecar features, then the document features of a plugin-format JSON file."""
         path = Path(path)
         data = json.loads(path.read_text())["featureset"]
-        features = list(provenance_features())
+        features = list(sidecar_features())
         for f in data["features"]:
             template = f["template"] if isinstance(f["template"], str) else json.dumps(f["template"])
             check_template(template)
@@ -74,7 +73,7 @@ class FeatureSet:
         names = [f.name for f in features]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
-            raise ValueError(f"{path}: duplicate feature names {duplicated} (found_<arm> features are generated)")
+            raise ValueError(f"{path}: duplicate feature names {duplicated} (the sidecar features are generated)")
         return cls(data.get("name", path.stem), tuple(features))
 
     def queries(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -93,9 +92,11 @@ class FeatureSet:
         }
 
 
-def feature_params(text: str, understanding: Understanding, candidates: Sequence[Candidate]) -> dict[str, Any]:
+def feature_params(text: str, understanding: Understanding, candidates: Sequence[Candidate],
+                   vector: Sequence[float] | None = None, flavor: str = "embedded") -> dict[str, Any]:
     """The sltr params of a query: its keywords, Q2E key, QU slot values (entity types,
-    genres, subgenres, moods) and per-arm id lists."""
+    genres, subgenres, moods) and every sidecar feature's clause list (the fusion scores
+    with the arms' own weights, so a configured `rrf_weights` does not move the features)."""
     def values(kind: str) -> list[str]:
         return sorted({str(s.value) for s in understanding.slots if s.kind == kind})
 
@@ -107,8 +108,8 @@ def feature_params(text: str, understanding: Understanding, candidates: Sequence
         "subgenres": values("subgenre"),
         "moods": values("mood"),
     }
-    for arm in ARMS:
-        params[f"found_{arm}"] = [c.id for c in candidates if arm in c.arms]
+    context = Context(candidates, understanding, rrf_scores(candidates, fusion_weights(understanding)), vector, flavor)
+    params.update({name: build(context) for name, build in sidecar_params().items()})
     return params
 
 

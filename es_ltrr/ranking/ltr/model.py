@@ -28,6 +28,10 @@ MODEL_FILE, METADATA_FILE, METRICS_FILE = "model.json", "metadata.json", "metric
 REPAIR = "retrain it (`es-ltrr train`) or go back to the previous model (`es-ltrr train --rollback`)"
 
 
+class FeatureMismatch(ValueError):
+    """The model was trained on another featureset (an older es-ltrr's): it must be retrained."""
+
+
 def _xgboost() -> Any:
     return require("xgboost", "ltr", "an LTR model (XGBoost)")
 
@@ -53,7 +57,7 @@ class LtrModel:
             found = meta.get("format") if isinstance(meta, dict) else None
             raise ValueError(f"model {directory} has format {found!r}, expected {MODEL_FORMAT}: {REPAIR}")
         if meta.get("features") != featureset.names:
-            raise ValueError(
+            raise FeatureMismatch(
                 f"model {directory.name} was trained on features {meta.get('features')}, "
                 f"but featureset {featureset.name!r} has {featureset.names}"
             )

@@ -76,7 +76,7 @@ def collect(search: Callable[[str], Any], engine: Any, featureset: FeatureSet, l
         if not candidates:
             continue
         ids = [c.id for c in candidates]
-        params = feature_params(query, result.understanding, candidates)
+        params = feature_params(query, result.understanding, candidates, result.vector, engine.flavor)
         features = logger.log(engine, featureset, params, ids)
         labels = np.array([grades.get(i, 0) for i in ids], dtype=float)
         out.append(QueryExamples(query, ids, features, labels, np.array(result.scores, dtype=float), split_of(query),

@@ -67,8 +67,10 @@ class ParityCase:
     ids: tuple[str, ...]
 
     @classmethod
-    def of(cls, text: str, understanding: Understanding, candidates: Sequence[Candidate]) -> "ParityCase":
-        return cls(feature_params(text, understanding, candidates), tuple(c.id for c in candidates))
+    def of(cls, text: str, understanding: Understanding, candidates: Sequence[Candidate],
+           vector: Sequence[float] | None = None, flavor: str = "embedded") -> "ParityCase":
+        """The case of one search; `flavor` is the cluster's (the vector clause's syntax)."""
+        return cls(feature_params(text, understanding, candidates, vector, flavor), tuple(c.id for c in candidates))
 
 
 @dataclass(frozen=True)
