@@ -11,8 +11,7 @@ from es_ltrr.retrieval.arms import ARMS, ArmInput
 from es_ltrr.serving.http import create_app
 from es_ltrr.understanding import understand
 
-from ..hostile import INJECTION_TEXT, tally
-from ..unit.test_render import PURE_INJECTIONS
+from ..hostile import INJECTION_TEXT, PURE_INJECTIONS, tally
 
 pytestmark = pytest.mark.cluster
 
