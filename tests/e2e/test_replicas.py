@@ -49,6 +49,7 @@ def test_feedback_to_one_replica_reaches_the_other(small_catalog, tmp_path):
     try:
         target = post_json(f"{a.url}/search", {"query": "memories maroon 5"})[1]["hits"][0]["id"]
         before = post_json(f"{b.url}/search", {"query": "rock", "debug": True})[1]["decision"]
+        assert set(before) - {"q2e"}, before
         assert all("burn-in" in entry.get("forced", "") for arm, entry in before.items() if arm != "q2e")
         assert _q2e_ids(b)[:1] != [target]
         for user in range(20):

@@ -202,7 +202,9 @@ def test_injection_fragments_never_widen_a_search_on_the_embedded_engine(small_s
     bodies = {name: arm.render(inp, 10_000, "embedded") for name, arm in ARMS.items()}
     bodies = {name: body for name, body in bodies.items() if body is not None}
     assert bodies, "no arm applied"
-    for name, response in zip(bodies, engine.msearch(list(bodies.values()))):
+    responses = engine.msearch(list(bodies.values()))
+    assert len(responses) == len(bodies)
+    for name, response in zip(bodies, responses):
         tally("engine: pure injection queries", int(response.get("status", 200)))
         assert "error" not in response, (name, response.get("error"))
         assert response["hits"]["total"]["value"] < everything, (name, text)
