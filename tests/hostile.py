@@ -1,5 +1,7 @@
-"""Hypothesis strategies for hostile input, shared by the HTTP and CLI tests, and the tally
-of hostile cases a session ran (printed at its end by tests/conftest.py)."""
+"""Hostile input, shared by the tests of every tier (unit, e2e, integration) so that none of
+them imports another test module: Hypothesis strategies for what a hostile or careless client
+sends, fixed lists of strings that break naively rendered templates, and the tally of hostile
+cases a session ran (printed at its end by tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -49,3 +51,24 @@ INJECTIONS = ["{{", "}}", "{{{", "}}}", "{{#", "{{/", "{{^", "{{&", "{{>", "{{!"
               '"}}, "match_all": {}, "x": {"', '\\"', "\\", '"', "'", "\u0000", "\\u0000", "</script>", "\n", "null", "]}",
               '{"script": {"source": "1"}}', "${x}", "%s", "\ud800"]
 INJECTION_TEXT = st.lists(st.sampled_from(INJECTIONS) | CHARS | st.text(max_size=5), min_size=1, max_size=12).map("".join)
+
+#: Strings that break a naively built body: quotes, backslashes, JSON that closes the string,
+#: mustache tags, Unicode and control characters, SQL and HTML injections.
+HOSTILE_STRINGS = [
+    'he said "hi"',
+    "\\",
+    "\\\"",
+    '"}}, "match_all": {}, "x": {"',
+    "{{size}}",
+    "{{{text}}}",
+    "{{#toJson}}size{{/toJson}}",
+    "ünïcödé ☃ 音楽 🎵",
+    "\u2028\u2029",
+    "\x01\x1f",
+    "'; DROP TABLE --",
+    "</script>",
+]
+
+#: Query text made of injection fragments only (mustache tags, JSON that would close the string).
+PURE_INJECTIONS = ['"}}, "match_all": {}, "x": {"', '{{{text}}}', '","match_all":{}', "}}]}", "{{#toJson}}size{{/toJson}}",
+                   '{{&text}} {{> p}} {{^f}} {{/f}} {{=<% %>=}}', '\\" \\\\ \\u0000 \'', "*", "* OR 1=1", '{"match_all": {}}']

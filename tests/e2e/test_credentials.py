@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,10 @@ import pytest
 
 from es_ltrr.common.redact import redact_url
 
+from ..servers import free_port
+
 PASSWORD = "Pw-" + "7c1e9a" * 4
 TOKEN = "Tk-" + "5d2b8f" * 4
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +50,7 @@ URL_COMMANDS = (["apply"], ["--flavor", "opensearch", "index"], ["--flavor", "el
 @pytest.mark.slow
 @pytest.mark.parametrize("how,commands", [("url", URL_COMMANDS), ("username", URL_COMMANDS[1:3])])
 def test_cli_commands_never_print_the_password(base, how, commands):
-    port = _free_port()
+    port = free_port()
     if how == "url":
         cluster, env = ["--cluster", f"http://elastic:{PASSWORD}@127.0.0.1:{port}"], _env()
     else:
@@ -70,7 +65,7 @@ def test_cli_commands_never_print_the_password(base, how, commands):
 
 @pytest.mark.slow
 def test_a_serving_process_never_logs_the_password(base, tmp_path):
-    port, cluster_port = _free_port(), _free_port()
+    port, cluster_port = free_port(), free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(

@@ -584,6 +584,8 @@ def test_corrupt_model_files_are_refused_with_a_message(tmp_path, model_bytes, h
     (directory / METADATA_FILE).write_text(json.dumps(meta) if how != "delete" else "{oops")
     tally("files: models")
     try:
-        LtrModel.load(directory, featureset)
+        model = LtrModel.load(directory, featureset)
     except ValueError as exc:
         assert "model" in str(exc), exc
+    else:
+        assert model.name == "m" and model.featureset == featureset and model.booster.num_boosted_rounds() >= 0

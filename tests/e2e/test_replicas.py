@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from .test_feedback_kill import Server, _free_port, _post
+from ..servers import Server, free_port, post_json
 
 pytestmark = pytest.mark.slow
 QUERY = "memorys maroonn fiv"
@@ -31,7 +31,7 @@ def eventually(check, patience: float = PATIENCE_S):
 
 
 def _q2e_ids(server: Server) -> list[str]:
-    body = _post(f"{server.url}/search", {"query": QUERY, "debug": True})[1]
+    body = post_json(f"{server.url}/search", {"query": QUERY, "debug": True})[1]
     return next((r["ids"] for r in body["arm_results"] if r["arm"] == "q2e"), [])
 
 
@@ -44,21 +44,22 @@ def test_feedback_to_one_replica_reaches_the_other(small_catalog, tmp_path):
     base = [sys.executable, "-m", "es_ltrr.cli", "--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"),
             "--no-embed", "--config", str(config)]
     subprocess.run([*base, "index"], check=True, capture_output=True, timeout=300)
-    a, b = (Server(base, _free_port(), extra=["--memory-interval", "1"]),
-            Server(base, _free_port(), extra=["--memory-interval", "1"]))
+    a, b = (Server(base, free_port(), extra=["--memory-interval", "1"]),
+            Server(base, free_port(), extra=["--memory-interval", "1"]))
     try:
-        target = _post(f"{a.url}/search", {"query": "memories maroon 5"})[1]["hits"][0]["id"]
-        before = _post(f"{b.url}/search", {"query": "rock", "debug": True})[1]["decision"]
+        target = post_json(f"{a.url}/search", {"query": "memories maroon 5"})[1]["hits"][0]["id"]
+        before = post_json(f"{b.url}/search", {"query": "rock", "debug": True})[1]["decision"]
+        assert set(before) - {"q2e"}, before
         assert all("burn-in" in entry.get("forced", "") for arm, entry in before.items() if arm != "q2e")
         assert _q2e_ids(b)[:1] != [target]
         for user in range(20):
-            qid = _post(f"{a.url}/search", {"query": QUERY})[1]["impression_id"]
-            status, _ = _post(f"{a.url}/feedback", {"query_id": qid, "action_name": "play", "object_id": target,
+            qid = post_json(f"{a.url}/search", {"query": QUERY})[1]["impression_id"]
+            status, _ = post_json(f"{a.url}/feedback", {"query_id": qid, "action_name": "play", "object_id": target,
                                                     "event_id": f"u{user}"})
             assert status == 200
         def learned_decision():
             """B's decision for a search, once it no longer serves its burn-in (else None)."""
-            d = _post(f"{b.url}/search", {"query": "rock", "debug": True})[1]["decision"]
+            d = post_json(f"{b.url}/search", {"query": "rock", "debug": True})[1]["decision"]
             return None if any("burn-in" in e.get("forced", "") for e in d.values()) else d
 
         after = eventually(learned_decision)
@@ -78,12 +79,12 @@ def test_serve_with_two_workers(small_catalog, tmp_path):
     base = [sys.executable, "-m", "es_ltrr.cli", "--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"),
             "--no-embed"]
     subprocess.run([*base, "index"], check=True, capture_output=True, timeout=300)
-    server = Server(base, _free_port(), extra=["--workers", "2"])
+    server = Server(base, free_port(), extra=["--workers", "2"])
     try:
-        pages = [_post(f"{server.url}/search", {"query": "rock"})[1] for _ in range(6)]
+        pages = [post_json(f"{server.url}/search", {"query": "rock"})[1] for _ in range(6)]
         events = [{"query_id": p["impression_id"], "action_name": "click", "object_id": p["hits"][0]["id"]}
                   for p in pages]
-        status, report = _post(f"{server.url}/feedback", events)
+        status, report = post_json(f"{server.url}/feedback", events)
         assert status == 200 and report["accepted"] == 6
     finally:
         server.process.send_signal(signal.SIGTERM)
@@ -107,7 +108,7 @@ def test_simulate_through_the_http_api(small_catalog, tmp_path):
     args = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed", "--config", str(config)]
     base = [sys.executable, "-m", "es_ltrr.cli", *args]
     subprocess.run([*base, "index"], check=True, capture_output=True, timeout=300)
-    server = Server(base, _free_port())
+    server = Server(base, free_port())
     try:
         result = CliRunner().invoke(main, [*args, "simulate", "--http", server.url, "--queries", "40",
                                            "--report-queries", "10", "--json"])
@@ -133,10 +134,10 @@ def test_the_server_follows_model_activation_without_restart(small_catalog, tmp_
     base = [sys.executable, "-m", "es_ltrr.cli", "--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"),
             "--no-embed"]
     subprocess.run([*base, "index"], check=True, capture_output=True, timeout=300)
-    server = Server(base, _free_port())
+    server = Server(base, free_port())
 
     def ranker() -> str:
-        return _post(f"{server.url}/search", {"query": "rock"})[1]["ranker"]
+        return post_json(f"{server.url}/search", {"query": "rock"})[1]["ranker"]
 
     try:
         assert ranker() == "rrf"

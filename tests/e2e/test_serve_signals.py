@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from .test_feedback_kill import Server, _free_port, _post
+from ..servers import Server, free_port, post_json
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +26,11 @@ def test_serve_saves_its_state_and_exits_on_a_stop_signal(small_catalog, tmp_pat
         return real_popen(*args, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN), **kwargs)
 
     monkeypatch.setattr(subprocess, "Popen", popen_with_sigint_ignored)
-    server = Server(base, _free_port())
+    server = Server(base, free_port())
     monkeypatch.undo()
     try:
-        page = _post(f"{server.url}/search", {"query": "rock"})[1]
-        status, _ = _post(f"{server.url}/feedback", {"query_id": page["impression_id"], "action_name": "play",
+        page = post_json(f"{server.url}/search", {"query": "rock"})[1]
+        status, _ = post_json(f"{server.url}/feedback", {"query_id": page["impression_id"], "action_name": "play",
                                                      "object_id": page["hits"][0]["id"]})
         assert status == 200
         server.process.send_signal(stop)

@@ -73,7 +73,7 @@ def test_dry_run_changes_nothing(engine, node_url, flavor):
     lines: list[str] = []
     changes = apply(fresh, MUSIC, [default_featureset()], ltr=False, dry_run=True, say=lines.append)
     assert any(c.action == "create" for c in changes)
-    assert all(line.startswith("would ") or "unchanged" in line or "skip" in line for line in lines)
+    assert lines and all(line.startswith("would ") or "unchanged" in line or "skip" in line for line in lines)
     assert fresh.request("HEAD", f"/_alias/{fresh.index_name}") is False
 
 
@@ -178,6 +178,7 @@ def test_index_counts_match(engine, indexed, embedded_searcher, flavor):
 
 def test_get_returns_sources_by_id(engine, indexed, embedded_searcher):
     ids = embedded_searcher.search(parse_search_request({"query": "ed sheeran"})).ids[:5]
+    assert len(ids) == 5
     got = engine.get(ids + ["no-such-id"])
     assert set(got) == set(ids)
     assert all(got[i]["name"] == embedded_searcher.engine.get([i])[i]["name"] for i in ids)

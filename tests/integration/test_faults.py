@@ -37,7 +37,8 @@ from es_ltrr.retrieval.policy import StaticPolicy
 from es_ltrr.serving.contract import parse_search_request
 from es_ltrr.serving.http import create_app
 
-from ..e2e.test_feedback_kill import Server, _free_port, _post, kill_during_traffic
+from ..servers import Server, free_port, post_json
+from ..sigkill import assert_restart_replays_the_log, kill_during_traffic
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -223,7 +224,11 @@ def serve_base(own_settings, own_searcher, tmp_path) -> tuple[list[str], Path]:
 
 
 def test_sigkill_of_the_sidecar_on_a_node_loses_nothing_acknowledged(serve_base):
-    kill_during_traffic(*serve_base)
+    after = kill_during_traffic(*serve_base)
+    lost = set(after.acknowledged) - after.logged
+    assert len(after.acknowledged) >= 50 and not lost, f"{len(lost)} of {len(after.acknowledged)} acknowledged lost"
+    assert len(after.served) >= 10 and set(after.served) <= after.impressions, "served impressions lost"
+    assert_restart_replays_the_log(*serve_base, after)
 
 
 def test_a_full_disk_refuses_feedback_with_503_and_keeps_serving_searches(serve_base):
@@ -231,24 +236,24 @@ def test_a_full_disk_refuses_feedback_with_503_and_keeps_serving_searches(serve_
     fails as on a full disk): /feedback answers 503 and acknowledges nothing, /search still
     serves; once the disk has room the refused event is accepted as new, not a duplicate."""
     base, data = serve_base
-    server = Server(base, _free_port())
+    server = Server(base, free_port())
     try:
-        status, page = _post(f"{server.url}/search", {"query": "love"})
+        status, page = post_json(f"{server.url}/search", {"query": "love"})
         assert status == 200 and page["hits"]
         event = {"query_id": page["impression_id"], "action_name": "play", "object_id": page["hits"][0]["id"]}
-        assert _post(f"{server.url}/feedback", {**event, "event_id": "before"})[0] == 200
+        assert post_json(f"{server.url}/feedback", {**event, "event_id": "before"})[0] == 200
         _, hard = resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE)
         resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, (0, hard))
         try:
-            status, body = _post(f"{server.url}/feedback", {**event, "event_id": "while-full"})
+            status, body = post_json(f"{server.url}/feedback", {**event, "event_id": "while-full"})
             assert status == 503 and "nothing was acknowledged" in body["error"]["message"]
-            status, body = _post(f"{server.url}/feedback", [{**event, "event_id": "batch-while-full"}])
+            status, body = post_json(f"{server.url}/feedback", [{**event, "event_id": "batch-while-full"}])
             assert status == 503
-            status, searched = _post(f"{server.url}/search", {"query": "ed sheeran"})
+            status, searched = post_json(f"{server.url}/search", {"query": "ed sheeran"})
             assert status == 200 and searched["hits"]
         finally:
             resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, (hard, hard))
-        status, report = _post(f"{server.url}/feedback", {**event, "event_id": "while-full"})
+        status, report = post_json(f"{server.url}/feedback", {**event, "event_id": "while-full"})
         assert status == 200 and report["accepted"] == 1 and report["duplicates"] == 0
     finally:
         server.process.send_signal(signal.SIGINT)

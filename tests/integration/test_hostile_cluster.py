@@ -11,8 +11,7 @@ from es_ltrr.retrieval.arms import ARMS, ArmInput
 from es_ltrr.serving.http import create_app
 from es_ltrr.understanding import understand
 
-from ..hostile import INJECTION_TEXT, tally
-from ..unit.test_render import PURE_INJECTIONS
+from ..hostile import INJECTION_TEXT, PURE_INJECTIONS, tally
 
 pytestmark = pytest.mark.cluster
 
@@ -59,7 +58,9 @@ def test_injection_fragments_never_widen_a_search_on_the_node(cluster_searcher, 
     inp = ArmInput(text, understand(text, cluster_searcher.gazetteer), seed=1)
     bodies = {name: arm.render(inp, 10_000, flavor) for name, arm in ARMS.items() if name not in failing_arms}
     bodies = {name: body for name, body in bodies.items() if body is not None}
-    for name, response in zip(bodies, engine.msearch(list(bodies.values()))):
+    responses = engine.msearch(list(bodies.values()))
+    assert bodies and len(responses) == len(bodies), "no arm applied, or not every arm answered"
+    for name, response in zip(bodies, responses):
         tally("node: pure injection arm bodies", int(response.get("status", 200)))
         assert "error" not in response, (name, response.get("error"))
         assert response["hits"]["total"]["value"] < everything, (name, text)

@@ -34,8 +34,8 @@ from es_ltrr.retrieval.engines.cluster import ClusterError
 from es_ltrr.serving.contract import parse_search_request
 from es_ltrr.understanding import Gazetteer, understand
 
+from ..hostile import HOSTILE_STRINGS
 from ..judgments import grade, ndcg_at
-from ..unit.test_render import HOSTILE
 from .conftest import QUERIES, assert_features_close
 
 pytestmark = pytest.mark.cluster
@@ -114,7 +114,7 @@ def test_apply_uploads_the_shipped_featuresets_idempotently(plugin, applied):
     assert {c.action for c in again} <= {"unchanged", "skip"}, again
 
 
-@pytest.mark.parametrize("text", HOSTILE + ["\" OR 1=1 }}{{", '"]}}, {"match_all": {}}', "ed sheeran \\\" love"])
+@pytest.mark.parametrize("text", HOSTILE_STRINGS + ["\" OR 1=1 }}{{", '"]}}, {"match_all": {}}', "ed sheeran \\\" love"])
 def test_hostile_keywords_cannot_change_the_feature_queries(flavor, plugin, featureset, indexed, embedded_searcher, text):
     """The plugin renders the templates itself: hostile text must stay the literal text the
     embedded engine searches for (an injected match_all would match every candidate)."""

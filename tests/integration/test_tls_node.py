@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -31,17 +30,12 @@ from es_ltrr.ops.devnode import NodeConfig, start, stop
 from es_ltrr.ops.devnode.tls import generate
 from es_ltrr.retrieval.engines.factory import cluster_engine
 
+from ..servers import free_port
 from .conftest import core_index_body, delete_indices
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 PASSWORD = "Pw-" + "93ab7e" * 4
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +44,7 @@ def tls_node(es_url, tmp_path_factory):
     whose Maven cache it shares); stopped afterwards. `es_url` is only the gate."""
     default = NodeConfig.from_env(distribution="elasticsearch")
     home = Path(os.environ.get("ES_LTRR_TLS_NODE_HOME") or default.home.with_name(default.home.name + "-tls"))
-    config = NodeConfig.from_env(distribution="elasticsearch", home=home, port=_free_port(), ltr=False,
+    config = NodeConfig.from_env(distribution="elasticsearch", home=home, port=free_port(), ltr=False,
                                  tls_dir=generate(tmp_path_factory.mktemp("tls")).dir,
                                  downloads=default.home / "downloads", heap="512m")
     stop(config)  # a node an interrupted run left behind in this home

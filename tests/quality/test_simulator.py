@@ -31,6 +31,7 @@ def test_sliced_deep_responses_are_shallow_searches_on_the_full_catalog(music_se
         for depth in (10, 25, 50):
             shallow = music_searcher.retrieve(inp, StaticPolicy({a: depth for a in arms}).choose(None, arms))
             cut = sliced(deep, {a: depth for a in arms})
+            assert shallow and set(cut) == set(shallow), (query, depth)
             for arm in shallow:
                 ids = [h["_id"] for h in shallow[arm]["hits"]["hits"]]
                 assert [h["_id"] for h in cut[arm]["hits"]["hits"]] == ids, (query, arm, depth)

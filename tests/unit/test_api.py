@@ -1,8 +1,10 @@
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from es_ltrr.search.request import MAX_K, MAX_QUERY_CHARS
+from es_ltrr.search.request import DEFAULT_K, MAX_K, MAX_QUERY_CHARS, SearchRequest
 from es_ltrr.serving.contract import BadRequest, parse_search_request
 
 
@@ -36,9 +38,25 @@ def test_bad_requests(payload, message):
         parse_search_request(payload)
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(), lambda c: st.lists(c) | st.dictionaries(st.text(), c)))
+#: Any JSON value; and any object with a string `query` and the other fields drawn from it.
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(), lambda c: st.lists(c) | st.dictionaries(st.text(), c))
+REQUEST_LIKE = st.fixed_dictionaries({"query": st.text()},
+                                     optional={"k": st.integers(-1, MAX_K + 1) | JSON, "context": JSON, "debug": JSON})
+#: A BadRequest's message names the body, a field ("unknown field(s)", "a field name") or the one at fault.
+NAMES_WHAT_IS_WRONG = re.compile(r"body|field|'(query|k|context|debug)\b")
+
+
+@given(JSON | REQUEST_LIKE)
+@example({"query": " tayler love ", "k": MAX_K, "context": None, "debug": True})
+@example({"query": "a", "k": 1, "context": {"device": ["x", 1, None]}})
 def test_arbitrary_json_either_parses_or_is_bad_request(payload):
     try:
-        parse_search_request(payload)
-    except BadRequest:
-        pass
+        request = parse_search_request(payload)
+    except BadRequest as exc:
+        assert NAMES_WHAT_IS_WRONG.search(str(exc)), str(exc)
+        return
+    assert isinstance(request, SearchRequest) and set(payload) <= {"query", "k", "context", "debug"}
+    assert request.query == payload["query"].strip() and 0 < len(request.query) <= MAX_QUERY_CHARS
+    assert 1 <= request.k <= MAX_K and request.k == payload.get("k", DEFAULT_K)
+    assert isinstance(request.context, dict) and request.context == (payload.get("context") or {})
+    assert request.debug is payload.get("debug", False)

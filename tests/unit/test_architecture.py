@@ -147,3 +147,22 @@ def test_the_checker_sees_relative_absolute_and_type_only_imports():
 def test_the_cycle_finder_finds_a_cycle_and_only_one():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(graph) == [["a", "b", "c"]]
+
+
+def test_no_test_module_imports_another():
+    """What tests share lives in helper modules (tests/hostile.py, tests/servers.py, ...), never
+    in a test module: a test module is read alone, and collecting one never runs another's."""
+    modules = sorted((PACKAGE.parent / "tests").rglob("test_*.py"))
+    assert len(modules) > 50
+    found = []
+    for path in modules:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [*(node.module or "").split("."), *(a.name for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [part for a in node.names for part in a.name.split(".")]
+            else:
+                continue
+            if any(name.startswith("test_") for name in names):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert found == []

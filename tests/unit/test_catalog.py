@@ -276,6 +276,7 @@ def test_popular_entity_wins_a_shared_query():
 
 
 def test_queries_are_deterministic_and_bounded(small):
+    assert small.entities
     for e in small.entities:
         assert predicted_queries(e) == predicted_queries(dict(e))
         assert len(predicted_queries(e)) <= MAX_QUERIES

@@ -123,21 +123,16 @@ def test_circuit_breaker_fails_fast_then_probes():
     engine = Down(None)
     engine.breaker = CircuitBreaker(threshold=3, cooldown_s=10, clock=lambda: now[0])
     for _ in range(3):
-        try:
+        with pytest.raises(ClusterError, match="refused"):
             engine.request("GET", "/x")
-        except ClusterError:
-            pass
     assert len(engine.calls) == 3
-    try:
+    with pytest.raises(ClusterError, match="circuit open") as fast:
         engine.request("GET", "/x")
-    except ClusterError as exc:
-        assert "circuit open" in str(exc) and exc.status == 503
+    assert fast.value.status == 503
     assert len(engine.calls) == 3  # not sent
     now[0] = 11.0
-    try:
+    with pytest.raises(ClusterError, match="refused"):
         engine.request("GET", "/x")
-    except ClusterError:
-        pass
     assert len(engine.calls) == 4  # one probe after the cool-down
 
 
@@ -153,10 +148,9 @@ def test_http_4xx_answers_do_not_open_the_circuit():
 
     engine = Rejecting(None)
     for _ in range(10):
-        try:
+        with pytest.raises(ClusterError) as refused:
             engine.request("POST", "/_search")
-        except ClusterError as exc:
-            assert exc.status == 400
+        assert refused.value.status == 400
     assert engine.breaker.opened_at is None
 
 

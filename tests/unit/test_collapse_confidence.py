@@ -27,6 +27,7 @@ def test_collapse_keeps_one_best_hit_per_work_and_loses_nothing(cands, k, rnd):
     keys = [work_key(cands[i]) for i in page]
     assert len(keys) == len(set(keys)) <= k  # one entry per work
     assert [scores[i] for i in page] == sorted((scores[i] for i in page), reverse=True)
+    assert len(variants) == len(page)
     for entry, versions in zip(page, variants):  # variants are the same work, never better
         assert all(work_key(cands[v]) == work_key(cands[entry]) and scores[v] <= scores[entry] for v in versions)
     shown = set(page) | {v for vs in variants for v in vs}

@@ -80,7 +80,9 @@ def test_scores_are_the_exact_cosine_of_the_hits_found(with_graph):
     query = _vectors(1, seed=5)[0]
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     cos = unit @ (query / np.linalg.norm(query))
-    for doc_id, score in _knn(engine, query, 20).items():
+    hits = _knn(engine, query, 20)
+    assert len(hits) == 20
+    for doc_id, score in hits.items():
         assert score == pytest.approx((1 + cos[int(doc_id[1:])]) / 2, abs=1e-6)
 
 
@@ -119,7 +121,8 @@ def test_the_graph_is_saved_and_loaded_with_the_index(with_graph, tmp_path):
     loaded = EmbeddedEngine.load(tmp_path)
     assert _graph(loaded) is not None
     for query in _vectors(5, seed=19):
-        assert _knn(loaded, query, 25) == pytest.approx(_knn(engine, query, 25))
+        found = _knn(engine, query, 25)
+        assert len(found) == 25 and _knn(loaded, query, 25) == pytest.approx(found)
 
 
 def test_a_saved_graph_loads_as_exact_search_without_usearch(with_graph, tmp_path, monkeypatch):

@@ -552,7 +552,9 @@ def test_save_load_roundtrip(tmp_path, vec_engine):
     e.save(tmp_path / "idx")
     loaded = EmbeddedEngine.load(tmp_path / "idx")
     assert loaded.health() == e.health()
-    for a, b in zip(e.msearch(bodies), loaded.msearch(bodies)):
+    before, after = e.msearch(bodies), loaded.msearch(bodies)
+    assert len(before) == len(after) == len(bodies)
+    for a, b in zip(before, after):
         a.pop("took"), b.pop("took")
         assert a == b
     big = EmbeddedEngine()

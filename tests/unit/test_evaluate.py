@@ -61,6 +61,7 @@ def test_evaluate_command_contract(cli, tmp_path):
     assert list(report["sets"]) == ["hand", "simulated"] and report["sets"]["simulated"]["queries"] == 30
     assert report["queries"] == report["sets"]["hand"]["queries"] + 30
     for document in (report, *report["sets"].values()):
+        assert list(document["systems"]) == ["bm25", "hybrid", "rrf_all_arms", "es-ltrr"]
         for m in document["systems"].values():
             assert set(m) == set(SYSTEM_KEYS) and CONTRACT <= set(m)
             assert 0 <= m["ndcg10"] <= 1 and 0 <= m["recall100"] <= 1 and m["p50_ms"] <= m["p99_ms"]

@@ -80,6 +80,7 @@ def test_derived_entities_are_valid_documents_of_the_schema(base, tmp_path):
     fields = {f.name for f in MUSIC.fields}
     real_artists = {e["name"] for e in entities if e["type"] == "artist"}
     pops = [e["popularity"] for e in entities if e["type"] == "track"]
+    assert len(grown.entities) == 4 * len(entities)
     for doc in grown.entities[len(entities):]:
         assert set(doc) <= fields and doc["description"] and doc["q2e"]
         assert all(0.0 <= doc[f] <= 1.0 for f in AUDIO_FEATURES if f != "tempo")

@@ -111,7 +111,9 @@ def test_base_score_is_folded_into_the_first_tree(tmp_path):
     raw_first = json.loads(booster.get_dump(dump_format="json")[0])
     first_leaves = sorted(n["leaf"] for n in _walk(definition["splits"][0]) if "leaf" in n)
     assert min(first_leaves) > min(n["leaf"] for n in _walk(raw_first) if "leaf" in n) + 2.4
-    for tree, raw in zip(definition["splits"][1:], booster.get_dump(dump_format="json")[1:]):
+    dump = booster.get_dump(dump_format="json")
+    assert len(definition["splits"]) == len(dump) > 1
+    for tree, raw in zip(definition["splits"][1:], dump[1:]):
         # the same leaves (guards duplicate a subtree, so compare as sets)
         assert {n["leaf"] for n in _walk(tree) if "leaf" in n} == {
             n["leaf"] for n in _walk(json.loads(raw)) if "leaf" in n}

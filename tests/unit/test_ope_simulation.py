@@ -34,8 +34,9 @@ def report(small_searcher, entities):
 
 
 def test_every_estimate_and_error_is_finite(report):
+    assert set(report.targets) == {"all_arms", "thompson"}
     for target in report.targets.values():
-        assert target.truth > 0
+        assert target.truth > 0 and set(target.ope) == {"prefix", "depth"}
         for rule, result in target.ope.items():
             assert set(result.estimates) == {"dm", "ips", "snips", "dr"}
             for est in result.estimates:
@@ -98,4 +99,4 @@ def test_cli_ope_from_a_real_feedback_log(small_searcher, small_catalog, entitie
     assert own["ess"] > 0.6 * 150
     assert own["estimates"]["snips"]["value"] == pytest.approx(doc["logged_value"], abs=3 * own["estimates"]["snips"]["se"])
     static = doc["targets"]["static"]["rules"]["prefix"]["estimates"]
-    assert all(math.isfinite(e["value"]) for e in static.values())
+    assert set(static) == {"dm", "ips", "snips", "dr"} and all(math.isfinite(e["value"]) for e in static.values())

@@ -9,22 +9,7 @@ from hypothesis import strategies as st
 from es_ltrr.common.templating import TemplateError, check_template, render
 from es_ltrr.retrieval.arms import ARMS
 
-from ..hostile import INJECTION_TEXT, tally
-
-HOSTILE = [
-    'he said "hi"',
-    "\\",
-    "\\\"",
-    '"}}, "match_all": {}, "x": {"',
-    "{{size}}",
-    "{{{text}}}",
-    "{{#toJson}}size{{/toJson}}",
-    "ünïcödé ☃ 音楽 🎵",
-    "\u2028\u2029",
-    "\x01\x1f",
-    "'; DROP TABLE --",
-    "</script>",
-]
+from ..hostile import HOSTILE_STRINGS, INJECTION_TEXT, PURE_INJECTIONS, tally
 
 
 def _strings(node):
@@ -50,7 +35,7 @@ def _shape(node):
 TEMPLATE = '{"q": {"match": {"name": "{{text}}"}}, "size": {{#toJson}}size{{/toJson}}, "l": {{#toJson}}lst{{/toJson}}}'
 
 
-@pytest.mark.parametrize("text", HOSTILE)
+@pytest.mark.parametrize("text", HOSTILE_STRINGS)
 def test_hostile_text_is_one_escaped_string(text):
     body = render(TEMPLATE, {"text": text, "size": 5, "lst": [text]})
     assert body == {"q": {"match": {"name": text}}, "size": 5, "l": [text]}
@@ -118,9 +103,6 @@ def test_every_arm_template_is_safe(name, flavor):
 # -- every real template: user text fills string values and nothing else -------------------
 
 FLAVORS = ["embedded", "opensearch", "elasticsearch"]
-#: Query text made of injection fragments only (mustache tags, JSON that would close the string).
-PURE_INJECTIONS = ['"}}, "match_all": {}, "x": {"', '{{{text}}}', '","match_all":{}', "}}]}", "{{#toJson}}size{{/toJson}}",
-                   '{{&text}} {{> p}} {{^f}} {{/f}} {{=<% %>=}}', '\\" \\\\ \\u0000 \'', "*", "* OR 1=1", '{"match_all": {}}']
 
 
 def _placeholders(params):
@@ -223,7 +205,9 @@ def test_injection_fragments_never_widen_a_search_on_the_embedded_engine(small_s
     bodies = {name: arm.render(inp, 10_000, "embedded") for name, arm in ARMS.items()}
     bodies = {name: body for name, body in bodies.items() if body is not None}
     assert bodies, "no arm applied"
-    for name, response in zip(bodies, engine.msearch(list(bodies.values()))):
+    responses = engine.msearch(list(bodies.values()))
+    assert len(responses) == len(bodies)
+    for name, response in zip(bodies, responses):
         tally("engine: pure injection queries", int(response.get("status", 200)))
         assert "error" not in response, (name, response.get("error"))
         assert response["hits"]["total"]["value"] < everything, (name, text)

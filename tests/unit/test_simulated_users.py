@@ -152,7 +152,9 @@ def test_an_unknown_intent_in_the_mix_is_an_error():
 
 @pytest.mark.parametrize("intent", INTENTS)
 def test_every_intent_yields_queries_whose_target_is_graded_highest(intent):
-    for q in _only(intent).generate(30, seed=1):
+    queries = _only(intent).generate(30, seed=1)
+    assert len(queries) == 30
+    for q in queries:
         assert q.intent == intent and q.text.strip() and q.text == " ".join(q.text.split())
         assert q.target in q.relevant and q.target in BY_ID
         assert q.grades[q.target] == 3 and q.grade(q.target) == 3
@@ -170,7 +172,9 @@ def test_known_item_relevance_is_the_work_s_versions_and_the_artist_only_related
 
 @pytest.mark.parametrize("intent", ["mood_genre", "era_genre", "mood", "genre", "entity_type"])
 def test_broad_relevance_meets_every_constraint_of_the_target(intent):
-    for q in _only(intent).generate(40, seed=2):
+    queries = _only(intent).generate(40, seed=2)
+    assert len(queries) == 40
+    for q in queries:
         target = BY_ID[q.target]
         members = [BY_ID[i] for i in q.relevant]
         if intent == "mood_genre":
@@ -297,7 +301,9 @@ def test_a_partial_title_is_a_shorter_subsequence(tokens, seed):
 
 
 def test_typo_intents_mistype_the_name_not_the_template():
-    for q in _only("artist_typo").generate(40, seed=3):
+    queries = _only("artist_typo").generate(40, seed=3)
+    assert len(queries) == 40
+    for q in queries:
         name = BY_ID[q.target]["name"].lower()
         assert f" {name} " not in f" {q.text.lower()} "
 

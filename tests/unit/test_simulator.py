@@ -32,6 +32,7 @@ def test_a_sliced_deep_response_is_the_shallow_search(small_searcher, depth):
         deep = small_searcher.retrieve(inp, StaticPolicy({a: 100 for a in arms}).choose(None, arms))
         shallow = small_searcher.retrieve(inp, StaticPolicy({a: depth for a in arms}).choose(None, arms))
         cut = sliced(deep, {a: depth for a in arms})
+        assert shallow and set(cut) == set(shallow), query
         for arm in shallow:
             assert [h["_id"] for h in cut[arm]["hits"]["hits"]] == [h["_id"] for h in shallow[arm]["hits"]["hits"]], (query, arm)
 
@@ -49,15 +50,19 @@ def users(entities):
 def test_the_oracle_takes_the_cheapest_arm_that_finds_a_relevant_entity(small_searcher, users):
     trials = retrieve_all(small_searcher, users.generate(40, seed=4), 100, progress=False)
     arms = small_searcher.available()
+    assert len(trials) == 40
+    found = 0
     for trial in trials:
         decision = oracle_decision(trial, arms, (10, 25, 50, 100))
         firsts = [r for a in arms for r, id_ in enumerate(trial.arm_ids(a), 1) if id_ in trial.query.relevant]
         if not firsts:
             assert sum(decision.allocations.values()) == 0
             continue
+        found += 1
         assert len(decision.chosen) == 1
         depth = decision.allocations[decision.chosen[0]]
         assert depth == min(d for d in (10, 25, 50, 100) if d >= min(firsts))
+    assert found, "no arm found a relevant entity for any query: the oracle's choice went unchecked"
 
 
 def test_every_policy_runs_and_learners_learn(small_searcher, entities):
