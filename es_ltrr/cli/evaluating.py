@@ -40,11 +40,10 @@ def evaluate(obj: Ctx, judged: str, queries: int, seed: int, as_json: bool, plot
 
     from ..catalog import load_catalog
     from ..evaluation.cluster_fusion import probe
-    from ..evaluation.judged import JudgedSetError, load_judged, on_catalog
+    from ..evaluation.judged import JudgedSetError
     from ..evaluation.plots import plots as write_plots
     from ..evaluation.report import evaluate as run
-    from ..evaluation.report import tables
-    from ..evaluation.simulation.users import QueryGenerator
+    from ..evaluation.report import judged_sets, tables
     from ..evaluation.systems import systems
     from ..retrieval.engines import EngineError
 
@@ -53,18 +52,12 @@ def evaluate(obj: Ctx, judged: str, queries: int, seed: int, as_json: bool, plot
         fail("--queries must be at least 2")
     searcher = searcher_for(obj, settings)
     catalog = load_catalog(settings.catalog, progress=False)
-    sets = {}
-    if judged in ("hand", "both"):
-        try:
-            hand = load_judged()
-        except JudgedSetError as exc:
-            fail(str(exc))
-        sets["hand"] = on_catalog(hand, {d["id"] for d in catalog})
-        say(f"hand set: {len(sets['hand'])} of {len(hand)} queries judge entities of this catalog")
-        if len(sets["hand"]) < 2:
-            fail("fewer than 2 hand-labelled queries judge entities of this catalog: use --judged simulated")
-    if judged in ("simulated", "both"):
-        sets["simulated"] = QueryGenerator(catalog, seed=seed).generate(queries, holdout=True, seed=seed)
+    try:
+        sets = judged_sets(catalog, judged, queries, seed, say)
+    except JudgedSetError as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(f"{exc} (--judged simulated)")
     fusion = probe(searcher.engine) if settings.cluster_url else None
     try:
         searcher.warm()  # the query model and lazy tables load now, not inside the first timed search
@@ -180,8 +173,9 @@ def _ope_from_log(settings: Settings, names: tuple[str, ...] | None, rules: tupl
             elif name not in ("static", "uniform"):  # the two that learn nothing
                 say(f"{name}: no saved state in the data dir; estimating the policy as it starts")
             targets[name] = policy
-        depths = getattr(targets.get(settings.policy), "depths", DEFAULT_DEPTHS)
-        batch = log_batch(FeedbackStore(log), depths)
+        serving = targets.get(settings.policy)
+        depths, floors = getattr(serving, "depths", DEFAULT_DEPTHS), getattr(serving, "floors", None)
+        batch = log_batch(FeedbackStore(log), depths, floors)
         results = estimate_log(batch, targets, rules, clip, seed)
     except (StoreError, ValueError, KeyError) as exc:
         fail(str(exc))

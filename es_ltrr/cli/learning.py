@@ -106,28 +106,41 @@ def replay(obj: Ctx, as_json: bool, save: bool) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help='Print {"model", "active_model", "ndcg10_none", "ndcg10_current", '
-              '"ndcg10_new", "mrr_*", ...}.')
+@click.option("--json", "as_json", is_flag=True, help='Print {"model", "active_model", "activated", "labels", '
+              '"ndcg10_none" (fusion), "ndcg10_current", "ndcg10_new", "mrr_*", "gate": {set: {ranker: {ndcg10, mrr}}}, '
+              '...}: the gate\'s judged queries.')
 @click.option("--judgments", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Judgments in the RankLib format ('grade qid:N # docid', '# qid:N: query') instead of the log.")
 @click.option("--source", type=click.Choice(["log", "ubi"]), default="log", show_default=True,
               help="Sessions from the data dir's feedback log, or from the cluster's UBI indices (--cluster).")
-@click.option("--min-showings", default=1, show_default=True, help="Showings of a (query, entity) before it is judged.")
-@click.option("--searches", default=3000, show_default=True, help="Simulated searches generated when the log is empty.")
-@click.option("--margin", default=0.0, show_default=True, help="nDCG@10 the new model must gain to be activated.")
+@click.option("--labels", type=click.Choice(["clicks", "pbm"]), default="clicks", show_default=True,
+              help="clicks: the pages users saw, in display order, and what they did (unbiased LambdaMART); "
+              "pbm: the position-based click model's grades of (query, entity) pairs (docs/training.md compares them).")
+@click.option("--min-showings", default=1, show_default=True,
+              help="With --labels pbm: showings of a (query, entity) before it is judged.")
+@click.option("--searches", default=3000, show_default=True,
+              help="Simulated searches generated when the log holds no feedback (into logs/simulated.sqlite3).")
+@click.option("--into-serving", is_flag=True, help="Generate those simulated searches into the serving log instead "
+              "(the serving policy then learns from simulated users).")
+@click.option("--margin", default=0.0, show_default=True, help="Judged nDCG@10 the new model must gain to be activated "
+              "(negative: a loss tolerated, also against fusion on each judged set).")
+@click.option("--judged-queries", default=500, show_default=True, type=click.IntRange(2, 100_000),
+              help="Simulated judged queries (held-out targets) of the gate, beside the hand set.")
 @click.option("--no-activate", "activate", flag_value=False, default=True, help="Train and report only.")
 @click.option("--rollback", is_flag=True, help="Return to the model active before the last activation, and stop.")
-@click.option("--seed", default=1, show_default=True)
+@click.option("--seed", default=1, show_default=True, help="Seed of XGBoost and of generated simulated searches.")
 @settings_options()
 @click.pass_obj
-def train(obj: Ctx, as_json: bool, judgments: Path | None, source: str, min_showings: int, searches: int,
-          margin: float, activate: bool, rollback: bool, seed: int) -> None:
-    """Retrain the ranker from feedback: PBM click-model judgments from the log (or a judgments
-    file) → features of every judged query's candidates → XGBoost rank:ndcg → held-out
-    nDCG@10/MRR against fusion and the active model → activate if better. With --cluster the
-    features are logged with the LTR plugin's ltr_log and the model is uploaded there with a
-    parity check (searches then rescore with sltr). With no feedback logged yet, the
-    simulator's users generate some first (and it says so)."""
+def train(obj: Ctx, as_json: bool, judgments: Path | None, source: str, labels: str, min_showings: int, searches: int,
+          into_serving: bool, margin: float, judged_queries: int, activate: bool, rollback: bool, seed: int) -> None:
+    """Retrain the ranker from feedback: the pages users saw and their clicks (or click-model
+    grades, or a judgments file) → features → XGBoost → a gate on judged queries (the hand
+    set and simulated users with held-out targets: fusion, the active model and the new one
+    over every arm's candidates) → activate if the new model is better and no judged set
+    ranks worse than with fusion. With --cluster the features are logged with the LTR
+    plugin's ltr_log and the model is uploaded there with a parity check (searches then
+    rescore with sltr). With no feedback logged yet, simulated users generate some first,
+    into a log of their own (and it says so)."""
     from ..common.datadir import DataDir, DataDirError
     from ..ops.train import TrainOptions, run_training
 
@@ -144,7 +157,8 @@ def train(obj: Ctx, as_json: bool, judgments: Path | None, source: str, min_show
     from ..retrieval.engines import EngineError
 
     try:
-        options = TrainOptions(judgments, source, min_showings, searches, margin, activate, seed)
+        options = TrainOptions(judgments, source, labels, min_showings, searches, into_serving, margin, activate, seed,
+                               gate_queries=judged_queries)
         report = run_training(settings, searcher, options, say)
     except (ValueError, UploadError, EngineError) as exc:
         fail(str(exc))
@@ -153,7 +167,7 @@ def train(obj: Ctx, as_json: bool, judgments: Path | None, source: str, min_show
     else:
         rows = [("none (fusion)", report["ndcg10_none"], report["mrr_none"]),
                 ("current", report["ndcg10_current"], report["mrr_current"]), ("new", report["ndcg10_new"], report["mrr_new"])]
-        click.echo(f"held-out queries: {report['test_queries']}")
+        click.echo(f"judged queries: {report['test_queries']} (labels: {report['labels']})")
         for name, ndcg, mrr in rows:
             if ndcg is not None:
                 click.echo(f"  {name:14} nDCG@10 {ndcg:.4f}   MRR {mrr:.4f}")

@@ -21,6 +21,8 @@ from .group import Ctx, fail, main, searcher_for, settings_options
               help="Seconds between folds of the events other processes logged.")
 @click.option("--memory-interval", default=30.0, show_default=True,
               help="Seconds between Q2E memory updates from engagement (batched: each rebuilds the index's q2e field).")
+@click.option("--engagement-window", default=300.0, show_default=True,
+              help="Seconds after a search with no feedback event before the policy learns that it earned none.")
 @click.option("--admin-token-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File holding the bearer token of the /admin API (or ES_LTRR_ADMIN_TOKEN); without "
                    "one the admin API answers 403.")
@@ -29,21 +31,23 @@ from .group import Ctx, fail, main, searcher_for, settings_options
 @settings_options()
 @click.pass_obj
 def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_interval: float,
-          memory_interval: float, admin_token_file: Path | None, api_token_file: Path | None) -> None:
+          memory_interval: float, engagement_window: float, admin_token_file: Path | None,
+          api_token_file: Path | None) -> None:
     """Run the sidecar (POST /search, POST /feedback, GET /healthz, /admin/...): waitress in one
     process, or gunicorn with --workers N.
 
     Searches are logged as impressions and feedback events in <data dir>/logs/ (SQLite);
-    events update the policy as they arrive (other processes' within --fold-interval) and
-    the Q2E memory every --memory-interval; the policy state is saved at exit (and every
-    500 events) with the log position it includes. The admin API (model activation and
+    events update the policy as they arrive (other processes' within --fold-interval), a
+    search that earned none by --engagement-window updates it too, and the Q2E memory is
+    relearned every --memory-interval; the policy state is saved at exit (and every 500
+    events) with the log position it includes. The admin API (model activation and
     rollback, policy reset, reindex, state export; docs/security.md) needs an admin token."""
     from ..feedback.store import StoreError
     from ..retrieval.engines import EngineError
     from ..serving.access import TokenError
 
-    if not (0 < fold_interval < 1e6 and 0 < memory_interval < 1e6):  # also refuses NaN
-        fail("--fold-interval and --memory-interval must be positive numbers of seconds")
+    if not (0 < fold_interval < 1e6 and 0 < memory_interval < 1e6 and 0 < engagement_window < 1e6):  # also NaN
+        fail("--fold-interval, --memory-interval and --engagement-window must be positive numbers of seconds")
     require("waitress", "server", "es-ltrr serve")  # before any work: a missing extra is the first thing said
     if workers > 1:
         require("gunicorn", "server", "es-ltrr serve --workers")
@@ -60,6 +64,6 @@ def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_inter
     searcher = searcher_for(obj, settings)  # indexes a missing catalog and reports bad settings once
     try:
         run(settings, host, port, threads, workers, say, fold_interval, searcher if workers <= 1 else None,
-            memory_interval)
+            memory_interval, engagement_window)
     except (StoreError, FileNotFoundError, ValueError, EngineError) as exc:
         fail(str(exc))

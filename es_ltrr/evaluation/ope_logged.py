@@ -19,14 +19,15 @@ from ..retrieval.policy import Policy
 from ..retrieval.policy.ope import LoggedBatch, OpeResult, estimate_all, logged_batch, target_distributions
 
 
-def log_batch(store: FeedbackStore, depths: Sequence[int]) -> LoggedBatch:
-    """The whole log as a batch over the arms its decisions name (registry order)."""
+def log_batch(store: FeedbackStore, depths: Sequence[int], floors: Mapping[str, int] | None = None) -> LoggedBatch:
+    """The whole log as a batch over the arms its decisions name (registry order); rewards are
+    the page gains beyond `floors` (the serving policy's: default, each arm's own)."""
     pairs = list(store.engaged_impressions())
     if not pairs:
         raise ValueError(f"the feedback log {store.path} holds no impressions: serve searches first")
     named = {arm for impression, _ in pairs for arm in impression.decision.allocations}
     arms = [arm for arm in ARMS if arm in named]
-    return logged_batch([i for i, _ in pairs], [e for _, e in pairs], arms, depths)
+    return logged_batch([i for i, _ in pairs], [e for _, e in pairs], arms, depths, floors)
 
 
 def estimate_log(batch: LoggedBatch, targets: Mapping[str, Policy], rules: Sequence[str] = ("prefix",),

@@ -5,10 +5,32 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
+from .judged import load_judged, on_catalog
 from .metrics import measure
+from .simulation.users import QueryGenerator
 from .systems import System, run_system, subset
 
 Progress = Callable[[str, int], Any]  # (system name, queries) → a context manager with update(n)
+
+
+def judged_sets(entities: Sequence[Mapping[str, Any]], which: str = "both", queries: int = 500, seed: int = 2,
+                say: Callable[[str], None] = print) -> dict[str, list[Any]]:
+    """The judged query sets of `which` ("hand", "simulated" or "both") for a catalog of
+    `entities`: the shipped hand-labelled set, kept to the queries this catalog can answer,
+    and `queries` simulated users with held-out targets (their grades from the catalog).
+    A JudgedSetError when the hand set is unreadable; a ValueError when fewer than 2 of its
+    queries fit this catalog."""
+    sets: dict[str, list[Any]] = {}
+    if which in ("hand", "both"):
+        hand = load_judged()
+        sets["hand"] = on_catalog(hand, {d["id"] for d in entities})
+        say(f"hand set: {len(sets['hand'])} of {len(hand)} queries judge entities of this catalog")
+        if len(sets["hand"]) < 2:
+            raise ValueError("fewer than 2 hand-labelled queries judge entities of this catalog: "
+                             "use the simulated judged queries only")
+    if which in ("simulated", "both"):
+        sets["simulated"] = QueryGenerator(entities, seed=seed).generate(queries, holdout=True, seed=seed)
+    return sets
 
 
 def evaluate(system_list: Sequence[System], sets: Mapping[str, Sequence[Any]], progress: Progress | None = None,

@@ -28,6 +28,11 @@ _FIELDS = {"event_id", "query_id", "action_name", "object_id", "object_id_field"
            "event_attributes", "message", "message_type", "application", "user_query", "session_id", "page_id"}
 
 
+#: The action of the event the feedback loop itself logs for a search nobody engaged with
+#: within the window (`FeedbackLoop.close_unengaged`); no client can send it.
+NO_ENGAGEMENT = "es_ltrr_no_engagement"
+
+
 class EventError(ValueError):
     """A malformed event; the message names the field."""
 
@@ -138,3 +143,13 @@ def _timestamp(value: Any, now: dt.datetime | None) -> str:
     except (ValueError, OverflowError, OSError):
         pass
     raise EventError("'timestamp' must be ISO-8601 (e.g. 2026-11-30T12:00:00Z) or epoch seconds/milliseconds")
+
+
+def no_engagement(impression_id: str, at: float) -> Event:
+    """The event that says a search earned no engagement within the window: the policy learns
+    from it that the depths it bought found nothing (one per impression: its key is fixed)."""
+    stamp = dt.datetime.fromtimestamp(at, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = json.dumps({"query_id": impression_id, "action_name": NO_ENGAGEMENT, "timestamp": stamp},
+                      separators=(",", ":"))
+    return Event(f"{impression_id}#{NO_ENGAGEMENT}", impression_id, NO_ENGAGEMENT, None, "id", None, stamp, None,
+                 None, 0.0, body)

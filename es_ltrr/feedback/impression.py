@@ -51,6 +51,11 @@ class Impression:
     def arm_result(self, arm: str) -> ArmResult | None:
         return find_arm_result(self.arm_results, arm)
 
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The page: entity ids in the order they were shown."""
+        return self.page
+
     def to_json(self) -> str:
         d = self.decision
         return json.dumps({

@@ -11,7 +11,10 @@ Each event with a positive weight is one update: the impression it answers (its 
 lists, decision and context, `Impression`) with that entity engaged; with a `Q2EMemory`, the
 (query, entity) pairs engaged are relearned in the index in batches (`learn_memory`). Events
 with weight ≤ 0 (a skip) are logged and reward no arm (an entity users skip past sinks in
-the Q2E memory when it is next relearned: more searches, no engagement).
+the Q2E memory when it is next relearned: more searches, no engagement). A search nobody
+engages with is evidence too: once its `engagement_window` has passed without an event, the
+loop logs a no-engagement event for it (`close_unengaged`), and folding it teaches the policy
+that the depths it bought found nothing — in the log, so `replay` learns the same.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from ..common.datadir import DataDir
 from ..retrieval.engines.base import Engine
 from ..retrieval.engines.cluster import ClusterEngine
 from ..retrieval.policy import Policy
-from .events import DEFAULT_WEIGHTS, MAX_BATCH, Event, EventError, parse_event
+from .events import DEFAULT_WEIGHTS, MAX_BATCH, NO_ENGAGEMENT, Event, EventError, no_engagement, parse_event
 from .impression import Impression
 from .memory import Q2EMemory
 from .store import FeedbackStore
@@ -55,6 +58,8 @@ class IngestReport:
 
 #: Impressions kept decoded for folding (4,096 held ~160 MB and read as a leak in `bench --soak`).
 IMPRESSION_CACHE = 256
+#: Seconds after a search with no event before it counts as unengaged (`serve --engagement-window`).
+ENGAGEMENT_WINDOW_S = 300.0
 
 
 class FeedbackLoop:
@@ -62,8 +67,11 @@ class FeedbackLoop:
 
     def __init__(self, store: FeedbackStore, policy: Policy, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
                  save: Callable[[dict[str, Any]], Any] | None = None, log_seq: int = 0, log_from: int = 0,
-                 memory: Q2EMemory | None = None, mirror: UbiMirror | None = None, sync: UbiSync | None = None):
+                 memory: Q2EMemory | None = None, mirror: UbiMirror | None = None, sync: UbiSync | None = None,
+                 engagement_window_s: float = ENGAGEMENT_WINDOW_S):
         self.store, self.policy, self.weights, self._save = store, policy, dict(weights), save
+        self.engagement_window_s = engagement_window_s
+        self._closed_seq = 0  # impressions up to this seq are engaged or closed
         self.memory, self.mirror, self.sync = memory, mirror, sync
         self._memory_pending: set[tuple[str, str]] = set()  # (query, entity) pairs to relearn
         self.log_seq = log_seq  # the last event folded into the policy
@@ -76,7 +84,8 @@ class FeedbackLoop:
 
     @classmethod
     def open(cls, data: DataDir, policy: Policy, weights: Mapping[str, float] | None = None,
-             engine: Engine | None = None, fold: bool = True) -> "FeedbackLoop":
+             engine: Engine | None = None, fold: bool = True,
+             engagement_window_s: float = ENGAGEMENT_WINDOW_S) -> "FeedbackLoop":
         """The data dir's log, with `policy` resumed at the `log_seq` its saved state records;
         events logged after that are folded now (unless `fold` is False: a process that only
         logs searches, such as `es-ltrr search`). With `engine`, engagement also teaches the
@@ -87,7 +96,8 @@ class FeedbackLoop:
         loop = cls(store, policy, weights or DEFAULT_WEIGHTS, save=data.save_policy_state,
                    log_seq=int(state.get("log_seq", 0)), log_from=int(state.get("log_from", 0)), memory=Q2EMemory(engine, store) if engine else None,
                    mirror=UbiMirror(engine) if isinstance(engine, ClusterEngine) else None,
-                   sync=UbiSync(engine, weights or DEFAULT_WEIGHTS) if isinstance(engine, ClusterEngine) else None)
+                   sync=UbiSync(engine, weights or DEFAULT_WEIGHTS) if isinstance(engine, ClusterEngine) else None,
+                   engagement_window_s=engagement_window_s)
         if fold:
             loop.fold()
         return loop
@@ -152,12 +162,14 @@ class FeedbackLoop:
         order; how many."""
         with self._lock:
             n, engaged = 0, set()
-            for seq, query_id, object_id, weight in self.store.events_after(self.log_seq):
+            for seq, query_id, action, object_id, weight in self.store.events_after(self.log_seq):
                 if until_seq is not None and seq > until_seq:
                     break
-                if weight > 0 and object_id is not None:
+                if action == NO_ENGAGEMENT or (weight > 0 and object_id is not None):
                     impression = self._impression(query_id)
-                    if impression is not None:
+                    if impression is not None and action == NO_ENGAGEMENT:
+                        self.policy.update(impression, {})
+                    elif impression is not None:
                         self.policy.update(impression, {object_id: weight})
                         engaged.add((impression.query, object_id))
                 self.log_seq, n = seq, n + 1
@@ -167,6 +179,17 @@ class FeedbackLoop:
             if self._save is not None and self._since_save >= SAVE_EVERY:
                 self.save()
             return n
+
+    def close_unengaged(self, now: float | None = None) -> int:
+        """Log a no-engagement event for every search older than the engagement window that
+        no event names (idempotent: its key is fixed, so processes sharing the log write it
+        once); the next fold teaches the policy from them. How many were logged."""
+        cutoff = (time.time() if now is None else now) - self.engagement_window_s
+        ids, last = self.store.unengaged_impressions(self._closed_seq, cutoff)
+        if ids:
+            self.store.import_events([(no_engagement(i, cutoff), cutoff) for i in ids])
+        self._closed_seq = last
+        return len(ids)
 
     def learn_memory(self) -> int:
         """Relearn the Q2E values of the (query, entity) pairs engaged since the last call, in

@@ -161,9 +161,20 @@ class FeedbackStore:
                 raise StoreError(f"cannot write the feedback log {self.path}: {exc}") from exc
         return inserted, duplicates
 
-    def events_after(self, seq: int) -> Iterator[tuple[int, str, str, float]]:
-        """(seq, query_id, object_id, weight) of every event after `seq`, in log order."""
-        yield from self._read("SELECT seq, query_id, object_id, weight FROM events WHERE seq > ? ORDER BY seq", (seq,))
+    def events_after(self, seq: int) -> Iterator[tuple[int, str, str, str | None, float]]:
+        """(seq, query_id, action_name, object_id, weight) of every event after `seq`, in log order."""
+        yield from self._read("SELECT seq, query_id, action_name, object_id, weight FROM events WHERE seq > ? "
+                              "ORDER BY seq", (seq,))
+
+    def unengaged_impressions(self, after_seq: int, served_before: float) -> tuple[list[str], int]:
+        """The impressions after `after_seq` served before `served_before` that no event names
+        (not even a no-engagement one), and the last impression seq served before then."""
+        ids = [row[0] for row in self._read(
+            "SELECT id FROM impressions i WHERE seq > ? AND served_at < ? AND NOT EXISTS "
+            "(SELECT 1 FROM events e WHERE e.query_id = i.id) ORDER BY seq", (after_seq, served_before))]
+        last = self._read("SELECT COALESCE(MAX(seq), ?) FROM impressions WHERE seq > ? AND served_at < ?",
+                          (after_seq, after_seq, served_before))[0][0]
+        return ids, int(last)
 
     def q2e_prior(self, key: str, entity: str, default: float) -> float:
         """The pair's cold-start prior, recorded with `default` (read from the index) the first time."""

@@ -23,6 +23,7 @@ from ..common.extras import require
 from ..common.redact import install_log_scrubber, register, url_password
 from ..common.settings import Settings
 from ..feedback import FeedbackLoop
+from ..feedback.loop import ENGAGEMENT_WINDOW_S
 from ..search.pipeline import Searcher
 from .access import Access, load_access
 from .wiring import build_searcher, ranker_for
@@ -36,7 +37,8 @@ MEMORY_INTERVAL_S = 30.0
 
 
 def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: float = FOLD_INTERVAL_S,
-              searcher: Searcher | None = None, memory_interval_s: float = MEMORY_INTERVAL_S):
+              searcher: Searcher | None = None, memory_interval_s: float = MEMORY_INTERVAL_S,
+              engagement_window_s: float = ENGAGEMENT_WINDOW_S):
     """Searcher + feedback loop + background fold → the WSGI app (in the calling process),
     with the bearer tokens of `settings` (`es_ltrr.serving.access`) and the admin API."""
     from .admin import Admin
@@ -48,7 +50,7 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
 
     searcher = searcher or build_searcher(settings, say=say)
     loop = FeedbackLoop.open(DataDir(settings.data_dir), searcher.policy, settings.action_weights or None,
-                             engine=searcher.engine)
+                             engine=searcher.engine, engagement_window_s=engagement_window_s)
     atexit.register(loop.save)
     atexit.register(loop.learn_memory)
     follow_model = ModelFollower(settings, searcher)
@@ -104,6 +106,7 @@ def start_folding(loop: FeedbackLoop, interval_s: float, memory_interval_s: floa
                 if also is not None:
                     also()
                 loop.sync_cluster()
+                loop.close_unengaged()
                 loop.fold()
                 if time.monotonic() - last_memory >= memory_interval_s:
                     last_memory = time.monotonic()
@@ -131,12 +134,12 @@ def _stop_cleanly_on(*signals: signal.Signals) -> None:
 
 def serve(settings: Settings, host: str, port: int, threads: int, workers: int, say: Callable[[str], None],
           fold_interval_s: float = FOLD_INTERVAL_S, searcher: Searcher | None = None,
-          memory_interval_s: float = MEMORY_INTERVAL_S) -> None:
+          memory_interval_s: float = MEMORY_INTERVAL_S, engagement_window_s: float = ENGAGEMENT_WINDOW_S) -> None:
     """Serve until stopped: waitress for one process (with `searcher` when given), gunicorn
     for `workers` > 1 (each process builds its own)."""
     if workers <= 1:
         waitress = require("waitress", "server", "es-ltrr serve")
-        app = build_app(settings, say, fold_interval_s, searcher, memory_interval_s)
+        app = build_app(settings, say, fold_interval_s, searcher, memory_interval_s, engagement_window_s)
         say(f"serving on http://{host}:{port}")
         _stop_cleanly_on(signal.SIGTERM, signal.SIGINT)
         waitress.serve(app, host=host, port=port, threads=threads, ident="es-ltrr")
@@ -154,7 +157,7 @@ def serve(settings: Settings, host: str, port: int, threads: int, workers: int, 
                 self.cfg.set(key, value)
 
         def load(self):
-            return build_app(settings, lambda _: None, fold_interval_s, None, memory_interval_s)
+            return build_app(settings, lambda _: None, fold_interval_s, None, memory_interval_s, engagement_window_s)
 
     say(f"serving on http://{host}:{port} with {workers} processes")
     Replicas().run()

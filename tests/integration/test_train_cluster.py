@@ -37,9 +37,11 @@ def test_train_uploads_activates_gates_and_rolls_back(settings, cluster_searcher
 
     plugin = LtrPlugin(cluster_searcher.engine)
     said: list[str] = []
-    # margin -1: activate whatever held-out nDCG says (the small slice's model need not beat
-    # fusion), so activation and sltr serving are exercised; the gate is checked below
-    report = run_training(settings, cluster_searcher, TrainOptions(searches=400, margin=-1.0, progress=False),
+    # margin -1: activate whatever the judged queries say (the small slice's model need not beat
+    # fusion), so activation and sltr serving are exercised; the gate is checked below. The
+    # simulated searches go into the serving log (--into-serving), so the UBI mirror gets them.
+    report = run_training(settings, cluster_searcher,
+                          TrainOptions(searches=400, margin=-1.0, progress=False, into_serving=True, gate_queries=60),
                           said.append, featureset=stored_featureset)
     print(f"\ntrain on the node: {report}")
     names = [report["model"]]
@@ -52,12 +54,12 @@ def test_train_uploads_activates_gates_and_rolls_back(settings, cluster_searcher
         served = build_searcher(settings, say=lambda _: None)
         result = served.search(parse_search_request({"query": "maroon 5"}))
         assert result.ranker == f"sltr:{report['model']}"
-        again = run_training(settings, cluster_searcher, TrainOptions(margin=1.0, progress=False, seed=2), said.append,
+        again = run_training(settings, cluster_searcher, TrainOptions(margin=1.0, progress=False, seed=2, gate_queries=60), said.append,
                              featureset=stored_featureset)
         names.append(again["model"])
         assert not again["activated"] and again["active_model"] == report["model"]
         cluster_searcher.engine.request("POST", "/ubi_queries,ubi_events/_refresh")
-        from_ubi = run_training(settings, cluster_searcher, TrainOptions(source="ubi", margin=1.0, progress=False),
+        from_ubi = run_training(settings, cluster_searcher, TrainOptions(source="ubi", margin=1.0, progress=False, gate_queries=60),
                                 said.append, featureset=stored_featureset)
         names.append(from_ubi["model"])
         assert any("UBI indices" in line for line in said) and from_ubi["judged_queries"] > 0

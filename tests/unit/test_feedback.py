@@ -219,3 +219,26 @@ def test_the_q2e_memory_learns_a_misspelling_users_resolve(small_searcher, tmp_p
     after = searcher.engine.get([target])[target]["q2e"]
     assert after["memorys_maroonn_fiv"] > 0.5 and {k: v for k, v in after.items() if k in before} == before
     assert small_searcher.engine.get([target])[target]["q2e"] == before  # the shared fixture is untouched
+
+
+def test_a_search_nobody_engages_with_teaches_the_policy_after_the_window(served):
+    """No event within the engagement window: the loop logs one no-engagement event per such
+    search (once, whoever closes it), the policy learns from it, and replay learns the same."""
+    from es_ltrr.feedback.events import NO_ENGAGEMENT
+    from es_ltrr.feedback.loop import replay
+
+    _, loop, results = served
+    loop.ingest([event(results[0].impression_id, results[0].ids[0], "play", event_id="e1")])
+    before = loop.policy.n_updates_
+    assert loop.close_unengaged(now=results[-1].served_at + 1) == 0  # inside the window: not yet
+    later = results[-1].served_at + loop.engagement_window_s + 1
+    assert loop.close_unengaged(now=later) == 2  # "happy songs" and "rock": nobody engaged
+    assert loop.close_unengaged(now=later) == 0
+    loop.fold()
+    assert loop.policy.n_updates_ == before + 2
+    actions = [a for _, _, a, _, _ in loop.store.events_after(0)]
+    assert actions.count(NO_ENGAGEMENT) == 2
+    twin = FeedbackLoop(loop.store, ThompsonPolicy(seed=3, burn_in=2), engagement_window_s=loop.engagement_window_s)
+    assert twin.close_unengaged(now=later) == 0  # another process sharing the log: already closed
+    fresh = replay(loop.store, ThompsonPolicy(seed=3, burn_in=2))
+    assert fresh.policy.state()["learned"] == loop.policy.state()["learned"]

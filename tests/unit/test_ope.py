@@ -178,11 +178,12 @@ def test_bad_input_is_a_clear_error():
 
 @dataclass
 class Served:
-    """What the estimators read of a record (an `Impression` has the same three members)."""
+    """What the estimators read of a record (`ServedSearch`: an `Impression` has these too)."""
 
     context: PolicyContext
     decision: Decision
     results: tuple[ArmResult, ...]
+    ids: tuple[str, ...] = ()
 
     def arm_result(self, arm):
         return next((r for r in self.results if r.arm == arm), None)
@@ -192,8 +193,9 @@ def test_a_batch_from_records_knows_rewards_only_up_to_the_logged_depth():
     ids = tuple(f"e{i}" for i in range(25))
     decision = Decision({"lexical": 25, "semantic": 0}, {"lexical": 0.5, "semantic": 0.6}, "thompson",
                         {"lexical": {0: 0.2, 10: 0.3, 25: 0.5}, "semantic": {0: 0.6, 50: 0.4}})
-    served = Served(PolicyContext("artist", ("artist",), 2), decision, (ArmResult("lexical", 25, ids),))
-    batch = logged_batch([served], [{"e15": 1.0, "e3": -1.0}], ["lexical", "semantic"], (10, 25, 50))
+    served = Served(PolicyContext("artist", ("artist",), 2), decision, (ArmResult("lexical", 25, ids),), ("e15",))
+    floors = {"lexical": 10, "semantic": 10}
+    batch = logged_batch([served], [{"e15": 1.0, "e3": -1.0}], ["lexical", "semantic"], (10, 25, 50), floors)
     assert batch.menu == (0, 10, 25, 50)
     assert batch.logged.tolist() == [[25, 0]]
     np.testing.assert_array_equal(batch.rewards[0, 0], [0.0, 0.0, 1.0, np.nan])  # the skip rewards nothing
@@ -201,4 +203,5 @@ def test_a_batch_from_records_knows_rewards_only_up_to_the_logged_depth():
     np.testing.assert_allclose(batch.p_depth[0, 0], [0.2, 0.3, 0.5, 0.0])
     np.testing.assert_allclose(batch.p_prefix[0, 0], [1.0, 0.8, 0.5, 0.0])
     np.testing.assert_allclose(batch.p_prefix[0, 1], [1.0, 0.4, 0.4, 0.4])
-    assert batch.logged_value().tolist() == [1.0] == [on_record_value(served, {"e15": 1.0})]
+    # e15 at page position 1, found at lexical's rank 16: beyond its floor, a gain of 1 / log2(2) from depth 25
+    assert batch.logged_value().tolist() == [1.0] == [on_record_value(served, {"e15": 1.0}, floors)]

@@ -18,6 +18,7 @@ from es_ltrr.evaluation.ope_simulated import OpeConfig, run_ope, table
 from es_ltrr.evaluation.simulation.traffic import generate_traffic
 from es_ltrr.feedback import FeedbackLoop
 from es_ltrr.feedback.store import FeedbackStore
+from es_ltrr.retrieval.arms import ARMS
 from es_ltrr.retrieval.policy import UniformPolicy
 
 
@@ -29,7 +30,7 @@ def entities(small_catalog):
 @pytest.fixture(scope="module")
 def report(small_searcher, entities):
     config = OpeConfig(queries=500, truth_queries=500, learn_queries=200, targets=("all_arms", "thompson"),
-                       engagement="relevant", burn_in=50, progress=False)
+                       engagement="relevant", burn_in=50, progress=False, log_candidates=200)
     return run_ope(small_searcher, entities, config, say=lambda _: None)
 
 
@@ -46,14 +47,16 @@ def test_every_estimate_and_error_is_finite(report):
 
 
 def test_with_a_uniform_logger_snips_and_dr_find_the_static_allocations_value(report):
-    """Logged by random arms and depths (mean 60 candidates), the all-arms allocation (210
-    candidates) is never served as a whole; its per-arm value is still recovered. Ignoring
-    the weights (the log's own value) would be more than half off."""
+    """Logged by random depths beyond the floors (200 added candidates on average), the
+    all-arms allocation is rarely served as a whole; its per-arm value — the page gain its
+    depths find beyond the floors — is still recovered within the estimators' and the
+    truth's own errors (a gain sums several engaged entities: its spread is wide, so 500
+    searches leave ~10 % of noise). Ignoring the weights (the log's own value) is ~45 % off."""
     target = report.targets["all_arms"]
     assert report.logged_value < 0.75 * target.truth
     for rule in ("prefix", "depth"):
         for est in ("snips", "dr"):
-            assert abs(target.relative_error(est, rule)) < 0.08, (rule, est, target.to_json())
+            assert abs(target.relative_error(est, rule)) < 0.25, (rule, est, target.to_json())
             assert abs(target.z(est, rule)) < 3, (rule, est, target.to_json())
 
 
@@ -71,7 +74,8 @@ def test_cli_ope_prints_the_json_contract(cli):
     doc = json.loads(out.stdout)
     assert doc["queries"] == 40 and doc["log_policy"] == "uniform"
     assert set(doc["targets"]) == {"all_arms", "best_single", "uniform"}
-    assert doc["targets"]["all_arms"]["truth"] > 0 and doc["targets"]["all_arms"]["truth_logged_users"] > 0
+    # the page gain beyond the floors: 30 small-catalog users may leave none to find, never a negative
+    assert doc["targets"]["all_arms"]["truth"] >= 0 and doc["targets"]["all_arms"]["truth_logged_users"] >= 0
     rule = doc["targets"]["all_arms"]["rules"]["prefix"]
     assert set(rule["estimates"]) == set(rule["relative_error"]) == {"dm", "ips", "snips", "dr"}
     assert {"ess", "max_weight", "unsupported", "z", "relative_error_logged_users"} <= set(rule)
@@ -85,10 +89,14 @@ def test_cli_ope_from_a_real_feedback_log(small_searcher, small_catalog, entitie
     """Searches served by a uniform policy, logged with their clicks: the uniform policy as its
     own target gets weights near 1 (ESS near the log size) and SNIPS near the log's own value."""
     runner = CliRunner()
-    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed"]
+    # floors of 2: on a catalog slice of 1,000 entities every relevant one sits in some arm's
+    # top 10, and a policy's depth would have nothing left to find
+    config = tmp_path / "policy.toml"
+    config.write_text("policy = \"uniform\"\n[policy_options]\nfloors = {" + ", ".join(f"{a} = 2" for a in ARMS) + "}\n")
+    base = ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed", "--config", str(config)]
     missing = runner.invoke(main, [*base, "ope", "--from-log"])
     assert missing.exit_code == 2 and "no feedback log" in missing.output
-    policy = UniformPolicy(seed=5)
+    policy = UniformPolicy(seed=5, floors={a: 2 for a in ARMS})
     loop = FeedbackLoop(FeedbackStore(tmp_path / "d" / "logs" / "feedback.sqlite3"), policy)
     generate_traffic(replace(small_searcher, policy=policy), loop, entities, 150, progress=False)
     out = runner.invoke(main, [*base, "ope", "--from-log", "--targets", "static,uniform", "--json"])

@@ -82,7 +82,8 @@ def test_updates_from_a_served_search(make, small_searcher):
 
 def test_decisions_after_learning_stay_valid(make, small_searcher):
     """Past burn-in the learning policies decide for themselves: still exactly the available
-    arms, propensities in (0, 1] for every arm they decided on, never over their budget."""
+    arms, each at least at its floor, propensities in (0, 1] for every arm they decided on,
+    never adding more candidates than their budget (as they expect them)."""
     policy = make()
     policy.burn_in = 10  # a hyper-parameter of the learning policies; the static one has none
     searcher = replace(small_searcher, policy=policy)
@@ -94,7 +95,10 @@ def test_decisions_after_learning_stay_valid(make, small_searcher):
             d = policy.choose(context, available)
             assert list(d.allocations) == available
             if hasattr(policy, "budget"):
-                assert sum(d.allocations.values()) <= policy.budget
+                added = [policy.added_[policy.arms.index(a), policy.depths.index(n)]
+                         / policy.added_n_[policy.arms.index(a), policy.depths.index(n)] for a, n in d.allocations.items()]
+                assert sum(added) <= policy.budget + 1e-9
+                assert all(n >= policy.floors[a] for a, n in d.allocations.items())
                 assert all(0.0 < d.propensities[a] <= 1.0 for a in available)
 
 

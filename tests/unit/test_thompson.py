@@ -1,6 +1,7 @@
 """The learning policies' statistics against closed forms, and their decisions' invariants
-(hypothesis): posterior updates, forgetting, counterfactual depth rewards, the budgeted
-allocation, propensity estimates, seeds and learning on a synthetic problem."""
+(hypothesis): posterior updates, forgetting, counterfactual depth rewards (page gain beyond
+the floors), the budgeted allocation from the floors, propensity estimates, seeds and
+learning on a synthetic problem."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from scipy.stats import norm
 
 from es_ltrr.retrieval.arms import ARMS
 from es_ltrr.retrieval.policy import POLICIES, PolicyContext, ThompsonPolicy
-from es_ltrr.retrieval.policy.allocation import allocate
+from es_ltrr.retrieval.policy.allocation import allocate_depths
 from es_ltrr.retrieval.policy.features import DIM, FEATURES, featurize
 from es_ltrr.retrieval.policy.linear import BayesLinearBank
 from es_ltrr.retrieval.policy.rewards import arm_depth_rewards
@@ -59,42 +60,69 @@ def test_forgetting_matches_the_closed_form():
     np.testing.assert_allclose(bank.precision_[0], 1.5 * np.eye(4))  # untouched model stays at its prior
 
 
-@given(ids=st.lists(st.sampled_from("abcdefgh"), max_size=60), engaged=st.sets(st.sampled_from("abcdefgh")),
-       requested=st.integers(1, 60))
-def test_depth_rewards_are_exactly_what_the_list_shows(ids, engaged, requested):
+IDS = [f"d{i}" for i in range(120)]
+
+
+@given(ids=st.lists(st.sampled_from(IDS), max_size=60, unique=True),
+       gains=st.dictionaries(st.sampled_from(IDS), st.floats(0.01, 2), max_size=20),
+       free=st.sets(st.sampled_from(IDS), max_size=20), requested=st.integers(1, 60))
+def test_depth_rewards_are_exactly_what_the_list_shows(ids, gains, free, requested):
     ids = ids[:requested]
     menu = [10, 25, 50, 100]
-    got = arm_depth_rewards(ArmResult("lexical", requested, tuple(ids)), requested, set(engaged), menu)
+    got = arm_depth_rewards(ArmResult("lexical", requested, tuple(ids)), requested, gains, free, menu)
     for depth in menu:
-        truth = float(any(i in engaged for i in ids[:depth]))
+        truth = sum(gains.get(i, 0.0) for i in ids[:depth] if i not in free)
         if depth <= requested or len(ids) < requested:
-            assert got[depth] == truth  # inside what ran, or the arm ran dry: known
-        elif truth:
-            assert got[depth] == 1.0  # found shallower, so found deeper
+            assert got[depth] == pytest.approx(truth)  # inside what ran, or the arm ran dry: known
         else:
-            assert depth not in got  # unknown: never a made-up miss
+            assert depth not in got  # deeper than it ran: unknown, never made up
     known = [got[d] for d in menu if d in got]
-    assert known == sorted(known)
+    assert known == sorted(known)  # a deeper list never earns less
 
 
 def test_failed_arms_teach_nothing_and_inapplicable_arms_teach_zero():
-    assert arm_depth_rewards(ArmResult("q2e", 25, error="boom"), 25, {"a"}, [10, 25]) == {}
-    assert arm_depth_rewards(None, 25, {"a"}, [10, 25]) == {10: 0.0, 25: 0.0}
+    assert arm_depth_rewards(ArmResult("q2e", 25, error="boom"), 25, {"a": 1.0}, set(), [10, 25]) == {}
+    assert arm_depth_rewards(None, 25, {"a": 1.0}, set(), [10, 25]) == {10: 0.0, 25: 0.0}
+
+
+def test_a_page_gain_credits_the_depth_that_found_it_beyond_the_floors():
+    """"e" engaged at page position 1: lexical found it at rank 12 (beyond its floor of 10),
+    semantic at rank 30 — both credited at the depths that reach it; "f", at position 3,
+    was in structured's floor: nobody's credit."""
+    from types import SimpleNamespace
+
+    from es_ltrr.retrieval.policy import Decision
+    from es_ltrr.retrieval.policy.rewards import depth_rewards
+
+    lists = {"lexical": [f"l{i}" for i in range(11)] + ["e"] + [f"l{i}" for i in range(12, 50)],
+             "semantic": [f"s{i}" for i in range(29)] + ["e"] + [f"s{i}" for i in range(30, 50)],
+             "structured": ["f"] + [f"t{i}" for i in range(1, 10)]}
+    decision = Decision({"lexical": 50, "semantic": 50, "structured": 10}, {}, "static")
+    results = {a: ArmResult(a, decision.allocations[a], tuple(ids)) for a, ids in lists.items()}
+    record = SimpleNamespace(decision=decision, ids=("e", "x", "f"), arm_result=results.get)
+    floors = {"lexical": 10, "semantic": 10, "structured": 10}
+    rewards = depth_rewards(record, {"e": 1.0, "f": 1.0}, [10, 25, 50], floors)
+    assert rewards["lexical"] == {10: 0.0, 25: 1.0, 50: 1.0}  # 1 / log2(1 + 1)
+    assert rewards["semantic"] == {10: 0.0, 25: 0.0, 50: 1.0}
+    assert rewards["structured"] == {10: 0.0}  # ran dry at 10: deeper is known, and "f" is free
+    assert depth_rewards(record, {}, [10, 25, 50], floors)["lexical"] == {10: 0.0, 25: 0.0, 50: 0.0}
 
 
 @given(values=st.lists(st.floats(-1, 2), min_size=24, max_size=24), budget=st.integers(0, 400),
-       cost=st.floats(0, 0.02))
-def test_allocation_never_exceeds_the_budget(values, budget, cost):
+       cost=st.floats(0, 0.02), floors=st.lists(st.integers(0, 3), min_size=6, max_size=6))
+def test_allocation_starts_at_the_floors_and_never_exceeds_the_budget(values, budget, cost, floors):
     depths = np.array([10, 25, 50, 100])
-    v = np.array(values).reshape(1, 6, 4)
-    choice = allocate(v, depths, cost, budget)[0]
-    sizes = np.concatenate([[0], depths])
-    assert sizes[choice + 1].sum() <= budget
-    unbounded = allocate(v, depths, cost, 10**9)[0]
-    utility = v[0] - cost * depths
-    for arm in range(6):  # without a binding budget: each arm's best positive utility
-        best = utility[arm].argmax()
-        assert unbounded[arm] == (best if utility[arm, best] > 0 else -1)
+    floors = np.array(floors)
+    unique = np.where(np.arange(4)[None, :] > floors[:, None], (depths[None, :] - depths[floors][:, None]) * 0.8, 0.0)
+    v = np.where(np.arange(4)[None, :] > floors[:, None], np.array(values).reshape(6, 4), 0.0)[None]
+    choice = allocate_depths(v, unique, floors, cost, budget)[0]
+    assert (choice >= floors).all()
+    assert unique[np.arange(6), choice].sum() <= budget
+    unbounded = allocate_depths(v, unique, floors, cost, float("inf"))[0]
+    net = v[0] - cost * unique
+    for arm in range(6):  # without a binding budget: each arm's best net gain at or beyond its floor
+        best = floors[arm] + net[arm, floors[arm]:].argmax()
+        assert net[arm, unbounded[arm]] == pytest.approx(net[arm, best])
 
 
 @settings(max_examples=40, deadline=None)
@@ -103,7 +131,10 @@ def test_thompson_decisions_are_valid_and_reproducible(context, budget, availabl
     make = lambda: ThompsonPolicy(seed=5, burn_in=0, budget=budget, draws=64)
     first, second = make().choose(context, available), make().choose(context, available)
     assert first == second
-    assert sum(first.allocations.values()) <= budget
+    policy = make()
+    added = {a: policy.added_[policy.arms.index(a), policy.depths.index(d)] for a, d in first.allocations.items()}
+    assert sum(added.values()) <= budget  # the candidates added beyond the floors, as the policy expects them
+    assert all(d >= ARMS[a].floor for a, d in first.allocations.items())  # every arm votes
     assert list(first.allocations) == available
     assert all(0.0 < first.propensities[a] <= 1.0 for a in available)
     for arm in available:
@@ -112,13 +143,15 @@ def test_thompson_decisions_are_valid_and_reproducible(context, budget, availabl
 
 
 def test_propensity_estimate_matches_the_closed_form():
-    """One arm, no binding budget: P(run at depth 10) = P(draw − cost·10 > 0) = Φ((m − 10c)/s)."""
-    policy = ThompsonPolicy(seed=3, burn_in=0, depths=[10], cost=0.03, draws=4096, prior_hit=0.4)
+    """One arm, depths 10 (its floor) and 25, no binding budget: P(depth 25) = P(draw − cost·u > 0)
+    = Φ((m − c·u)/s), u the candidates depth 25 is expected to add."""
+    policy = ThompsonPolicy(seed=3, burn_in=0, depths=[10, 25], cost=0.03, draws=4096, prior_value=0.4)
     context = PolicyContext("artist", ("artist",), 2)
     decision = policy.choose(context, ["lexical"])
     mean, std = policy._posterior(featurize(context), ["lexical"])
-    closed = norm.sf((10 * 0.03 - mean[0, 0]) / std[0, 0])
-    estimate = decision.depths["lexical"][10]
+    added = policy.added_[policy.arms.index("lexical"), 1] / policy.added_n_[policy.arms.index("lexical"), 1]
+    closed = norm.sf((0.03 * added - mean[0, 1]) / std[0, 1])
+    estimate = decision.depths["lexical"][25]
     assert abs(estimate - closed) < 3 * np.sqrt(closed * (1 - closed) / 4096)
 
 
@@ -132,7 +165,7 @@ def test_forced_arms_have_propensity_one_and_say_so():
 
 
 @pytest.mark.parametrize("bad", [dict(budget=-1), dict(depths=[0, 10]), dict(force={"lexial": 10}),
-                                 dict(force={"lexical": 100, "semantic": 100}), dict(discount=0.0)])
+                                 dict(floors={"lexial": 10}), dict(floors={"lexical": 0}), dict(discount=0.0)])
 def test_bad_hyper_parameters_are_refused(bad):
     with pytest.raises(ValueError):
         ThompsonPolicy(**bad)
@@ -155,7 +188,8 @@ def test_features_are_named_and_context_is_hashed_stably():
 
 
 class Synthetic:
-    """Arm `good[intent]` holds the target at rank 3; every other arm misses."""
+    """Arm `good[intent]` holds the target at rank 20 — beyond every floor; every other arm
+    misses. The user finds it on the page (position 1) when it was retrieved."""
 
     good = {"artist": "lexical", "mood": "structured", "known_item": "q2e"}
 
@@ -164,15 +198,17 @@ class Synthetic:
 
         context = PolicyContext(intent, (), 2)
         decision = policy.choose(context, ALL)
-        results = {a: ArmResult(a, n, tuple(["t" if (a == self.good[intent] and r == 2) else f"{a}{r}"
+        results = {a: ArmResult(a, n, tuple(["t" if (a == self.good[intent] and r == 19) else f"{a}{r}"
                                                for r in range(n)])) for a, n in decision.allocations.items() if n}
-        record = SimpleNamespace(context=context, decision=decision, arm_result=results.get)
+        found = any("t" in r.ids for r in results.values())
+        record = SimpleNamespace(context=context, decision=decision, arm_result=results.get,
+                                 ids=("t",) if found else ("x",))
         return record, decision
 
 
 @pytest.mark.parametrize("name", ["thompson", "ucb", "epsilon_greedy"])
-def test_learns_which_arm_serves_which_context(name):
-    policy = POLICIES[name](seed=2, burn_in=20, cost=0.004)
+def test_learns_which_arm_to_deepen_for_which_context(name):
+    policy = POLICIES[name](seed=2, burn_in=20, cost=0.002)
     world, rng = Synthetic(), np.random.default_rng(0)
     for t in range(400):
         intent = list(world.good)[t % 3]
@@ -182,10 +218,10 @@ def test_learns_which_arm_serves_which_context(name):
     for t in range(90):
         intent = list(world.good)[t % 3]
         decision = policy.choose(PolicyContext(intent, (), 2), ALL)
-        hits += decision.allocations[world.good[intent]] > 0
+        hits += decision.allocations[world.good[intent]] >= 25
         candidates += decision.candidates_requested
     assert hits >= 75, hits  # ε-greedy explores at random on 10 % of queries
-    assert candidates / 90 <= 40, candidates / 90  # all arms at the menu's top would be 600
+    assert candidates / 90 <= 120, candidates / 90  # the floors are 60; every arm at 100 would be 600
 
 
 @pytest.mark.parametrize("name", ["thompson", "ucb", "epsilon_greedy", "uniform"])

@@ -1,70 +1,120 @@
-"""From judgments to a trained, evaluated XGBoost ranking model.
+"""From users' feedback (or judgments) to a trained XGBoost ranking model.
 
-1. **Candidates.** For each judged query the candidate union is rebuilt with *every* arm at
-   its default depth (the static allocation), not with the arms the bandit happened to
-   choose when users searched: the `found_<arm>` provenance features then describe what each
-   arm can find for the query, not which arms a policy ran — the selection bias a model
-   would otherwise learn ("hits of arms the bandit trusts are good"). Unjudged candidates of
-   a judged query are labelled 0, the usual pooled-judgment assumption.
-2. **Features** are logged the way serving logs them (`ltr.feature_log`: the plugin's
-   `ltr_log` on a cluster that stores the featureset, else per-feature searches; NaN where a
-   feature did not match), same names and order.
-3. **Split** by query (a hash of the query text): train / validation / test 70/15/15, so no
-   query's candidates leak across sets.
-4. **Training**: `rank:ndcg` (the plugin accepts it), `base_score` 0 (no offset for the
-   plugin to fold), early stopping on validation nDCG@10.
-5. **Evaluation** on the test queries with ir-measures: fusion (RRF over the same
-   candidates), the active model if any, and the new model — nDCG@10 and MRR (grade ≥ 2).
+Two sources of labels, compared in docs/training.md:
+
+* **Clicks, as users saw them** (`collect_clicks`, the default): every logged page that
+  earned engagement is one group, its entities in the order they were shown, labelled by
+  what the user did (2 a play or like, 1 a click, 0 nothing). LambdaMART learns from them
+  with XGBoost's `lambdarank_unbiased`: it estimates from the data how much attention each
+  position gets and corrects the gradients for it (unbiased LambdaMART, Hu et al. 2019), so
+  a click deep on the page counts for more than one at the top. Each page's
+  candidates are searched again with the arms and depths it was served with (and its
+  impression id: the explore arm's order replays), so the features are those the page was
+  ranked on.
+* **Judgments** (`collect_judged`): graded (query, entity) pairs — a position-based click
+  model's grades of the log (`clickmodel.py`), or a RankLib file. Each judged query's
+  candidates are rebuilt with every arm at its default depth. Candidates the judgments do
+  not grade are left out when the grades come from clicks (an entity nobody was shown is
+  not known to be bad) and labelled 0 when they come from a file (the pooled-judgment rule).
+
+Features are logged the way serving logs them (`feature_log`: the plugin's `ltr_log` on a
+cluster that stores the featureset, else per-feature searches; NaN where a feature did not
+match), same names and order. Groups are split by a hash of their query (train / validation
+85/15, so no query leaks across), `base_score` is 0 (no offset for the plugin to fold), and
+training stops early on validation nDCG@10. Whether a model serves is decided elsewhere, on
+judged queries (`ops/train.py`).
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ...common.extras import require
 from ...common.plots import pyplot, save
 from .feature_log import FeatureLogger
 from .featureset import FeatureSet, feature_params
 from .model import LtrModel, _xgboost
 
 Judgments = Mapping[str, Mapping[str, int]]
+#: Where labels come from: the pages users saw and what they did (`clicks`), or graded pairs
+#: (`pbm`: the position-based click model's grades of the log; also a RankLib file).
+LABELS = ("clicks", "pbm")
 
 
 @dataclass
 class QueryExamples:
+    """One group: a query's entities (rows of `features`, in display order for clicks) and labels."""
+
     query: str
     ids: list[str]
     features: np.ndarray
     labels: np.ndarray
-    fusion: np.ndarray  # RRF scores of the same candidates: the no-model baseline
     split: str
-    intent: str = "unknown"  # what the understanding read: metrics are also reported per intent
-
-
-@dataclass
-class TrainingReport:
-    model: LtrModel
-    metrics: dict[str, Any]
-    examples: list[QueryExamples] = field(default_factory=list)
+    intent: str = "unknown"  # what the understanding read
 
 
 def split_of(query: str) -> str:
-    """train / valid / test by a stable hash of the query (70/15/15)."""
-    bucket = zlib.crc32(query.encode()) % 100
-    return "train" if bucket < 70 else "valid" if bucket < 85 else "test"
+    """train / valid by a stable hash of the query (85/15).
+
+    >>> split_of("taylor swift") == split_of("taylor swift") and split_of("taylor swift") in ("train", "valid")
+    True
+    """
+    return "train" if zlib.crc32(query.encode()) % 100 < 85 else "valid"
 
 
-def collect(search: Callable[[str], Any], engine: Any, featureset: FeatureSet, logger: FeatureLogger,
-            judgments: Judgments, progress: Callable[[int], None] | None = None) -> list[QueryExamples]:
-    """Candidates, features and labels per judged query. `search(query)` returns the served
-    record of a search with every arm and fusion ranking (its scores are the baseline).
-    Queries with no positive grade are skipped: they cannot teach a ranking."""
+def click_label(weight: float) -> int:
+    """What a page's engagement weight teaches: a play or like (≥ 1) 2, a click (> 0) 1, else 0."""
+    return 2 if weight >= 1.0 else 1 if weight > 0 else 0
+
+
+@dataclass(frozen=True)
+class LoggedPage:
+    """One served page as the feedback log keeps it: what was searched, with which arms and
+    depths, the entities shown in order, and what users did with them (entity → weight)."""
+
+    query: str
+    impression_id: str
+    allocations: Mapping[str, int]
+    page: Sequence[str]
+    engagement: Mapping[str, float]
+
+
+def collect_clicks(pages: Iterable[LoggedPage], search: Callable[[LoggedPage], Any], engine: Any,
+                   featureset: FeatureSet, logger: FeatureLogger,
+                   progress: Callable[[int], None] | None = None) -> list[QueryExamples]:
+    """One group per page that earned engagement: its entities in display order, labelled by
+    `click_label`. `search(page)` runs the page's query again as it was served (its arms and
+    depths); an entity no longer among the candidates (the index changed) is left out."""
+    out = []
+    for page in pages:
+        if progress:
+            progress(1)
+        if not any(w > 0 for w in page.engagement.values()):
+            continue  # no click, no pair to learn from
+        result = search(page)
+        found = {c.id for c in result.candidates}
+        shown = [i for i in dict.fromkeys(page.page) if i in found]
+        if len(shown) < 2:
+            continue
+        params = feature_params(page.query, result.understanding, list(result.candidates), result.vector,
+                                engine.flavor)
+        labels = np.array([click_label(page.engagement.get(i, 0.0)) for i in shown], dtype=float)
+        out.append(QueryExamples(page.query, shown, logger.log(engine, featureset, params, shown), labels,
+                                 split_of(page.query), result.understanding.intent))
+    return out
+
+
+def collect_judged(search: Callable[[str], Any], engine: Any, featureset: FeatureSet, logger: FeatureLogger,
+                   judgments: Judgments, unjudged: float | None,
+                   progress: Callable[[int], None] | None = None) -> list[QueryExamples]:
+    """Candidates, features and labels per judged query. `search(query)` returns the record of
+    a search with every arm. Unjudged candidates get the label `unjudged`, or are left out
+    when it is None. Queries with no positive grade are skipped: they teach no ranking."""
     out = []
     for query, grades in judgments.items():
         if progress:
@@ -73,13 +123,12 @@ def collect(search: Callable[[str], Any], engine: Any, featureset: FeatureSet, l
             continue
         result = search(query)
         candidates = list(result.candidates)
-        if not candidates:
+        ids = [c.id for c in candidates if unjudged is not None or c.id in grades]
+        if len(ids) < 2:
             continue
-        ids = [c.id for c in candidates]
         params = feature_params(query, result.understanding, candidates, result.vector, engine.flavor)
-        features = logger.log(engine, featureset, params, ids)
-        labels = np.array([grades.get(i, 0) for i in ids], dtype=float)
-        out.append(QueryExamples(query, ids, features, labels, np.array(result.scores, dtype=float), split_of(query),
+        labels = np.array([grades.get(i, unjudged or 0.0) for i in ids], dtype=float)
+        out.append(QueryExamples(query, ids, logger.log(engine, featureset, params, ids), labels, split_of(query),
                                  result.understanding.intent))
     return out
 
@@ -90,47 +139,40 @@ def _matrix(examples: Sequence[QueryExamples]) -> tuple[np.ndarray, np.ndarray, 
     return x, y, [len(e.ids) for e in examples]
 
 
-def train(examples: Sequence[QueryExamples], featureset: FeatureSet, name: str, rounds: int = 300,
-          early_stopping: int = 30, seed: int = 1) -> LtrModel:
-    """XGBoost rank:ndcg on the train split, early-stopped on the validation split."""
+def booster_params(labels: str, seed: int) -> dict[str, Any]:
+    """XGBoost's parameters for a label source: LambdaMART on nDCG for both, and for clicks in
+    display order with the position bias estimated from the data (`lambdarank_unbiased`).
+    On nDCG rather than on pairs: on judged queries it ranked best (benchmarks/labels.py,
+    docs/training.md)."""
+    params = {"eval_metric": "ndcg@10", "base_score": 0.0, "max_depth": 4, "eta": 0.1, "min_child_weight": 1,
+              "subsample": 0.9, "colsample_bytree": 0.9, "seed": seed, "nthread": 2}
+    if labels == "clicks":
+        return {**params, "objective": "rank:ndcg", "lambdarank_unbiased": True}
+    return {**params, "objective": "rank:ndcg"}
+
+
+def train(examples: Sequence[QueryExamples], featureset: FeatureSet, name: str, labels: str = "clicks",
+          rounds: int = 300, early_stopping: int = 30, seed: int = 1,
+          overrides: Mapping[str, Any] | None = None) -> LtrModel:
+    """XGBoost on the train split, early-stopped on the validation split (`overrides`: other
+    XGBoost parameters, for comparisons such as benchmarks/labels.py)."""
     xgb = _xgboost()
+    if labels not in LABELS:
+        raise ValueError(f"labels must be one of {', '.join(LABELS)}, got {labels!r}")
     sets = {s: [e for e in examples if e.split == s] for s in ("train", "valid")}
     if not sets["train"] or not sets["valid"]:
-        raise ValueError(f"too few judged queries to train: {len(sets['train'])} train, {len(sets['valid'])} "
+        raise ValueError(f"too few queries to train: {len(sets['train'])} train, {len(sets['valid'])} "
                          "validation (need at least one of each; collect more feedback)")
     data = {}
     for split, items in sets.items():
         x, y, groups = _matrix(items)
         data[split] = xgb.DMatrix(x, label=y, feature_names=featureset.names, missing=np.nan)
         data[split].set_group(groups)
-    params = {"objective": "rank:ndcg", "eval_metric": "ndcg@10", "base_score": 0.0, "max_depth": 4, "eta": 0.1,
-              "min_child_weight": 1, "subsample": 0.9, "colsample_bytree": 0.9, "seed": seed, "nthread": 2}
+    params = {**booster_params(labels, seed), **(overrides or {})}
     booster = xgb.train(params, data["train"], rounds, evals=[(data["valid"], "valid")],
                         early_stopping_rounds=early_stopping, verbose_eval=False)
     booster = booster[: booster.best_iteration + 1]
     return LtrModel(booster, featureset, name)
-
-
-def evaluate(examples: Sequence[QueryExamples], rankers: Mapping[str, Callable[[QueryExamples], np.ndarray]],
-             split: str = "test", intent: str | None = None) -> dict[str, dict[str, float]]:
-    """nDCG@10 and MRR (grade ≥ 2) per ranker on `split` (and `intent`, when given), by ir-measures."""
-    ir = require("ir_measures", "simulate", "training metrics (ir-measures)")
-    items = [e for e in examples if e.split == split and (intent is None or e.intent == intent)]
-    qrels = [ir.Qrel(e.query, i, int(g)) for e in items for i, g in zip(e.ids, e.labels) if g > 0]
-    ndcg, rr = ir.nDCG @ 10, ir.RR(rel=2)
-    out = {}
-    for name, score in rankers.items():
-        run = [ir.ScoredDoc(e.query, i, float(s)) for e in items for i, s in zip(e.ids, score(e))]
-        result = ir.calc_aggregate([ndcg, rr], qrels, run) if run and qrels else {}
-        out[name] = {"ndcg10": float(result.get(ndcg, 0.0)), "mrr": float(result.get(rr, 0.0)), "queries": len(items)}
-    return out
-
-
-def evaluate_by_intent(examples: Sequence[QueryExamples],
-                       rankers: Mapping[str, Callable[[QueryExamples], np.ndarray]]) -> dict[str, dict[str, dict[str, float]]]:
-    """`evaluate` for each intent present among the test queries."""
-    intents = sorted({e.intent for e in examples if e.split == "test"})
-    return {intent: evaluate(examples, rankers, intent=intent) for intent in intents}
 
 
 def report_plots(model: LtrModel, by_intent: Mapping[str, Mapping[str, Mapping[str, float]]], out: Path) -> list[Path]:

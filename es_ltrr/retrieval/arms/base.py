@@ -56,6 +56,9 @@ class Arm:
     default_depth: int
     #: Weight of this arm's ranks in reciprocal-rank fusion.
     fusion_weight: float = 1.0
+    #: The shallowest a learning policy runs this arm: every arm votes on every query
+    #: (`retrieval/policy/contextual.py`); a policy buys depth beyond it.
+    floor: int = 10
     needs_vector: bool = False
     description: str = ""
 

@@ -99,7 +99,7 @@ def check_number(name: str, value: Any, minimum: float | None = None, maximum: f
 
 class ServedSearch(Protocol):
     """What learning reads of a served search: the context the policy saw, what it decided,
-    and each executed arm's full ranked list. The live record (`search.record.SearchResult`)
+    the page, and each executed arm's full ranked list. The live record (`search.record.SearchResult`)
     and the logged one (`feedback.impression.Impression`, its projection) both answer it, so
     an event that arrives minutes later — or is replayed from the log — teaches exactly what
     the live search would. Rewards, `Policy.update` and the off-policy estimators read this
@@ -110,6 +110,10 @@ class ServedSearch(Protocol):
 
     @property
     def decision(self) -> Decision: ...
+
+    @property
+    def ids(self) -> Sequence[str]:
+        """The page: entity ids in the order they were shown."""
 
     def arm_result(self, arm: str) -> ArmResult | None:
         """What `arm` returned, or None when it was not chosen or did not apply."""

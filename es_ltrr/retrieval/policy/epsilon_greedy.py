@@ -30,9 +30,9 @@ class EpsilonGreedyPolicy(ContextualPolicy):
         check_number("explore_candidates", self.explore_candidates, minimum=0.0)
         check_number("draws", self.draws, minimum=1, integer=True)
 
-    def _decide(self, mean, std, depths, budget):
-        greedy = self._allocate(mean[None], depths, budget)[0]
-        random = random_choices(self.rng, self.draws, mean.shape[0], depths, self.explore_candidates, budget)
+    def _decide(self, mean, std, unique, floors):
+        greedy = self._allocate(mean[None], unique, floors)[0]
+        random = random_choices(self.rng, self.draws, unique, floors, self.explore_candidates, self.budget)
         explore = self.rng.random() < self.epsilon
         choice = random[0] if explore else greedy
         greedy_dist, random_dist = self._shares(greedy[None]), self._shares(random)

@@ -1,8 +1,9 @@
 """Off-policy evaluation: what another policy would have earned on the searches we logged.
 
 The value estimated is the bandit's own reward, per arm and depth (semi-bandit,
-`rewards.py`): V(π) = E_x Σ_arm Σ_d π(d | x, arm) · r(x, arm, d), where r = 1 when the
-arm's top-d list holds an engaged entity and d = 0 (not run) earns 0. Joint allocations are
+`rewards.py`): V(π) = E_x Σ_arm Σ_d π(d | x, arm) · r(x, arm, d), where r is the page gain
+of the engaged entities the arm's top d found beyond every arm's floor (0 at a floor, and at
+d = 0, not run). Joint allocations are
 not logged — 6 arms × 5 depths make 15,625 joint actions, so exact-match IPS over them
 would match almost nothing — but each decision logs every arm's marginal depth
 distribution (`Decision.depths`), and the additive reward needs nothing more.
@@ -33,9 +34,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..arms import ARMS
 from .base import Decision, PolicyContext, ServedSearch
 from .features import featurize
-from .rewards import arm_depth_rewards, depth_rewards
+from .rewards import arm_depth_rewards, depth_rewards, floor_ids, page_gains
 
 RULES = ("depth", "prefix")
 ESTIMATORS = ("dm", "ips", "snips", "dr")
@@ -90,16 +92,17 @@ def _distribution(decision: Decision, arm: str) -> dict[int, float]:
 
 
 def logged_batch(records: Sequence[ServedSearch], engagements: Sequence[Mapping[str, float]], arms: Sequence[str],
-                 depths: Sequence[int]) -> LoggedBatch:
+                 depths: Sequence[int], floors: Mapping[str, int] | None = None) -> LoggedBatch:
     """A batch from served searches (live records or logged impressions: `ServedSearch`) and
     what users engaged with on each."""
     menu = (0, *sorted(int(d) for d in depths))
+    floors = {arm: a.floor for arm, a in ARMS.items()} if floors is None else floors
     n, n_arms, k = len(records), len(arms), len(menu)
     p_depth, p_prefix = np.zeros((n, n_arms, k)), np.zeros((n, n_arms, k))
     logged, rewards = np.zeros((n, n_arms), dtype=int), np.full((n, n_arms, k), np.nan)
     for i, (record, engagement) in enumerate(zip(records, engagements)):
         decision = record.decision
-        by_arm = depth_rewards(record, engagement, menu[1:])
+        by_arm = depth_rewards(record, engagement, menu[1:], floors)
         for a, arm in enumerate(arms):
             served = int(decision.allocations.get(arm, 0))
             logged[i, a] = served
@@ -150,7 +153,7 @@ def _ridge_predict(batch: LoggedBatch, train: np.ndarray, x: np.ndarray, ridge: 
             Xs, ys = X[seen], r[seen, a, k]
             mean = ys.mean()  # shrink towards the cell's mean, not towards 0
             theta = np.linalg.solve(Xs.T @ Xs + ridge * np.eye(dim), Xs.T @ (ys - mean))
-            out[:, a, k] = np.clip(mean + x @ theta, 0.0, 1.0)
+            out[:, a, k] = np.maximum(mean + x @ theta, 0.0)
     return out
 
 
@@ -246,11 +249,13 @@ def estimate_all(batch: LoggedBatch, targets: Mapping[str, np.ndarray], rule: st
     return {name: evaluate(batch, t, q_hat, rule, clip) for name, t in targets.items()}
 
 
-def on_record_value(record: ServedSearch, engagement: Mapping[str, float]) -> float:
+def on_record_value(record: ServedSearch, engagement: Mapping[str, float],
+                    floors: Mapping[str, int] | None = None) -> float:
     """What one served search earned under the same reward: Σ over its arms of r at the
     depth it ran (the on-policy value the estimators are compared with)."""
-    engaged = {id_ for id_, weight in engagement.items() if weight > 0}
-    return float(sum(arm_depth_rewards(record.arm_result(arm), d, engaged, [d]).get(d, 0.0)
+    floors = {arm: a.floor for arm, a in ARMS.items()} if floors is None else floors
+    gains, free = page_gains(record.ids, engagement), floor_ids(record, floors)
+    return float(sum(arm_depth_rewards(record.arm_result(arm), d, gains, free, [d]).get(d, 0.0)
                      for arm, d in record.decision.allocations.items() if d > 0))
 
 

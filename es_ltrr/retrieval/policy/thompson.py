@@ -42,7 +42,7 @@ class ThompsonPolicy(ContextualPolicy):
         super().__post_init__()
         check_number("draws", self.draws, minimum=1, integer=True)
 
-    def _decide(self, mean, std, depths, budget):
+    def _decide(self, mean, std, unique, floors):
         values = self.rng.normal(mean, std, size=(self.draws, *mean.shape))
-        choices = self._allocate(values, depths, budget)
+        choices = self._allocate(values, unique, floors)
         return choices[0], self._shares(choices), values[0]

@@ -23,7 +23,7 @@ class UCBPolicy(ContextualPolicy):
         super().__post_init__()
         check_number("alpha", self.alpha, minimum=0.0)
 
-    def _decide(self, mean, std, depths, budget):
+    def _decide(self, mean, std, unique, floors):
         values = mean + self.alpha * std
-        choice = self._allocate(values[None], depths, budget)
+        choice = self._allocate(values[None], unique, floors)
         return choice[0], self._shares(choice), values

@@ -1,17 +1,18 @@
-"""Random arms and depths at a given mean candidate count: the no-learning control.
+"""Random depths at a given mean of added candidates: the no-learning control.
 
-Each arm runs independently with probability `p_on` at a depth drawn uniformly from the
-menu, with `p_on` set (`p_on_for`) so the mean candidates per query equal `mean_candidates` (the
-simulator passes Thompson's average, so the two are compared at the same budget); when a
-draw exceeds the hard `budget`, its deepest arms are dropped until it fits. The trimming
-couples the arms, so propensities are estimated like Thompson's: the share of `draws`
-random allocations (the served one among them) that give each arm its depth.
+Every arm runs at its floor; each goes deeper independently with probability `p`, to a depth
+drawn uniformly from those on the menu beyond its floor, with `p` set so that the candidates
+the deeper lists add (the policy's learned estimate per arm and depth) average
+`mean_candidates` (the simulator passes Thompson's average, so the two are compared at the
+same cost); when a draw adds more than the `budget`, its deepest arms go back to their
+floors until it fits. The trimming couples the arms, so propensities are estimated like
+Thompson's: the share of `draws` random allocations (the served one among them) that give
+each arm its depth.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -19,46 +20,36 @@ from .base import check_number
 from .contextual import ContextualPolicy
 
 
-def random_choices(rng: np.random.Generator, draws: int, n_arms: int, depths: np.ndarray,
-                   mean_candidates: float, budget: int) -> np.ndarray:
-    """Depth index per draw and arm (−1 = not run), uniformly random within the budget."""
-    return _trimmed(rng, draws, n_arms, depths, p_on_for(n_arms, tuple(depths), mean_candidates, budget), budget)
-
-
-@lru_cache(maxsize=64)
-def p_on_for(n_arms: int, depths: tuple[int, ...], mean_candidates: float, budget: int) -> float:
-    """The `p_on` whose allocations, after trimming to the budget, request `mean_candidates`
-    on average (bisection on a fixed-seed sample; the trimming makes it non-linear)."""
-    if n_arms == 0 or mean_candidates <= 0:
-        return 0.0
-    sample = np.random.default_rng(0)
-    low, high = 0.0, 1.0
-    sizes = np.concatenate([[0], depths])
-    for _ in range(20):
-        mid = (low + high) / 2
-        mean = sizes[_trimmed(np.random.default_rng(sample.integers(1 << 31)), 4096, n_arms, np.array(depths), mid, budget) + 1].sum(axis=1).mean()
-        low, high = (mid, high) if mean < mean_candidates else (low, mid)
-    return (low + high) / 2
-
-
-def _trimmed(rng: np.random.Generator, draws: int, n_arms: int, depths: np.ndarray, p_on: float,
-             budget: int) -> np.ndarray:
-    on = rng.random((draws, n_arms)) < p_on
-    choice = np.where(on, rng.integers(0, len(depths), (draws, n_arms)), -1)
-    sizes = np.concatenate([[0], depths])
+def random_choices(rng: np.random.Generator, draws: int, unique: np.ndarray, floors: np.ndarray,
+                   mean_candidates: float, budget: float) -> np.ndarray:
+    """Depth index per draw and arm (≥ its floor), uniformly random deeper with the probability
+    that adds `mean_candidates` on average (before trimming to `budget`)."""
+    n_arms, n_depths = unique.shape
+    deeper = [np.arange(f + 1, n_depths) for f in floors]
+    expected = sum(float(unique[a, js].mean()) for a, js in enumerate(deeper) if len(js))
+    p = min(1.0, mean_candidates / expected) if expected > 0 else 0.0
+    choice = np.tile(np.asarray(floors, dtype=int), (draws, 1))
+    for a, js in enumerate(deeper):
+        if len(js):
+            go = rng.random(draws) < p
+            choice[go, a] = rng.choice(js, size=int(go.sum()))
+    added = unique[np.arange(n_arms)[None, :], choice]
     for _ in range(n_arms):
-        over = sizes[choice + 1].sum(axis=1) > budget
+        over = added.sum(axis=1) > budget
         if not over.any():
             break
-        deepest = choice[over].argmax(axis=1)
-        choice[np.flatnonzero(over), deepest] = -1
+        rows = np.flatnonzero(over)
+        deepest = added[rows].argmax(axis=1)
+        choice[rows, deepest] = np.asarray(floors)[deepest]
+        added[rows, deepest] = 0.0
     return choice
 
 
 @dataclass(eq=False)
 class UniformPolicy(ContextualPolicy):
-    """Uniformly random allocations at `mean_candidates` candidates on average (learns
-    nothing, so burn-in is off by default); `draws` allocations estimate the propensities."""
+    """Uniformly random depths beyond the floors, adding `mean_candidates` candidates on
+    average (learns nothing, so burn-in is off by default); `draws` allocations estimate the
+    propensities."""
 
     name = "uniform"
     burn_in: int = 0
@@ -70,8 +61,8 @@ class UniformPolicy(ContextualPolicy):
         check_number("mean_candidates", self.mean_candidates, minimum=0.0)
         check_number("draws", self.draws, minimum=1, integer=True)
 
-    def _decide(self, mean, std, depths, budget):
-        choices = random_choices(self.rng, self.draws, mean.shape[0], depths, self.mean_candidates, budget)
+    def _decide(self, mean, std, unique, floors):
+        choices = random_choices(self.rng, self.draws, unique, floors, self.mean_candidates, self.budget)
         return choices[0], self._shares(choices), np.zeros_like(mean)  # no value: chance decides
 
     def _learn(self, record, engagement) -> None:
