@@ -79,8 +79,11 @@ def replay(obj: Ctx, as_json: bool, save: bool) -> None:
 
     A fresh policy folds the logged events in log order up to the saved state's log position;
     `state_equal` says whether its learned state equals the saved one (the RNG, which searches
-    advance, is not part of the comparison)."""
+    advance, is not part of the comparison). With --save, the state of the whole log is saved
+    with the guard's verdict decided from the log (a policy folded from every search but the
+    last 500, against the static allocation on those)."""
     from ..common.datadir import DataDir
+    from ..feedback.loop import judge_log
     from ..feedback.loop import replay as fold_log
     from ..feedback.store import FeedbackStore, StoreError
     from ..serving.wiring import make_policy
@@ -96,7 +99,13 @@ def replay(obj: Ctx, as_json: bool, save: bool) -> None:
         equal = (saved or {}).get("learned", fresh.state()["learned"]) == fresh.state()["learned"]
         if save:
             loop.fold()
-            path = data.save_policy_state({**fresh.state(), "log_seq": loop.log_seq})
+            guard = {}
+            if hasattr(fresh, "trusted_"):
+                held_out = make_policy(settings.policy, settings.policy_options, settings.allocation)
+                verdict = judge_log(store, held_out, settings.guard_tolerance)
+                guard = {"guard": verdict.to_dict()}
+                say(f"policy guard: {verdict.reason}")
+            path = data.save_policy_state({**fresh.state(), "log_seq": loop.log_seq, **guard})
             say(f"saved the replayed {fresh.name} state (log position {loop.log_seq}) to {path}")
         counts = store.counts()
     except (StoreError, ValueError) as exc:

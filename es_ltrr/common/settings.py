@@ -79,6 +79,9 @@ class Settings:
     policy: str = "thompson"
     #: Hyper-parameters of the policy (constructor arguments: cost, budget, burn_in, ...).
     policy_options: dict[str, Any] = field(default_factory=dict)
+    #: The page gain per search a learned policy may give up against the static allocation
+    #: before it serves (`retrieval/policy/guard.py`; 0: it must be shown at least as good).
+    guard_tolerance: float = 0.02
     allocation: dict[str, int] = field(default_factory=dict)
     #: A model of the data dir tested online against the serving ranker by team-draft
     #: interleaving on `interleave_share` of searches (`es-ltrr models` shows the outcome).
@@ -176,8 +179,9 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
         out["timeout_s"] = float(out["timeout_s"])
     if isinstance(out.get("arm_timeout_ms"), str):
         out["arm_timeout_ms"] = int(out["arm_timeout_ms"])
-    if isinstance(out.get("interleave_share"), (str, int)) and not isinstance(out.get("interleave_share"), bool):
-        out["interleave_share"] = float(out["interleave_share"])
+    for key in ("interleave_share", "guard_tolerance"):
+        if isinstance(out.get(key), (str, int)) and not isinstance(out.get(key), bool):
+            out[key] = float(out[key])
     for key in ("verify_certs", "embed"):
         if isinstance(out.get(key), str):
             out[key] = out[key].lower() not in ("0", "false", "no", "off")

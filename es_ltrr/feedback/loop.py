@@ -15,20 +15,29 @@ the Q2E memory when it is next relearned: more searches, no engagement). A searc
 engages with is evidence too: once its `engagement_window` has passed without an event, the
 loop logs a no-engagement event for it (`close_unengaged`), and folding it teaches the policy
 that the depths it bought found nothing — in the log, so `replay` learns the same.
+
+With a guard (`guard_tolerance`, as `es-ltrr serve` runs it), the loop also decides whether
+the learned policy serves at all (`retrieval/policy/guard.py`): every `GUARD_EVERY` closed
+searches it compares the last snapshot of the policy with the static allocation on the
+searches logged since, and the verdict — saved with the policy state — switches the policy
+between its learned choice and the static allocation.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..common.datadir import DataDir
+from ..retrieval.arms import ARMS
 from ..retrieval.engines.base import Engine
 from ..retrieval.engines.cluster import ClusterEngine
 from ..retrieval.policy import Policy
+from ..retrieval.policy.guard import Verdict, compare, decide
 from .events import DEFAULT_WEIGHTS, MAX_BATCH, NO_ENGAGEMENT, Event, EventError, no_engagement, parse_event
 from .impression import Impression
 from .memory import Q2EMemory
@@ -60,6 +69,11 @@ class IngestReport:
 IMPRESSION_CACHE = 256
 #: Seconds after a search with no event before it counts as unengaged (`serve --engagement-window`).
 ENGAGEMENT_WINDOW_S = 300.0
+#: The guard compares a snapshot of the policy with the static allocation every this many
+#: closed searches, once it has at least `GUARD_MIN_SEARCHES` of them.
+GUARD_EVERY, GUARD_MIN_SEARCHES = 500, 200
+
+log = logging.getLogger(__name__)
 
 
 class FeedbackLoop:
@@ -68,10 +82,17 @@ class FeedbackLoop:
     def __init__(self, store: FeedbackStore, policy: Policy, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
                  save: Callable[[dict[str, Any]], Any] | None = None, log_seq: int = 0, log_from: int = 0,
                  memory: Q2EMemory | None = None, mirror: UbiMirror | None = None, sync: UbiSync | None = None,
-                 engagement_window_s: float = ENGAGEMENT_WINDOW_S):
+                 engagement_window_s: float = ENGAGEMENT_WINDOW_S, guard_tolerance: float | None = None,
+                 verdict: Verdict | None = None):
         self.store, self.policy, self.weights, self._save = store, policy, dict(weights), save
         self.engagement_window_s = engagement_window_s
         self._closed_seq = 0  # impressions up to this seq are engaged or closed
+        #: The page gain per search the learned policy may give up (None: no guard, it always serves).
+        self.guard_tolerance = guard_tolerance
+        self.verdict = verdict or Verdict(False)
+        self._snapshot: tuple[Policy, int] | None = None  # (a frozen copy of the policy, impression seq)
+        if guard_tolerance is not None and hasattr(policy, "trusted_"):
+            policy.trusted_ = self.verdict.trusted
         self.memory, self.mirror, self.sync = memory, mirror, sync
         self._memory_pending: set[tuple[str, str]] = set()  # (query, entity) pairs to relearn
         self.log_seq = log_seq  # the last event folded into the policy
@@ -85,7 +106,7 @@ class FeedbackLoop:
     @classmethod
     def open(cls, data: DataDir, policy: Policy, weights: Mapping[str, float] | None = None,
              engine: Engine | None = None, fold: bool = True,
-             engagement_window_s: float = ENGAGEMENT_WINDOW_S) -> "FeedbackLoop":
+             engagement_window_s: float = ENGAGEMENT_WINDOW_S, guard_tolerance: float | None = None) -> "FeedbackLoop":
         """The data dir's log, with `policy` resumed at the `log_seq` its saved state records;
         events logged after that are folded now (unless `fold` is False: a process that only
         logs searches, such as `es-ltrr search`). With `engine`, engagement also teaches the
@@ -97,7 +118,8 @@ class FeedbackLoop:
                    log_seq=int(state.get("log_seq", 0)), log_from=int(state.get("log_from", 0)), memory=Q2EMemory(engine, store) if engine else None,
                    mirror=UbiMirror(engine) if isinstance(engine, ClusterEngine) else None,
                    sync=UbiSync(engine, weights or DEFAULT_WEIGHTS) if isinstance(engine, ClusterEngine) else None,
-                   engagement_window_s=engagement_window_s)
+                   engagement_window_s=engagement_window_s, guard_tolerance=guard_tolerance,
+                   verdict=Verdict(**state["guard"]) if isinstance(state.get("guard"), dict) else None)
         if fold:
             loop.fold()
         return loop
@@ -191,6 +213,34 @@ class FeedbackLoop:
         self._closed_seq = last
         return len(ids)
 
+    def check_guard(self) -> Verdict | None:
+        """With a guard: every `GUARD_EVERY` closed searches, the last snapshot of the policy
+        against the static allocation on the searches logged since (which it did not learn
+        from); the verdict switches the policy. None without a guard."""
+        policy = self.policy
+        if self.guard_tolerance is None or not hasattr(policy, "trusted_"):
+            return None
+        with self._lock:
+            if self._snapshot is None or self._closed_seq - self._snapshot[1] >= GUARD_EVERY:
+                if self._snapshot is not None:
+                    self._judge(*self._snapshot)
+                frozen = replace(policy)  # type: ignore[type-var]  (a learning policy is a dataclass)
+                frozen.load_state(policy.state())
+                self._snapshot = (frozen, self._closed_seq)
+            return self.verdict
+
+    def _judge(self, snapshot: Policy, since: int) -> None:
+        pairs = list(self.store.engaged_impressions(since, self._closed_seq))
+        arms = [arm for arm in ARMS if any(arm in i.decision.allocations for i, _ in pairs)]
+        floors = getattr(snapshot, "floors", None) or {arm: a.floor for arm, a in ARMS.items()}
+        difference, se, n = compare(snapshot, [i for i, _ in pairs], [e for _, e in pairs], arms,
+                                    getattr(snapshot, "depths"), floors)
+        verdict = decide(self.verdict, difference, se, n, float(self.guard_tolerance or 0.0), GUARD_MIN_SEARCHES)
+        if verdict.trusted != self.verdict.trusted:
+            log.warning("policy guard: %s", verdict.reason)
+        self.verdict = verdict
+        self.policy.trusted_ = verdict.trusted  # type: ignore[attr-defined]
+
     def learn_memory(self) -> int:
         """Relearn the Q2E values of the (query, entity) pairs engaged since the last call, in
         one index update (batched: on the embedded engine an update rebuilds the q2e field,
@@ -206,16 +256,32 @@ class FeedbackLoop:
         with self._lock:
             self.policy.load_state(fresh_state)
             self.log_from = self.log_seq
+            self.verdict, self._snapshot = Verdict(False), None  # the fresh policy earns its trust again
+            if self.guard_tolerance is not None and hasattr(self.policy, "trusted_"):
+                self.policy.trusted_ = False
             self.save()
 
     def save(self) -> None:
         """Write the policy state with the log position it includes."""
         if self._save is not None:
             self._save({**self.policy.state(), "log_seq": self.log_seq, "log_from": self.log_from,
+                        **({"guard": self.verdict.to_dict()} if self.guard_tolerance is not None else {}),
                         "saved_at": time.time()})
             self._since_save = 0
         if self.mirror is not None:
             self.mirror.flush()
+
+
+def judge_log(store: FeedbackStore, fresh: Policy, tolerance: float) -> Verdict:
+    """The guard's verdict from the log alone: `fresh` folds the events of every search but
+    the last `GUARD_EVERY`, then is compared with the static allocation on those (what
+    `es-ltrr replay --save` stores beside the replayed state)."""
+    last = store.last_impression_seq()
+    since = max(0, last - GUARD_EVERY)
+    loop = replay(store, fresh, store.last_event_before_impression(since))
+    loop.guard_tolerance, loop._closed_seq = tolerance, last
+    loop._judge(fresh, since)
+    return loop.verdict
 
 
 def replay(store: FeedbackStore, fresh: Policy, until_seq: int | None = None, since_seq: int = 0) -> FeedbackLoop:

@@ -166,6 +166,18 @@ class FeedbackStore:
         yield from self._read("SELECT seq, query_id, action_name, object_id, weight FROM events WHERE seq > ? "
                               "ORDER BY seq", (seq,))
 
+    def last_impression_seq(self) -> int:
+        return int(self._read("SELECT COALESCE(MAX(seq), 0) FROM impressions", ())[0][0])
+
+    def last_event_before_impression(self, seq: int) -> int:
+        """The last event seq before the first event of an impression logged after `seq` (the
+        log position where a policy had learned only from the searches up to `seq`)."""
+        first = self._read("SELECT MIN(e.seq) FROM events e JOIN impressions i ON i.id = e.query_id WHERE i.seq > ?",
+                           (seq,))[0][0]
+        if first is None:
+            return int(self._read("SELECT COALESCE(MAX(seq), 0) FROM events", ())[0][0])
+        return int(first) - 1
+
     def unengaged_impressions(self, after_seq: int, served_before: float) -> tuple[list[str], int]:
         """The impressions after `after_seq` served before `served_before` that no event names
         (not even a no-engagement one), and the last impression seq served before then."""
@@ -214,15 +226,20 @@ class FeedbackStore:
             if doc.get("challenger"):
                 yield doc["challenger"], doc.get("teams", {}), engaged.get(impression_id, set())
 
-    def engaged_impressions(self) -> Iterator[tuple[Impression, dict[str, float]]]:
-        """Every logged impression in log order with its engagement (entity → the largest
-        positive weight logged for it): what off-policy evaluation reads."""
+    def engaged_impressions(self, after_seq: int = 0,
+                            until_seq: int | None = None) -> Iterator[tuple[Impression, dict[str, float]]]:
+        """Every logged impression in log order (after `after_seq`, up to `until_seq`) with its
+        engagement (entity → the largest positive weight logged for it): what off-policy
+        evaluation reads."""
+        until = (1 << 62) if until_seq is None else until_seq
         weights: dict[str, dict[str, float]] = {}
         for query_id, object_id, weight in self._read(
-                "SELECT query_id, object_id, MAX(weight) FROM events WHERE weight > 0 AND object_id IS NOT NULL"
-                " GROUP BY query_id, object_id", ()):
+                "SELECT e.query_id, e.object_id, MAX(e.weight) FROM events e JOIN impressions i ON i.id = e.query_id"
+                " WHERE e.weight > 0 AND e.object_id IS NOT NULL AND i.seq > ? AND i.seq <= ?"
+                " GROUP BY e.query_id, e.object_id", (after_seq, until)):
             weights.setdefault(query_id, {})[object_id] = float(weight)
-        for impression_id, body in self._read("SELECT id, body FROM impressions ORDER BY seq", ()):
+        for impression_id, body in self._read("SELECT id, body FROM impressions WHERE seq > ? AND seq <= ? ORDER BY seq",
+                                              (after_seq, until)):
             yield Impression.from_json(body), weights.get(impression_id, {})
 
     def _engaged(self) -> dict[str, set[str]]:

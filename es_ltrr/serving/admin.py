@@ -196,6 +196,8 @@ def blueprint(access: Access, admin: Admin | None) -> Blueprint:
         if loop is not None:
             body["policy"] = {**loop.policy.state(), "log_seq": loop.log_seq, "log_from": loop.log_from}
             body["log"] = {"log_seq": loop.log_seq, **loop.store.counts()}
+            if loop.guard_tolerance is not None:
+                body["guard"] = {**loop.verdict.to_dict(), "tolerance": loop.guard_tolerance}
         return json_response(body)
 
     return bp

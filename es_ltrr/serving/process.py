@@ -50,7 +50,8 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
 
     searcher = searcher or build_searcher(settings, say=say)
     loop = FeedbackLoop.open(DataDir(settings.data_dir), searcher.policy, settings.action_weights or None,
-                             engine=searcher.engine, engagement_window_s=engagement_window_s)
+                             engine=searcher.engine, engagement_window_s=engagement_window_s,
+                             guard_tolerance=settings.guard_tolerance)
     atexit.register(loop.save)
     atexit.register(loop.learn_memory)
     follow_model = ModelFollower(settings, searcher)
@@ -108,6 +109,7 @@ def start_folding(loop: FeedbackLoop, interval_s: float, memory_interval_s: floa
                 loop.sync_cluster()
                 loop.close_unengaged()
                 loop.fold()
+                loop.check_guard()
                 if time.monotonic() - last_memory >= memory_interval_s:
                     last_memory = time.monotonic()
                     loop.learn_memory()

@@ -89,6 +89,9 @@ def _policy(settings: Settings, data: DataDir) -> Policy:
             policy.load_state(state)
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{data.policy_state_path(policy.name)}: {exc}") from None
+    if hasattr(policy, "trusted_"):  # past burn-in, the learned choice serves once the guard said so
+        guard = (state or {}).get("guard")
+        policy.trusted_ = bool(guard.get("trusted")) if isinstance(guard, dict) else False
     return policy
 
 

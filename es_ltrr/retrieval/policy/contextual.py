@@ -95,6 +95,9 @@ class ContextualPolicy(Policy):
         self.added_ = np.maximum(np.array(depths)[None, :] - floor_depth, 0) * PRIOR_NEW_SHARE
         self.added_n_ = np.ones((len(self.arms), len(depths)))
         self.n_updates_ = 0
+        #: Whether the learned choice serves past burn-in: the guard's verdict where searches are
+        #: served (`guard.py`, set by the feedback loop); the static allocation serves while False.
+        self.trusted_ = True
 
     # -- deciding -------------------------------------------------------------------------
 
@@ -102,7 +105,11 @@ class ContextualPolicy(Policy):
         check_arm_names(available, "available arms")
         with self._lock:
             if self.n_updates_ < self.burn_in:
-                return self._burn_in_decision(available)
+                return self._static_decision(available, f"burn-in: static allocation for the first {self.burn_in} "
+                                             f"searches ({self.n_updates_} so far)")
+            if not self.trusted_:
+                return self._static_decision(available, "guard: the learned policy is not shown no worse than the "
+                                             "static allocation yet")
             forced = {a: d for a, d in self.force.items() if a in available}
             free = [a for a in available if a not in forced]
             mean, std = self._posterior(featurize(context), free)
@@ -147,12 +154,11 @@ class ContextualPolicy(Policy):
         return [{d: float(np.mean(choices[:, i] == j)) for j, d in enumerate(self.depths)}
                 for i in range(choices.shape[1])]
 
-    def _burn_in_decision(self, available: Sequence[str]) -> Decision:
+    def _static_decision(self, available: Sequence[str], reason: str) -> Decision:
+        """Every arm at its default depth (at least its floor): burn-in, or the guard's verdict."""
         static = default_allocation()
         allocations = {a: max(static.get(a, 0), self.floors[a]) for a in available}
-        reason = f"burn-in: static allocation for the first {self.burn_in} searches ({self.n_updates_} so far)"
-        return Decision(allocations, {a: 1.0 for a in available}, self.name,
-                        forced={a: reason for a in available})
+        return Decision(allocations, {a: 1.0 for a in available}, self.name, forced={a: reason for a in available})
 
     def _explain(self, arm: str, mean: np.ndarray, std: np.ndarray, value: np.ndarray, unique: np.ndarray,
                  chosen: int, unbudgeted: int) -> dict[str, Any]:
