@@ -49,8 +49,8 @@ def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: s
     if settings.cluster_url:
         fail("simulate runs on the embedded engine (drop --cluster)")
     searcher = searcher_for(obj, settings)
-    if http_url:
-        names = ("oracle",) if "oracle" in names else ()
+    if http_url:  # the server's policy, beside the static allocation and the oracle run here
+        names = tuple(n for n in ("all_arms", "oracle") if n in names)
     config = SimulationConfig(queries, report_queries, seed, names, cost, budget, burn_in, http=http_url)
     try:
         result = run(searcher, load_catalog(settings.catalog), config, say)

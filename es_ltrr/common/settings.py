@@ -87,6 +87,9 @@ class Settings:
     #: interleaving on `interleave_share` of searches (`es-ltrr models` shows the outcome).
     challenger_model: str | None = None
     interleave_share: float = 0.0
+    #: While a model serves (and no challenger_model is set), the share of searches that
+    #: interleave it with fusion: the evidence that rolls it back when fusion wins (0: never).
+    model_guard_share: float = 0.05
     #: UBI action → weight of the engagement (`feedback.events.DEFAULT_WEIGHTS` when empty).
     action_weights: dict[str, float] = field(default_factory=dict)
     rrf_weights: dict[str, float] = field(default_factory=dict)
@@ -179,7 +182,7 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
         out["timeout_s"] = float(out["timeout_s"])
     if isinstance(out.get("arm_timeout_ms"), str):
         out["arm_timeout_ms"] = int(out["arm_timeout_ms"])
-    for key in ("interleave_share", "guard_tolerance"):
+    for key in ("interleave_share", "guard_tolerance", "model_guard_share"):
         if isinstance(out.get(key), (str, int)) and not isinstance(out.get(key), bool):
             out[key] = float(out[key])
     for key in ("verify_certs", "embed"):

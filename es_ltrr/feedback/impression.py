@@ -34,9 +34,11 @@ class Impression:
     page: tuple[str, ...]
     understanding: Mapping[str, Any] = field(default_factory=dict)
     timings_ms: Mapping[str, float] = field(default_factory=dict)
-    #: Team-draft interleaving of the page: the challenger ranker and each id's team.
+    #: Team-draft interleaving of the page: the challenger ranker, each id's team, and the
+    #: serving ranker it was interleaved with (team A).
     challenger: str = ""
     teams: Mapping[str, str] = field(default_factory=dict)
+    champion: str = ""
 
     @classmethod
     def of(cls, result: SearchResult) -> "Impression":
@@ -46,7 +48,7 @@ class Impression:
                    "slots": [s.kind for s in u.slots], "misspelled": u.misspelled}
         return cls(result.impression_id, result.served_at, result.request.query, u.normalized, result.context,
                    result.decision, result.arm_results, tuple(result.ids), summary, dict(result.timings_ms),
-                   result.challenger, dict(result.teams))
+                   result.challenger, dict(result.teams), result.champion)
 
     def arm_result(self, arm: str) -> ArmResult | None:
         return find_arm_result(self.arm_results, arm)
@@ -66,7 +68,8 @@ class Impression:
                          "forced": dict(d.forced)},
             "arm_results": [asdict(r) for r in self.arm_results],
             "page": list(self.page), "understanding": dict(self.understanding), "timings_ms": dict(self.timings_ms),
-            **({"challenger": self.challenger, "teams": dict(self.teams)} if self.challenger else {}),
+            **({"challenger": self.challenger, "teams": dict(self.teams), "champion": self.champion}
+               if self.challenger else {}),
         }, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -80,4 +83,4 @@ class Impression:
         arms = tuple(ArmResult(**{**r, "ids": tuple(r["ids"])}) for r in doc["arm_results"])
         return cls(doc["id"], doc["served_at"], doc["query"], doc["normalized"], context, decision, arms,
                    tuple(doc["page"]), doc["understanding"], doc["timings_ms"], doc.get("challenger", ""),
-                   doc.get("teams", {}))
+                   doc.get("teams", {}), doc.get("champion", ""))

@@ -32,10 +32,13 @@ class Outcome:
                 "challenger_better": low > 0.5, "challenger_worse": high < 0.5}
 
 
-def outcomes(store: FeedbackStore) -> list[Outcome]:
-    """One `Outcome` per challenger seen in the log (team B is the challenger)."""
+def outcomes(store: FeedbackStore, champion: str | None = None) -> list[Outcome]:
+    """One `Outcome` per challenger seen in the log (team B is the challenger), of the pages
+    interleaved with the serving ranker `champion` when given."""
     tally: dict[str, list[int]] = {}
-    for challenger, teams, engaged in store.interleavings():
+    for challenger, teams, engaged, served in store.interleavings():
+        if champion is not None and served != champion:
+            continue
         t = tally.setdefault(challenger, [0, 0, 0, 0])
         result = credit(teams, engaged)
         t[{"B": 0, "A": 1, "tie": 2, None: 3}[result]] += 1

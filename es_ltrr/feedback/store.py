@@ -217,14 +217,15 @@ class FeedbackStore:
         for impression_id, normalized, body in self._read("SELECT id, normalized, body FROM impressions ORDER BY seq", ()):
             yield normalized, list(json.loads(body)["page"]), engaged.get(impression_id, set())
 
-    def interleavings(self) -> Iterator[tuple[str, dict[str, str], set[str]]]:
-        """(challenger, id → team, ids engaged with a positive weight) per interleaved impression."""
+    def interleavings(self) -> Iterator[tuple[str, dict[str, str], set[str], str]]:
+        """(challenger, id → team, ids engaged with a positive weight, the serving ranker) per
+        interleaved impression."""
         engaged = self._engaged()
         for impression_id, body in self._read(
                 "SELECT id, body FROM impressions WHERE instr(body, ?) > 0 ORDER BY seq", ('"challenger":',)):
             doc = json.loads(body)
             if doc.get("challenger"):
-                yield doc["challenger"], doc.get("teams", {}), engaged.get(impression_id, set())
+                yield doc["challenger"], doc.get("teams", {}), engaged.get(impression_id, set()), doc.get("champion", "")
 
     def engaged_impressions(self, after_seq: int = 0,
                             until_seq: int | None = None) -> Iterator[tuple[Impression, dict[str, float]]]:

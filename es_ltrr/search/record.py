@@ -53,6 +53,15 @@ class SearchResult:
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
+    def champion(self) -> str:
+        """On an interleaved page, the serving ranker's label (team A; the pipeline names the
+        ranking `interleaved(<serving> vs <challenger>)`); otherwise ""."""
+        prefix, sep = "interleaved(", f" vs {self.challenger})"
+        if self.challenger and self.ranker.startswith(prefix) and self.ranker.endswith(sep):
+            return self.ranker[len(prefix):-len(sep)]
+        return ""
+
+    @property
     def hits(self) -> list[tuple[Candidate, float]]:
         """The page in rank order: (candidate, score)."""
         return [(self.candidates[i], self.scores[i]) for i in self.page]

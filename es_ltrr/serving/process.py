@@ -23,12 +23,18 @@ from ..common.extras import require
 from ..common.redact import install_log_scrubber, register, url_password
 from ..common.settings import Settings
 from ..feedback import FeedbackLoop
+from ..feedback.interleaving_wins import outcomes
 from ..feedback.loop import ENGAGEMENT_WINDOW_S
+from ..feedback.store import FeedbackStore
+from ..ranking import label
 from ..search.pipeline import Searcher
 from .access import Access, load_access
-from .wiring import build_searcher, ranker_for
+from .wiring import build_searcher, challenger_for, ranker_for
 
 log = logging.getLogger(__name__)
+
+#: Decided interleaved pages (one team got more clicks) before the model guard may roll back.
+MODEL_GUARD_MIN = 200
 
 #: Seconds between two folds of the others' events (the replicas' documented lag).
 FOLD_INTERVAL_S = 1.0
@@ -54,7 +60,7 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
                              guard_tolerance=settings.guard_tolerance)
     atexit.register(loop.save)
     atexit.register(loop.learn_memory)
-    follow_model = ModelFollower(settings, searcher)
+    follow_model = ModelFollower(settings, searcher, loop.store)
     start_folding(loop, fold_interval_s, memory_interval_s, also=follow_model)
     searcher.warm()  # the first request must not pay the model load
     return create_app(searcher, loop, access, Admin(settings, searcher, loop, follow_model))
@@ -69,12 +75,21 @@ def settings_access(settings: Settings, say: Callable[[str], None]) -> Access:
 class ModelFollower:
     """Switches the searcher's ranker when the data dir's active model changes (`es-ltrr train`,
     `models --promote`, `train --rollback` in another process): no restart. A model that
-    cannot be loaded leaves the current ranker in place and is logged."""
+    cannot be loaded leaves the current ranker in place and is logged.
 
-    def __init__(self, settings: Settings, searcher: Searcher):
+    It is also the model's guard: while a model serves, `model_guard_share` of searches
+    interleave it with fusion; once fusion's win rate over at least `MODEL_GUARD_MIN` decided
+    pages is above one half with 95 % confidence, the model is rolled back (to the one active
+    before it, or fusion) and the log says why."""
+
+    def __init__(self, settings: Settings, searcher: Searcher, store: FeedbackStore | None = None):
         self.settings, self.searcher, self.data = settings, searcher, DataDir(settings.data_dir)
+        self.store = store
         self.current = self._active()
         self._lock = threading.Lock()  # the fold thread and an admin request may both call it
+        if store is not None:  # this process serves: the model it starts with is watched too
+            searcher.challenger, searcher.interleave_share = challenger_for(
+                settings, self.data, searcher.engine, searcher.ranker, searcher.fallback)
 
     def _active(self) -> str | None:
         active = self.data.active_model()
@@ -84,6 +99,7 @@ class ModelFollower:
         if self.settings.model or self.settings.ltr_model:
             return  # a model pinned by the settings does not follow the data dir
         with self._lock:
+            self._guard()
             self._follow()
 
     def _follow(self) -> None:
@@ -91,9 +107,28 @@ class ModelFollower:
         if active == self.current:
             return
         ranker = ranker_for(self.settings, self.data, self.searcher.engine, self.searcher.fallback)
+        challenger, share = challenger_for(self.settings, self.data, self.searcher.engine, ranker, self.searcher.fallback,
+                                           guard=self.store is not None)
+        self.searcher.interleave_share = 0.0  # no interleaving of a new ranker with the old challenger
         self.searcher.ranker = ranker  # one assignment: a search in flight keeps the ranker it read
+        self.searcher.challenger, self.searcher.interleave_share = challenger, share
         self.current = active
         log.warning("active model is now %s: ranking with %s", active or "none", ranker.kind)
+
+    def _guard(self) -> None:
+        """Roll the serving model back once interleaving shows fusion ranks better."""
+        if self.store is None or self.current is None or self.searcher.challenger is not self.searcher.fallback:
+            return
+        served = label(self.searcher.ranker)
+        fusion = label(self.searcher.fallback)
+        outcome = next((o for o in outcomes(self.store, champion=served) if o.challenger == fusion), None)
+        if outcome is None or outcome.wins + outcome.losses < MODEL_GUARD_MIN or not outcome.to_dict()["challenger_better"]:
+            return
+        low, high = outcome.interval
+        previous = self.data.rollback_model()
+        log.warning("model guard: fusion beat %s on %d of %d interleaved pages (win rate %.3f…%.3f, 95 %%): "
+                    "rolled back to %s", served, outcome.wins, outcome.wins + outcome.losses, low, high,
+                    previous or "fusion")
 
 
 def start_folding(loop: FeedbackLoop, interval_s: float, memory_interval_s: float = MEMORY_INTERVAL_S,

@@ -50,15 +50,17 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
         data.check(MUSIC, settings.catalog)
         engine = make_engine(settings)
     fusion = RRFRanker(settings.rrf_weights)
+    ranker = ranker_for(settings, data, engine, fusion)
+    challenger, share = challenger_for(settings, data, engine, ranker, fusion, guard=False)
     return Searcher(
         engine=engine,
         gazetteer=Gazetteer.load(data.gazetteer_path),
         policy=_policy(settings, data),
         encoder=encoder,
-        ranker=ranker_for(settings, data, engine, fusion),
+        ranker=ranker,
         fallback=fusion,
-        challenger=_challenger(settings, data, engine),
-        interleave_share=settings.interleave_share,
+        challenger=challenger,
+        interleave_share=share,
         catalog=CatalogStats.load(data.stats_path),
         flavor=engine.flavor,
     )
@@ -132,6 +134,21 @@ def _model_ranker(model_dir: Path, plugin: LtrPlugin | None, in_cluster: bool = 
         return PluginRanker(model_dir.name)
     featureset = default_featureset()
     return XGBoostRanker(LtrModel.load(model_dir, featureset), feature_logger(plugin, featureset))
+
+
+def challenger_for(settings: Settings, data: DataDir, engine: Engine, ranker: Ranker, fusion: Ranker,
+                   guard: bool = True) -> tuple[Ranker | None, float]:
+    """What is interleaved with the serving `ranker`, on what share of searches: the
+    `challenger_model` when one is set; else, where a `guard` watches (`es-ltrr serve`) and a
+    model serves, fusion on `model_guard_share` (the evidence that rolls a model back,
+    `serving/process.py`); else nothing."""
+    if settings.challenger_model:
+        return _challenger(settings, data, engine), settings.interleave_share
+    if guard and ranker.kind != fusion.kind and settings.model_guard_share > 0:
+        if not 0.0 < settings.model_guard_share <= 1.0:
+            raise ValueError(f"model_guard_share must be in [0, 1], got {settings.model_guard_share}")
+        return fusion, settings.model_guard_share
+    return None, 0.0
 
 
 def _challenger(settings: Settings, data: DataDir, engine: Engine) -> Ranker | None:

@@ -158,3 +158,37 @@ def test_an_active_model_of_another_featureset_is_not_served(small_catalog, mode
     assert "trained on features" in caplog.text and "es-ltrr train" in caplog.text
     with pytest.raises(ValueError, match="trained on features"):
         build_searcher(replace(settings, model=old), say=lambda _: None)
+
+
+def test_a_model_that_fusion_beats_in_interleaving_is_rolled_back(small_catalog, model_path, tmp_path, monkeypatch):
+    """`es-ltrr serve` interleaves a serving model with fusion on a share of searches; once
+    fusion wins with 95 % confidence over enough pages, the model is rolled back by itself."""
+    import shutil
+
+    from es_ltrr.common.datadir import DataDir
+    from es_ltrr.common.settings import Settings
+    from es_ltrr.feedback import FeedbackLoop, FeedbackStore
+    from es_ltrr.retrieval.policy import StaticPolicy
+    from es_ltrr.serving import process
+    from es_ltrr.serving.wiring import build_searcher
+
+    monkeypatch.setattr(process, "MODEL_GUARD_MIN", 60)
+    data = DataDir(tmp_path / "d")
+    shutil.copytree(model_path, data.model_dir("word-grades"))
+    data.activate_model("word-grades")
+    settings = Settings.load(env={}, catalog=small_catalog, data_dir=data.root, embed=False)
+    searcher = replace(build_searcher(settings, say=lambda _: None), policy=StaticPolicy())
+    assert searcher.challenger is None  # outside `serve` nothing is interleaved
+    loop = FeedbackLoop(FeedbackStore(data.feedback_log), searcher.policy)
+    follower = process.ModelFollower(settings, searcher, loop.store)
+    assert searcher.challenger is searcher.fallback and searcher.interleave_share == settings.model_guard_share
+    searcher.interleave_share = 1.0  # every page interleaved, so the test needs few searches
+    for i in range(80):
+        result = searcher.search(parse_search_request({"query": ["remix", "love", "summer", "dance"][i % 4]}))
+        assert result.champion == "xgboost:word-grades" and result.challenger == "rrf"
+        loop.log_search(result)
+        fusion_pick = next((doc for doc, team in result.teams.items() if team == "B"), None)
+        if fusion_pick:  # the user clicks what fusion placed
+            loop.ingest([{"query_id": result.impression_id, "action_name": "play", "object_id": fusion_pick}])
+    follower()
+    assert data.active_model() is None and searcher.ranker.kind == "rrf" and searcher.challenger is None

@@ -47,6 +47,8 @@ from .users import QueryGenerator
 #: What the simulator compares: two static references, every learning policy, the oracle.
 POLICY_NAMES = ("all_arms", "best_single", *LEARNING_POLICIES, "oracle")
 _EXTRA = {"extra": "simulate", "what": "the simulator's metrics (ir-measures)"}
+#: Learning searches per point of the learning curve.
+LEARNING_WINDOW = 500
 
 
 @dataclass
@@ -72,9 +74,17 @@ class SimulationResult:
     seconds: dict[str, float] = field(default_factory=dict)
     learned: dict[str, Any] = field(default_factory=dict)  # policy name → the Policy after learning
 
+    def learning_curve(self, window: int = LEARNING_WINDOW) -> dict[str, list[float]]:
+        """Per run, the mean page nDCG@10 of each `window` consecutive learning searches: how
+        good the pages were while the policy learned (the static allocation's beside it)."""
+        return {name: [round(float(np.mean([o.ndcg10 for o in run.stream[i:i + window]])), 4)
+                       for i in range(0, len(run.stream), window)]
+                for name, run in self.runs.items() if run.stream and name != "oracle"}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "policies": {name: {k: round(v, 4) for k, v in m.items()} for name, m in self.metrics.items()},
+            "learning_curve": {"window": LEARNING_WINDOW, "ndcg10": self.learning_curve()},
             "labels": {name: run.label for name, run in self.runs.items()},
             "queries": self.config.queries, "report_queries": self.config.report_queries,
             "seed": self.config.seed, "cost": self.config.cost, "budget": self.config.budget,
@@ -109,6 +119,10 @@ def simulate(searcher: Searcher, entities: list[dict], config: SimulationConfig,
                           config.progress)
         seconds["http"] = time.perf_counter() - t
         runs = {"http": served}
+        if "all_arms" in config.policies:  # the static allocation on the same users: the curve's baseline
+            runs["all_arms"] = run_policy(searcher, "all_arms", policy_chooser(StaticPolicy(), available), None, stream,
+                                          report, oracle_s, oracle_r, config.cost, clicks, config.seed,
+                                          progress=config.progress)
         if "oracle" in config.policies:
             runs["oracle"] = run_policy(searcher, "oracle", lambda t: oracle_decision(t, available, config.depths), None,
                                         stream, report, oracle_s, oracle_r, config.cost, clicks, config.seed,

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from tqdm import tqdm
 
 from .clicks import ClickModel
-from .runner import Outcome, PolicyRun, Trial, objective
+from .runner import Outcome, PolicyRun, Trial, objective, page_ndcg
 
 
 class HttpError(RuntimeError):
@@ -46,7 +46,8 @@ def outcome(body: dict[str, Any], trial: Trial, cost: float, oracle: float) -> O
     requested = sum(arm["requested"] for arm in body["arms"])
     found = bool(union & trial.query.relevant)
     page = [hit["id"] for hit in body["hits"]]
-    return Outcome(found, len(union), requested, page, objective(found, requested, cost), oracle)
+    return Outcome(found, len(union), requested, page, objective(found, requested, cost), oracle,
+                   page_ndcg(page, trial.query.grades))
 
 
 def run_http(base_url: str, stream: Sequence[Trial], report: Sequence[Trial], oracle_stream: Sequence[float],

@@ -9,7 +9,7 @@ import numpy as np
 from tabulate import tabulate
 
 from ...common.plots import pyplot, save
-from .experiment import SimulationResult
+from .experiment import LEARNING_WINDOW, SimulationResult
 
 COLUMNS = [("recall", "recall"), ("mrr", "MRR"), ("ndcg10", "nDCG@10"), ("candidates", "candidates"),
            ("requested", "requested"), ("regret", "regret"), ("regret_rate_early", "regret/query early"),
@@ -33,7 +33,7 @@ def table(result: SimulationResult) -> str:
 
 
 def plots(result: SimulationResult, out: Path) -> list[Path]:
-    """Write regret.png, learning.png and recall_vs_candidates.png into `out`."""
+    """Write regret.png, learning.png, recall_vs_candidates.png and page_quality.png into `out`."""
     plt = pyplot("the simulator's plots (--plots)")
     written = []
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -61,4 +61,14 @@ def plots(result: SimulationResult, out: Path) -> list[Path]:
     ax.set(xlabel="candidates per query (report set)", ylabel="recall of a relevant entity",
            title="Recall against retrieval cost")
     written.append(save(fig, out / "recall_vs_candidates.png"))
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    curve = result.learning_curve()
+    for name, points in curve.items():
+        x = [(i + 1) * LEARNING_WINDOW for i in range(len(points))]
+        ax.plot(x, points, marker="o", label=result.runs[name].label)
+    ax.set(xlabel="learning searches", ylabel=f"page nDCG@10 (mean of {LEARNING_WINDOW})",
+           title="Page quality while learning (higher is better)")
+    ax.legend(fontsize=8)
+    written.append(save(fig, out / "page_quality.png"))
     return written

@@ -124,6 +124,8 @@ class Outcome:
     page: list[str]
     objective: float
     oracle_objective: float
+    #: nDCG@10 of the page by the user's own grades: the page quality along the learning curve.
+    ndcg10: float = 0.0
 
 
 @dataclass
@@ -142,6 +144,18 @@ class PolicyRun:
 Chooser = Callable[[Trial], Decision]
 
 
+def page_ndcg(page: Sequence[str], grades: Mapping[str, int], k: int = 10) -> float:
+    """nDCG@k of a page by graded relevance (the same gain and discount ir-measures uses for
+    nDCG: grade / log2(1 + rank)), 0 when nothing is relevant.
+
+    >>> round(page_ndcg(["b", "a"], {"a": 3, "b": 1}), 4)
+    0.7967
+    """
+    gains = [grades.get(doc, 0) / np.log2(rank + 1) for rank, doc in enumerate(page[:k], start=1)]
+    ideal = [g / np.log2(rank + 1) for rank, g in enumerate(sorted(grades.values(), reverse=True)[:k], start=1)]
+    return float(sum(gains) / sum(ideal)) if sum(ideal) > 0 else 0.0
+
+
 def objective(found: bool, requested: int, cost: float) -> float:
     """The retrieval objective every policy is judged on: 1 for a relevant entity among the
     candidates, minus `cost` per candidate requested (what the learning policies trade)."""
@@ -157,7 +171,8 @@ def play(searcher: Searcher, trial: Trial, decision: Decision, cost: float, orac
     ids = {c.id for c in record.candidates}
     found = bool(ids & trial.query.relevant)
     requested = sum(decision.allocations.values())
-    return Outcome(found, len(ids), requested, record.ids, objective(found, requested, cost), oracle), record
+    return Outcome(found, len(ids), requested, record.ids, objective(found, requested, cost), oracle,
+                   page_ndcg(record.ids, trial.query.grades)), record
 
 
 def run_policy(searcher: Searcher, name: str, choose: Chooser, learner: Policy | None, stream: Sequence[Trial],
