@@ -152,10 +152,12 @@ def simulate(searcher: Searcher, entities: list[dict], config: SimulationConfig,
     if "thompson" in wanted:
         learned["thompson"] = ThompsonPolicy(seed=config.seed, **hyper)
         runs["thompson"] = run("thompson", policy_chooser(learned["thompson"], available), learned["thompson"])
-    budget = float(np.mean([o.requested for o in runs["thompson"].report])) if "thompson" in runs else 60.0
+    # the candidates Thompson added beyond the floors: what the random controls add on average
+    budget = (max(0.0, float(np.mean([o.candidates for o in runs["thompson"].report])) - floors_union(report, learned["thompson"]))
+              if "thompson" in runs else 30.0)
     if "uniform" in wanted:
         uniform = UniformPolicy(seed=config.seed, mean_candidates=budget, **{**hyper, "burn_in": 0})
-        runs["uniform"] = run("uniform", policy_chooser(uniform, available), label=f"uniform (mean {budget:.0f} requested)")
+        runs["uniform"] = run("uniform", policy_chooser(uniform, available), label=f"uniform (mean {budget:.0f} added)")
     if "epsilon_greedy" in wanted:
         learned["epsilon_greedy"] = EpsilonGreedyPolicy(seed=config.seed, explore_candidates=budget, **hyper)
         runs["epsilon_greedy"] = run("epsilon_greedy", policy_chooser(learned["epsilon_greedy"], available),
@@ -166,6 +168,12 @@ def simulate(searcher: Searcher, entities: list[dict], config: SimulationConfig,
     runs = {name: runs[name] for name in POLICY_NAMES if name in runs and name in config.policies}
     metrics = {name: measure(r, report, ir_measures, config.burn_in) for name, r in runs.items()}
     return SimulationResult(config, runs, metrics, seconds, learned)
+
+
+def floors_union(trials: Sequence[Trial], policy: Any) -> float:
+    """Mean candidates of the floors alone (every arm at its floor) over `trials`."""
+    floors = getattr(policy, "floors", {})
+    return float(np.mean([len({i for arm, floor in floors.items() for i in t.arm_ids(arm)[:floor]}) for t in trials]))
 
 
 def measure(run: PolicyRun, report: Sequence[Trial], ir_measures: Any, burn_in: int = 0) -> dict[str, float]:
