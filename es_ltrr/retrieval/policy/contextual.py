@@ -155,10 +155,12 @@ class ContextualPolicy(Policy):
                 for i in range(choices.shape[1])]
 
     def _static_decision(self, available: Sequence[str], reason: str) -> Decision:
-        """Every arm at its default depth (at least its floor): burn-in, or the guard's verdict."""
+        """Every arm at its default depth (at least its floor): burn-in, or the guard's verdict;
+        the `force` rules hold here too (they are the operator's, not the policy's)."""
         static = default_allocation()
-        allocations = {a: max(static.get(a, 0), self.floors[a]) for a in available}
-        return Decision(allocations, {a: 1.0 for a in available}, self.name, forced={a: reason for a in available})
+        allocations = {a: self.force.get(a, max(static.get(a, 0), self.floors[a])) for a in available}
+        forced = {a: "rule: force" if a in self.force else reason for a in available}
+        return Decision(allocations, {a: 1.0 for a in available}, self.name, forced=forced)
 
     def _explain(self, arm: str, mean: np.ndarray, std: np.ndarray, value: np.ndarray, unique: np.ndarray,
                  chosen: int, unbudgeted: int) -> dict[str, Any]:
@@ -195,14 +197,21 @@ class ContextualPolicy(Policy):
                 if depth > self.floors[arm]:
                     models.append(a * len(self.depths) + self.depths.index(depth))
                     values.append(reward)
+        self._learn_costs(record)
+        if models:
+            self.models.learn(featurize(record.context), np.array(models, dtype=int), np.array(values))
+        self.n_updates_ += 1
+
+    def _learn_costs(self, record: ServedSearch) -> None:
+        """The unique candidates each depth beyond an arm's floor added in `record`: the cost
+        side of every choice, measured whatever the policy learns about value."""
+        for arm in self.arms:
+            a = self.arms.index(arm)
             for depth, added in new_candidates(record, arm, self.depths, self.floors).items():
                 if depth > self.floors[arm]:
                     j = self.depths.index(depth)
                     self.added_[a, j] += added
                     self.added_n_[a, j] += 1
-        if models:
-            self.models.learn(featurize(record.context), np.array(models, dtype=int), np.array(values))
-        self.n_updates_ += 1
 
     def _learned_state(self) -> dict[str, Any]:
         return {"features": list(FEATURES), "arms": list(self.arms), "depths": list(self.depths),

@@ -94,19 +94,16 @@ def depth_rewards(record: ServedSearch, engagement: Mapping[str, float], menu: S
 
 
 def new_candidates(record: ServedSearch, arm: str, menu: Sequence[int], floors: Mapping[str, int]) -> dict[int, int]:
-    """What each depth of `arm` (up to the depth it ran) added to the union: entities in its
-    top d, beyond its floor, that no other executed arm returned — the candidates, and so the
-    ranking and feature cost, that depth buys."""
+    """What each depth of `arm` (up to the depth it ran) adds to the union beyond the floors:
+    entities in its top d that no arm found within its floor — the candidates, and so the
+    ranking and feature cost, that depth buys. Measured against the floors (which always
+    run), not against what other arms happened to add, so an arm's cost does not fall
+    because others went deep too."""
     mine = record.arm_result(arm)
     requested = record.decision.allocations.get(arm, 0)
     if mine is None or mine.error or requested <= 0:
         return {}
-    others: set[str] = set()
-    for other, depth in record.decision.allocations.items():
-        result = record.arm_result(other) if other != arm and depth > 0 else None
-        if result is not None:
-            others.update(result.ids)
-    own_floor = set(mine.ids[: floors.get(arm, 0)])
+    free = floor_ids(record, floors)
     exhausted = len(mine.ids) < requested
-    return {d: sum(1 for doc in mine.ids[:d] if doc not in others and doc not in own_floor)
+    return {d: sum(1 for doc in mine.ids[:d] if doc not in free)
             for d in menu if d > 0 and (d <= requested or exhausted)}

@@ -66,4 +66,7 @@ class UniformPolicy(ContextualPolicy):
         return choices[0], self._shares(choices), np.zeros_like(mean)  # no value: chance decides
 
     def _learn(self, record, engagement) -> None:
-        self.n_updates_ += 1  # counts searches; the allocation never changes
+        # measures what each depth adds, so the mean of added candidates holds; the chance of
+        # each depth never changes
+        self._learn_costs(record)
+        self.n_updates_ += 1
