@@ -63,7 +63,8 @@ def install(src: Path, venv: Path, extras: str) -> dict:
     if run.returncode != 0:
         sys.exit(f"pip install failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
     links = [d for d in os.environ.get("PIP_FIND_LINKS", "").split() if d]
-    local = [line for line in run.stdout.splitlines() if any(d in line for d in links)] if links else []
+    local = [line for line in run.stdout.splitlines()  # "Processing /opt/wheels/x.whl", not "Looking in links"
+             if any(d in line for d in links) and not line.startswith("Looking in links")]
     return {"install_s": seconds, "received_mb": (received_bytes() - before) / 1e6, "find_links": links,
             "from_find_links": len(local), "venv_mb": du_mb(venv)}
 

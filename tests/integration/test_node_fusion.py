@@ -6,7 +6,7 @@ its score-ranker (RRF) processor against plain reciprocal-rank fusion (k 60, eve
 1: the node's RRF has no weights), each arm taking the same window of hits.
 
 The node is started here, on its own home and port (`es-ltrr node start --neural-search
---no-ltr`: the default test nodes stay light), sharing the default OpenSearch node's Maven
+--no-ltr`, port 9210 when free: the default test nodes stay light), sharing the default OpenSearch node's Maven
 downloads, and stopped at the end of the module when this module started it;
 ES_LTRR_TEST_NEURAL_CLUSTER names a running one instead. Without test clusters (no
 ES_LTRR_TEST_CLUSTER) the module is skipped like the rest of the integration suite.
@@ -15,6 +15,7 @@ ES_LTRR_TEST_CLUSTER) the module is skipped like the rest of the integration sui
 from __future__ import annotations
 
 import os
+import socket
 import time
 from dataclasses import replace
 
@@ -55,8 +56,9 @@ def node_url(cluster_url):
     from es_ltrr.ops.devnode.host import node_pid
 
     default = NodeConfig.from_env()
-    config = NodeConfig.from_env(home=default.home.parent / f"{default.home.name}-neural", port=NEURAL_PORT,
-                                 neural_search=True, ltr=False, downloads=default.home / "downloads")
+    home = default.home.parent / f"{default.home.name}-neural"
+    config = NodeConfig.from_env(home=home, port=_port(home), neural_search=True, ltr=False,
+                                 downloads=default.home / "downloads")
     started_here = node_pid(config) is None
     t0 = time.monotonic()
     url = start(config, progress=lambda line: print(f"  [neural node] {line}"))
@@ -65,6 +67,25 @@ def node_url(cluster_url):
     yield url
     if started_here:
         stop(config)
+
+
+def _port(home) -> int:
+    """The port of the node running from `home`, else NEURAL_PORT when it is free, else any free one."""
+    from es_ltrr.ops.devnode import NodeConfig
+    from es_ltrr.ops.devnode.host import node_pid
+
+    if node_pid(NodeConfig(home=home)) is not None:
+        for line in (NodeConfig(home=home).dist / "config" / "opensearch.yml").read_text().splitlines():
+            if line.startswith("http.port:"):
+                return int(line.split(":", 1)[1])
+    for port in (NEURAL_PORT, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise AssertionError("unreachable: port 0 always binds")
 
 
 @pytest.fixture(scope="module")
