@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     old = [entities[i].get("description") or entities[i]["name"] for i in picked]
     new = [new_all[i] for i in picked]
 
-    encoder = Encoder()
+    encoder = Encoder(backend="torch")
     model = encoder.model
-    onnx_encoder = Encoder(cache_dir=settings.cache_dir)
+    onnx_encoder = Encoder.for_settings(settings)
     onnx_encoder.encode(new[:8])  # the ONNX session (and export on a new machine) outside the timing
     import torch
 

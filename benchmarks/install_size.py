@@ -4,7 +4,8 @@
 
 Reads the requirements of the installed es-ltrr (so run it after `pip install -e ".[all]"`
 of this checkout) and sums the files of every distribution each extra pulls in, transitively,
-beyond the core — the figures docs/results.md ("What the install costs") states.
+beyond the core — the figures docs/results.md ("What the install costs") states; an extra
+whose distributions are not installed here (e.g. `torch`, outside `all`) names them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from tabulate import tabulate
 
-EXTRAS = ("embedding", "server", "cluster", "ltr")
+EXTRAS = ("embedding", "server", "cluster", "ltr", "ann", "simulate", "torch")
 
 
 def closure(requirements: list[str], extras: set[str]) -> set[str]:
@@ -50,16 +51,30 @@ def size_mb(name: str) -> float:
     return total / 1e6
 
 
+def installed(name: str) -> bool:
+    try:
+        md.distribution(name)
+        return True
+    except md.PackageNotFoundError:
+        return False
+
+
 def main() -> int:
     own = md.requires("es-ltrr") or []
-    core = closure(own, set()) - {"es-ltrr"}
+    core = {n for n in closure(own, set()) if installed(n)} - {"es-ltrr"}
     rows = [["(core)", sum(size_mb(n) for n in core), ", ".join(sorted(core))]]
+    everything = set(core)
     for extra in EXTRAS:
         extra_only = closure(own, {extra}) - core - {"es-ltrr"}
-        biggest = sorted(extra_only, key=size_mb, reverse=True)[:4]
-        rows.append([extra, sum(size_mb(n) for n in extra_only),
-                     ", ".join(f"{n} {size_mb(n):.0f}" for n in biggest)])
-    print(tabulate(rows, ["extra", "MB beyond core", "largest distributions (MB)"], floatfmt=".0f"))
+        missing = sorted(n for n in extra_only if not installed(n))
+        if missing:  # a partial sum would be another extra's size
+            rows.append([extra, None, f"not installed: {', '.join(missing)}"])
+            continue
+        everything |= extra_only
+        biggest = ", ".join(f"{n} {size_mb(n):.0f}" for n in sorted(extra_only, key=size_mb, reverse=True)[:4])
+        rows.append([extra, sum(size_mb(n) for n in extra_only), biggest])
+    rows.append(["(everything installed)", sum(size_mb(n) for n in everything), f"{len(everything)} distributions"])
+    print(tabulate(rows, ["extra", "MB beyond core", "largest distributions (MB)"], floatfmt=".0f", missingval="-"))
     return 0
 
 

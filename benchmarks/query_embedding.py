@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.load(data_dir=args.data_dir)
     searcher = build_searcher(settings, say=lambda m: print(m, file=sys.stderr), auto_index=False)
     queries = sample_queries(load_catalog(settings.catalog), args.queries, args.seed)
-    torch_encoder = Encoder(threads=1)
+    torch_encoder = Encoder(threads=1, backend="torch")
     onnx_encoder = load_onnx_encoder(settings.cache_dir, threads=1)
     for q in queries[:5]:  # first calls allocate
         torch_encoder.encode([q]), onnx_encoder.encode([q])

@@ -18,12 +18,12 @@ def node() -> None:
 
 
 def _node_config(home: Path | None, port: int | None, distribution: str = "opensearch", no_ltr: bool = False,
-                 tls_dir: Path | None = None):
+                 tls_dir: Path | None = None, neural_search: bool = False):
     """The dev node's config: the environment read once here, the options winning."""
     from ..ops.devnode import NodeConfig
 
     return NodeConfig.from_env(distribution=distribution, home=home, port=port, ltr=False if no_ltr else None,
-                               tls_dir=tls_dir)
+                               tls_dir=tls_dir, neural_search=neural_search or None)
 
 
 _distribution_option = click.option(
@@ -34,6 +34,12 @@ _tls_option = click.option(
     "--tls-dir", type=click.Path(file_okay=False, path_type=Path),
     help="Serve HTTPS with ca.pem, node.pem and node.key from this dir (generated when missing; "
          "Elasticsearch only: x-pack security with anonymous superuser access). Clients pass --ca-certs DIR/ca.pem.")
+_neural_option = click.option(
+    "--neural-search", is_flag=True,
+    help="Also install OpenSearch's neural-search plugin (8 MB from Maven Central): the hybrid query and the "
+         "normalization/score-ranker (RRF) search processors, so `es-ltrr evaluate --cluster` has the node fuse "
+         "hybrid and rrf_all_arms itself. Off by default: the default node stays light. Give it to a home "
+         "of its own (--home, --port): a home assembled without it is assembled again.")
 _no_ltr_option = click.option(
     "--no-ltr", is_flag=True, help="Leave the LTR plugin out (it is otherwise built from ../shared/vendor "
                                    "or taken from ES_LTRR_LTR_ZIP / ES_LTRR_ES_LTR_ZIP).")
@@ -44,13 +50,15 @@ _no_ltr_option = click.option(
 @click.option("--port", type=int, help="HTTP port on 127.0.0.1.")
 @_distribution_option
 @_no_ltr_option
+@_neural_option
 @_tls_option
-def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: bool, tls_dir: Path | None) -> None:
+def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: bool, neural_search: bool,
+               tls_dir: Path | None) -> None:
     """Assemble (cached) and start the node; prints its URL as the last line."""
     from ..ops.devnode import NodeError, start
 
     try:
-        url = start(_node_config(home, port, distribution, no_ltr, tls_dir), progress=say)
+        url = start(_node_config(home, port, distribution, no_ltr, tls_dir, neural_search), progress=say)
     except NodeError as exc:
         fail(str(exc))
     click.echo(url)
@@ -60,12 +68,14 @@ def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: b
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path))
 @_distribution_option
 @_no_ltr_option
-def node_assemble(home: Path | None, distribution: str, no_ltr: bool) -> None:
+@_neural_option
+def node_assemble(home: Path | None, distribution: str, no_ltr: bool, neural_search: bool) -> None:
     """Assemble (cached: modules, plugins, the LTR build) without starting; prints the distribution dir."""
     from ..ops.devnode import NodeError, assemble
 
     try:
-        click.echo(str(assemble(_node_config(home, None, distribution, no_ltr), progress=say)))
+        click.echo(str(assemble(_node_config(home, None, distribution, no_ltr, neural_search=neural_search),
+                                progress=say)))
     except NodeError as exc:
         fail(str(exc))
 

@@ -31,7 +31,7 @@ def index(obj: Ctx) -> None:
     if not settings.catalog.exists():
         fail(f"catalog not found: {settings.catalog}")
     try:
-        engine = build_index(settings, Encoder(cache_dir=settings.cache_dir) if settings.embed else None, say)
+        engine = build_index(settings, Encoder.for_settings(settings, say) if settings.embed else None, say)
     except (EngineError, ValueError) as exc:
         fail(str(exc))
     click.echo(json.dumps(engine.health()))

@@ -102,6 +102,9 @@ class Settings:
     api_token_file: Path | None = None
     #: Catalog vectors are cached here, outside the data dir, so fresh clones and CI reuse them.
     cache_dir: Path
+    #: The Maven repository the embedding model comes from once (`retrieval/embedding_graph.py`;
+    #: ES_LTRR_MAVEN_REPO, also what `es-ltrr node` downloads from).
+    maven_repo: str = "https://repo1.maven.org/maven2"
 
     @classmethod
     def load(cls, config_file: Path | None = None, env: Mapping[str, str] | None = None, *,

@@ -11,7 +11,12 @@ systems are sent to the node as one search each:
 * OpenSearch — `hybrid`: the `hybrid` query (BM25 + kNN) through a temporary search pipeline
   with the `normalization-processor` (min_max, arithmetic_mean 0.5/0.5); `rrf_all_arms`: the
   `hybrid` query over every arm through the `score-ranker-processor` (rrf, 2.19). Both need
-  the neural-search plugin; a hybrid query takes at most 5 sub-queries.
+  the neural-search plugin (`es-ltrr node start --neural-search`). A hybrid query takes at
+  most 5 sub-queries: where more arms apply, the ones with the lowest fusion weight are left
+  out (explore, 0.2, when all six apply), and the report says so (`NodeFusion.notes`).
+
+As the node fuses, every arm contributes up to the search's `size` hits (the deepest arm's
+depth: one window for every arm), where the sidecar's fusion takes each arm at its own depth.
 
 Whether the node can is decided by asking it (`probe`: one tiny search per feature; the
 node's own error is the reason when it cannot), never assumed: where it cannot, the sidecar
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from ..ranking.hybrid import MIN_MAX_WEIGHTS
+from ..retrieval.arms import ARMS
 from ..retrieval.engines.cluster import ClusterError
 from ..retrieval.policy import StaticPolicy
 from ..retrieval.union import Candidate
@@ -53,6 +59,7 @@ class NodeFusion:
     runs: dict[str, bool] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     pipelines: dict[str, str] = field(default_factory=dict)  # OpenSearch: system → search pipeline
+    notes: dict[str, str] = field(default_factory=dict)  # how the node's fusion differs, where it runs it
 
     def executed_by(self, system: str) -> str:
         return "cluster" if self.runs.get(system) else "sidecar"
@@ -84,9 +91,16 @@ def probe(engine: Any) -> NodeFusion:
                 engine.request("PUT", f"/_search/pipeline/{name}", pipeline)
                 fusion.pipelines[system] = name
                 engine.request("POST", f"/{engine.index_name}/_search",
-                               {"size": 1, "query": hybrid_query({"a": {"query": PROBE_QUERY}})},
+                               # two sub-queries: the normalization processor's two weights need two
+                               {"size": 1, "query": hybrid_query({"a": {"query": PROBE_QUERY}, "b": {"query": PROBE_QUERY}})},
                                params={"search_pipeline": name})
             _try(fusion, system, check)
+        if fusion.runs.get("rrf_all_arms"):
+            left_out = sorted(ARMS, key=lambda a: -ARMS[a].fusion_weight)[HYBRID_MAX_QUERIES:]
+            if left_out:
+                fusion.notes["rrf_all_arms"] = (
+                    f"the hybrid query takes at most {HYBRID_MAX_QUERIES} sub-queries: where all {len(ARMS)} arms "
+                    f"apply, {', '.join(left_out)} (lowest fusion weight) is left out")
     else:
         fusion.reasons = {s: "the embedded engine has no fusion of its own" for s in ("hybrid", "rrf_all_arms")}
     return fusion
@@ -153,6 +167,17 @@ def rrf_pipeline() -> dict[str, Any]:
                 "combination": {"technique": "rrf", "rank_constant": RANK_CONSTANT}}}]}
 
 
+def fit_hybrid(bodies: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """The arms' bodies a hybrid query can hold: at most `HYBRID_MAX_QUERIES`, the arms with the
+    lowest fusion weight left out first (the arms' order kept).
+
+    >>> list(fit_hybrid({a: {} for a in ("lexical", "popular", "structured", "semantic", "q2e", "explore")}))
+    ['lexical', 'popular', 'structured', 'semantic', 'q2e']
+    """
+    keep = sorted(bodies, key=lambda arm: -ARMS[arm].fusion_weight)[:HYBRID_MAX_QUERIES]
+    return {arm: body for arm, body in bodies.items() if arm in keep}
+
+
 def _source(bodies: Mapping[str, Mapping[str, Any]]) -> Any:
     return next(iter(bodies.values())).get("_source", True) if bodies else True
 
@@ -180,8 +205,7 @@ def node_search(searcher: Any, fusion: NodeFusion, system: str, depths: Mapping[
                 body = linear_retriever(bodies, window)
             response = engine.msearch([body])[0]
         else:
-            if len(bodies) > HYBRID_MAX_QUERIES:
-                raise ClusterError(f"a hybrid query takes at most {HYBRID_MAX_QUERIES} sub-queries, got {len(bodies)}", 400)
+            bodies = fit_hybrid(bodies)
             body = {"size": window, "_source": _source(bodies), "query": hybrid_query(bodies)}
             response = engine.request("POST", f"/{engine.index_name}/_search", body,
                                       params={"search_pipeline": fusion.pipelines[system]})

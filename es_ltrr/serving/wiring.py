@@ -35,7 +35,7 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
     On the embedded engine a missing index is built first (when `auto_index`); a cluster is
     never indexed implicitly — `es-ltrr apply` and `es-ltrr index` do that explicitly.
     """
-    encoder = Encoder(cache_dir=settings.cache_dir) if settings.embed else None
+    encoder = Encoder.for_settings(settings, say) if settings.embed else None
     data = DataDir(settings.data_dir)
     if not index_exists(settings):
         if settings.cluster_url or not auto_index:

@@ -150,7 +150,7 @@ def indexed(settings, applied):
     from es_ltrr.retrieval.embedding import Encoder
     from es_ltrr.retrieval.indexing import build_index
 
-    engine = build_index(settings, Encoder(), say=lambda _: None)
+    engine = build_index(settings, Encoder.for_settings(settings), say=lambda _: None)
     engine.request("POST", f"/{settings.index}/_forcemerge", params={"max_num_segments": 1})
     engine.request("POST", f"/{settings.index}/_refresh")
     return engine

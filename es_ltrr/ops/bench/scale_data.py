@@ -146,7 +146,7 @@ def base_catalog(settings: Settings) -> tuple[list[dict[str, Any]], np.ndarray |
 
     texts = embedding_texts(entities)
     with tqdm(total=len(texts), desc="base vectors", unit="entity", mininterval=2.0) as bar:
-        vectors = embed_catalog(Encoder(cache_dir=settings.cache_dir), texts, settings.cache_dir, progress=bar.update)
+        vectors = embed_catalog(Encoder.for_settings(settings), texts, settings.cache_dir, progress=bar.update)
     return entities, vectors
 
 

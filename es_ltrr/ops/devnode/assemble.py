@@ -21,6 +21,11 @@ from .maven import Coord, Maven, file_digest
 from .modules import MODULES, build_modules
 
 MARKER = ".es-ltrr-assembled.json"
+#: What ``NodeConfig.neural_search`` installs, in order: the plugin's descriptor extends only
+#: opensearch-knn, and it carries the ml-commons client it links against, so the hybrid query
+#: and its search processors run without the 375 MB ml-commons plugin (which only serves
+#: model inference: neural queries, ingest-time embedding, neither of which es-ltrr sends).
+NEURAL_PLUGINS = ("neural-search",)
 LOG_TAIL_LINES = 30
 
 
@@ -55,7 +60,8 @@ def assembly_spec(config: NodeConfig) -> dict:
     opensearch = _is_opensearch(config)
     return {"distribution": config.distribution, "version": config.version,
             "modules": [m.name for m in MODULES] if opensearch else [],
-            "knn": config.knn and opensearch, "ltr": ltr_spec(config)}
+            "knn": config.knn and opensearch, "ltr": ltr_spec(config),
+            "neural_search": config.neural_search and opensearch}
 
 
 def read_marker(dist: Path) -> dict:
@@ -63,7 +69,8 @@ def read_marker(dist: Path) -> dict:
         marker = json.loads((dist / MARKER).read_text())
     except (OSError, ValueError):
         return {}
-    return {"distribution": "opensearch", **marker}  # markers written before Elasticsearch support
+    # markers written before Elasticsearch support, before the neural-search option
+    return {"distribution": "opensearch", "neural_search": False, **marker}
 
 
 def _plugin_zips(config: NodeConfig, lib: Path, maven: Maven, progress: Progress) -> list[tuple[str, Path]]:
@@ -73,6 +80,11 @@ def _plugin_zips(config: NodeConfig, lib: Path, maven: Maven, progress: Progress
     if _is_opensearch(config) and config.knn:
         knn = Coord("org.opensearch.plugin", "opensearch-knn", f"{config.version}.0", "zip")
         zips.append((str(knn), maven.fetch(knn)))
+    if _is_opensearch(config) and config.neural_search:
+        if not config.knn:
+            raise NodeError("the neural-search plugin extends the k-NN plugin: leave k-NN in")
+        coords = [Coord("org.opensearch.plugin", name, f"{config.version}.0", "zip") for name in NEURAL_PLUGINS]
+        zips += [(str(c), path) for c, path in zip(coords, maven.fetch_all(coords))]
     if not config.ltr:
         progress("LTR plugin left out (--no-ltr)")
     elif config.ltr_zip:

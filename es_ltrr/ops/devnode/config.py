@@ -88,6 +88,9 @@ class NodeConfig:
 
     ``ltr`` installs the LTR plugin: ``ltr_zip`` if given, else a zip built from the vendored
     upstream source under ``vendor`` (``es_ltrr.ops.devnode.ltr_build``). ``knn`` installs the OpenSearch k-NN plugin (Elasticsearch has dense_vector kNN built in).
+    ``neural_search`` (OpenSearch, off by default) installs the neural-search plugin: the
+    ``hybrid`` query and the normalization and score-ranker (RRF) search processors, with which
+    the node fuses ``es-ltrr evaluate``'s hybrid and rrf_all_arms itself (``NEURAL_PLUGINS``).
     ``java_homes`` are tried in order before the ``java`` on PATH.
     ``tls_dir`` (Elasticsearch only) serves HTTPS with the PEM files there (``ca.pem``,
     ``node.pem``, ``node.key``; generated when missing, ``es_ltrr.ops.devnode.tls``).
@@ -105,6 +108,7 @@ class NodeConfig:
     port: int | None = None
     heap: str = "1g"
     knn: bool = True
+    neural_search: bool = False
     ltr_zip: Path | None = None
     distribution: str = "opensearch"
     java_homes: tuple[Path, ...] = field(default=())

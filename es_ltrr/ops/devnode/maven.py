@@ -25,6 +25,9 @@ from .mvn import mvn_copy
 # download that matched the artifact's own plugin descriptor (version 2.19.6.0).
 PINNED_SHA1 = {
     "org.opensearch.plugin:opensearch-knn:2.19.6.0@zip": "3f9fcc3784f9a731912e651d4926626695132eaf",
+    "org.opensearch.plugin:neural-search:2.19.6.0@zip": "49882bec3918169127e224ade10f4f5d965fdc53",
+    "org.opensearch.plugin:opensearch-ml-plugin:2.19.6.0@zip": "19b4355396d3df2ceb56776cef4af54705d7366a",
+    "org.opensearch.plugin:opensearch-job-scheduler:2.19.6.0@zip": "758627d8b74a0eb4198e80756ba4204390f66f7e",
 }
 
 
