@@ -66,6 +66,20 @@ class _Group(click.Group):
             fail(str(exc))
 
 
+def run_alone(command: click.Command, args: list[str], prog_name: str) -> None:
+    """Run one command as a program of its own (`scripts/upload_model.py`): its usage and help
+    name the program, not `es-ltrr COMMAND`, and it gets what `main` gives every command
+    (secrets scrubbed, a missing extra or a cluster error as `error:` and exit 2)."""
+    from ..retrieval.engines import EngineError
+
+    install_log_scrubber()
+    sys.excepthook = _scrubbed_excepthook
+    try:
+        command.main(args, prog_name=prog_name, obj=Ctx(), help_option_names=["-h", "--help"])
+    except (MissingExtra, EngineError) as exc:
+        fail(str(exc))
+
+
 #: Settings every command may take, before or after its name (`es-ltrr --cluster URL apply`
 #: and `es-ltrr apply --cluster URL` are the same): (option declarations, settings key,
 #: value when the flag is given (None: the option's value), click keyword arguments).

@@ -176,7 +176,8 @@ def train(obj: Ctx, as_json: bool, judgments: Path | None, source: str, labels: 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help='Print {"active": name, "models": [...], "interleaving": [...]}.')
-@click.option("--promote", metavar="NAME", help="Activate model NAME (searches rank with it from the next start).")
+@click.option("--promote", metavar="NAME", help="Activate model NAME: an `es-ltrr serve` running on this data dir switches to it "
+              "within ~2 s, without a restart (and later starts rank with it).")
 @click.option("--require-win", is_flag=True, help="With --promote: only if NAME won its interleaving test "
               "(the 95 % interval of its win rate above 0.5).")
 @settings_options()

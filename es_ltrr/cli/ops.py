@@ -108,7 +108,8 @@ def upload_model(obj: Ctx, model_file: Path, name: str | None, activate: bool, a
 
 
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("mappings"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("mappings"), show_default=True,
+              help="Directory the mapping files are written to (with --check: compared with).")
 @click.option("--check", is_flag=True, help="Exit 1 if the files differ from what the schema generates.")
 def mappings(out: Path, check: bool) -> None:
     """Write mappings/<flavor>.json generated from the schema."""
@@ -130,7 +131,7 @@ def mappings(out: Path, check: bool) -> None:
 @main.command()
 @click.option("--queries", "n_queries", default=200, show_default=True, help="Sampled catalog queries.")
 @click.option("--k", default=10, show_default=True, help="Depth compared per arm.")
-@click.option("--seed", default=11, show_default=True)
+@click.option("--seed", default=11, show_default=True, help="Seed of the sampled catalog queries.")
 @settings_options()
 @click.pass_obj
 def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:

@@ -133,7 +133,8 @@ def _arms_help() -> str:
 @click.argument("arm")
 @click.argument("query")
 @click.option("--size", default=10, show_default=True, type=click.IntRange(1, 10_000), help="Candidates the arm draws.")
-@click.option("--flavor", type=click.Choice(["embedded", "opensearch", "elasticsearch"]), default="opensearch", show_default=True)
+@click.option("--flavor", type=click.Choice(["embedded", "opensearch", "elasticsearch"]), default="opensearch", show_default=True,
+              help="Whose syntax: the embedded engine's or a cluster flavor's (the semantic arm's kNN clause differs).")
 @click.option("--short-vectors", is_flag=True, help="Abbreviate query vectors in the output (not what is sent).")
 @settings_options(skip=("--flavor",))
 @click.pass_obj

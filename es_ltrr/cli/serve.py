@@ -12,8 +12,9 @@ from .group import Ctx, fail, main, searcher_for, settings_options
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="TCP port to listen on.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 1024), help="WSGI threads per process.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
               help="Processes; more than one runs gunicorn, each process folding the shared feedback log.")
