@@ -186,3 +186,21 @@ def test_search_from_two_directories_uses_one_data_dir(small_catalog, tmp_path, 
         assert not any(cwd.iterdir())  # nothing written to the working directory
     assert (tmp_path / "data" / "es-ltrr" / "manifest.json").exists()
     assert "indexing" in outputs[0] and "indexing" not in outputs[1]  # the second search reused the index
+
+
+def test_catalog_slice_makes_a_small_catalog_that_answers_like_the_whole_one(tmp_path):
+    """The documented small catalog (issue 23, item 11): on the first 2,000 rows "90s rock"
+    returned Haddaway; on a 2,000-row slice it returns rock of the 1990s."""
+    runner = CliRunner()
+    out = tmp_path / "small.csv.gz"
+    sliced = runner.invoke(main, ["catalog", "slice", "--rows", "2000", "--seed", "1", str(out)])
+    assert sliced.exit_code == 0, sliced.output
+    assert "2,000 rows" in sliced.stdout and "rock" in sliced.stdout
+    base = ["--catalog", str(out), "--data-dir", str(tmp_path / "d"), "--no-embed"]
+    assert runner.invoke(main, [*base, "index"]).exit_code == 0
+    result = runner.invoke(main, [*base, "search", "90s rock", "--k", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)["hits"]
+    assert hits, result.stdout
+    rock_of_the_90s = [h for h in hits if "rock" in h.get("genres", []) and 1990 <= (h.get("release_year") or 0) < 2000]
+    assert len(rock_of_the_90s) >= 3, [(h["name"], h.get("genres"), h.get("release_year")) for h in hits]
