@@ -78,15 +78,16 @@ def node_assemble(home: Path | None, distribution: str, no_ltr: bool) -> None:
 @node.command("stop")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path),
               help="The home the node was started with (its pid file is there; default as for `node start`).")
-@click.option("--port", type=int, help="The HTTP port the node was started with (default 9200, 9201 for "
-                                       "--distribution elasticsearch).")
+@click.option("--port", type=int, help="Stop the node only if it is the one answering on this port "
+                                       "(it refuses otherwise, stopping nothing).")
 @_distribution_option
 def node_stop(home: Path | None, port: int | None, distribution: str) -> None:
-    """Stop the node started by `es-ltrr node start`."""
+    """Stop the node started by `es-ltrr node start` from --home (its pid file); with --port,
+    only if that node is the one answering on the port."""
     from ..ops.devnode import NodeError, stop
 
     try:
-        stopped = stop(_node_config(home, port, distribution))
+        stopped = stop(_node_config(home, port, distribution), check_port=port is not None)
     except NodeError as exc:
         fail(str(exc))
     click.echo("stopped" if stopped else "no node was running")
