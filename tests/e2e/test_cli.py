@@ -204,3 +204,31 @@ def test_catalog_slice_makes_a_small_catalog_that_answers_like_the_whole_one(tmp
     assert hits, result.stdout
     rock_of_the_90s = [h for h in hits if "rock" in h.get("genres", []) and 1990 <= (h.get("release_year") or 0) < 2000]
     assert len(rock_of_the_90s) >= 3, [(h["name"], h.get("genres"), h.get("release_year")) for h in hits]
+
+
+def _snapshot(root):
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_render_writes_nothing_into_the_data_dir(small_catalog, tmp_path):
+    """`render` prints a body; it indexed the catalog into a data dir without an embedded
+    index and rewrote its manifest and gazetteer — a dir a `serve --cluster` was using (issue
+    23, item 6). Now it reads the dir's query-understanding tables, or builds them in memory."""
+    runner = CliRunner()
+    data = tmp_path / "d"
+    base = ["--catalog", str(small_catalog), "--data-dir", str(data), "--no-embed"]
+    assert runner.invoke(main, [*base, "index"]).exit_code == 0
+    import shutil
+
+    shutil.rmtree(data / "index")  # what `--cluster URL index` leaves: manifest, gazetteer, stats
+    before = _snapshot(data)
+    result = runner.invoke(main, [*base, "render", "lexical", "memories maroon 5"])
+    assert result.exit_code == 0, result.output
+    assert "memories maroon 5" in result.stdout
+    assert _snapshot(data) == before
+
+    empty = tmp_path / "empty"
+    result = runner.invoke(main, ["--catalog", str(small_catalog), "--data-dir", str(empty), "--no-embed",
+                                  "render", "structured", "maroon 5"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) and not empty.exists()
