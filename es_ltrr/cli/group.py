@@ -26,9 +26,13 @@ class Ctx:
 
     def settings(self, **more: Any) -> Settings:
         """The settings; a config file that is missing, unreadable or wrong is a clean error."""
+        from ..retrieval.engines.factory import check_cluster_url
+
         options = {**self.options, **more}
         try:
             settings = Settings.load(options.pop("config", None), arms=ARMS, **options)
+            if settings.cluster_url:  # a URL without a scheme is said first, by every command
+                check_cluster_url(settings.cluster_url)
         except ValueError as exc:
             fail(str(exc))
             raise  # unreachable: fail() exits

@@ -232,3 +232,30 @@ def test_render_writes_nothing_into_the_data_dir(small_catalog, tmp_path):
                                   "render", "structured", "maroon 5"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) and not empty.exists()
+
+
+@pytest.mark.parametrize("url, message", [
+    ("127.0.0.1:9310", "error: --cluster 127.0.0.1:9310 has no scheme: use http://127.0.0.1:9310 (or https://"),
+    ("localhost:9200", "error: --cluster localhost:9200 has no scheme: use http://localhost:9200"),
+    ("ftp://127.0.0.1:9200", "error: --cluster ftp://127.0.0.1:9200: the scheme must be http or https"),
+])
+def test_a_cluster_url_without_a_scheme_is_named(small_catalog, tmp_path, url, message):
+    """It said "No connection adapters were found" (issue 23, item 9)."""
+    for command in (["index"], ["search", "love"], ["apply", "--dry-run"]):
+        result = CliRunner().invoke(main, ["--cluster", url, "--catalog", str(small_catalog), "--data-dir",
+                                           str(tmp_path / "d"), "--no-embed", *command])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(message), result.stderr
+
+
+def test_an_unreachable_cluster_is_noticed_before_the_catalog_is_read(small_catalog, tmp_path):
+    """A wrong --cluster URL was noticed only after the catalog was loaded and embedded (issue
+    23, item 9); with --flavor given, nothing contacted the cluster before the bulk requests."""
+    from ..servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    for flavor in ([], ["--flavor", "opensearch"]):
+        result = CliRunner().invoke(main, ["--cluster", url, *flavor, "--catalog", str(small_catalog),
+                                           "--data-dir", str(tmp_path / "d"), "--no-embed", "index"])
+        assert result.exit_code == 2, result.output
+        assert url in result.stderr and "loading catalog" not in result.stderr, result.stderr
