@@ -16,7 +16,7 @@ from ..common.settings import Settings
 from ..understanding import Gazetteer
 from .embedding import Encoder, embed_catalog
 from .engines.base import Engine
-from .engines.cluster import ClusterEngine
+from .engines.cluster import ClusterEngine, ClusterError
 from .engines.embedded import EmbeddedEngine
 from .engines.factory import cluster_engine
 
@@ -33,8 +33,13 @@ def check_alias(engine: ClusterEngine) -> None:
     on the field limit, kept what it had written, and then blocked `es-ltrr apply`. Raises
     NotApplied saying what to do; also tells at once when the cluster cannot be reached."""
     alias = engine.index_name
-    if engine.request("HEAD", f"/_alias/{alias}") is True:
-        return
+    try:
+        if engine.request("HEAD", f"/_alias/{alias}") is True:  # HEAD: a missing alias logs no 404
+            return
+    except ClusterError as exc:
+        if exc.status in (401, 403):  # a HEAD answer has no body: ask again for the cluster's reason
+            engine.request("GET", f"/_alias/{alias}")
+        raise
     where = f" on {engine.url}" if engine.url else ""
     if engine.request("HEAD", f"/{alias}") is True:
         raise NotApplied(f"{alias!r}{where} is a concrete index, not an alias: es-ltrr indexes into the versioned "
