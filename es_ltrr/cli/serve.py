@@ -53,9 +53,9 @@ def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_inter
     if workers > 1:
         require("gunicorn", "server", "es-ltrr serve --workers")
     from ..serving.process import serve as run
-    from ..serving.process import settings_access
+    from ..serving.process import settings_access, sized_for
 
-    settings = obj.settings(admin_token_file=admin_token_file, api_token_file=api_token_file)
+    settings = sized_for(obj.settings(admin_token_file=admin_token_file, api_token_file=api_token_file), threads)
     try:
         access = settings_access(settings, say if workers > 1 else lambda _: None)  # a bad token file stops here, before any indexing (build_app warns)
     except TokenError as exc:

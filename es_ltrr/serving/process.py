@@ -16,6 +16,7 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Callable
 
 from ..common.datadir import DataDir
@@ -24,6 +25,7 @@ from ..common.redact import install_log_scrubber, register, url_password
 from ..common.settings import Settings
 from ..feedback import FeedbackLoop
 from ..feedback.loop import ENGAGEMENT_WINDOW_S
+from ..retrieval.engines.cluster import CONNECTIONS
 from ..search.pipeline import Searcher
 from .access import Access, load_access
 from .wiring import build_searcher, ranker_for
@@ -57,6 +59,16 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
     start_folding(loop, fold_interval_s, memory_interval_s, also=follow_model)
     searcher.warm()  # the first request must not pay the model load
     return create_app(searcher, loop, access, Admin(settings, searcher, loop, follow_model))
+
+
+def sized_for(settings: Settings, threads: int) -> Settings:
+    """The settings of a process answering on `threads` threads: unless set on purpose
+    (`cluster_connections`), its cluster connection pool holds one connection per thread
+    besides one search's parallel requests, the fold thread's and /healthz's — else the client
+    discards and reopens connections, and says so in a warning per request."""
+    if settings.cluster_connections:
+        return settings
+    return replace(settings, cluster_connections=threads + CONNECTIONS)
 
 
 def settings_access(settings: Settings, say: Callable[[str], None]) -> Access:

@@ -132,6 +132,21 @@ def test_apply_refuses_a_concrete_index_under_the_alias_name(engine, concrete):
         apply(concrete, MUSIC, [default_featureset()], ltr=False, say=lambda _: None)
 
 
+def test_concurrent_searches_find_room_in_the_connection_pool(settings, indexed, caplog):
+    """Searches on 4 server threads: no "Connection pool is full" (issue 23, item 12)."""
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    from es_ltrr.serving.process import sized_for
+    from es_ltrr.serving.wiring import build_searcher
+
+    searcher = build_searcher(sized_for(replace(settings, embed=False), threads=4), say=lambda _: None)
+    with caplog.at_level(logging.WARNING, logger="urllib3"), ThreadPoolExecutor(4) as pool:
+        pages = list(pool.map(lambda q: searcher.search(parse_search_request({"query": q})), QUERIES * 2))
+    assert all(page.hits for page in pages[:3])
+    assert [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()] == []
+
+
 def _indices(engine, pattern: str) -> list[str]:
     rows = engine.request("GET", f"/_cat/indices/{pattern}", params={"format": "json", "h": "index",
                                                                       "expand_wildcards": "all"})

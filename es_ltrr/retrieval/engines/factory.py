@@ -9,7 +9,7 @@ from ...common.datadir import DataDir
 from ...common.redact import redact_url
 from ...common.settings import Settings
 from .base import Engine
-from .cluster import ClusterEngine, ElasticsearchEngine, OpenSearchEngine, detect_flavor
+from .cluster import CONNECTIONS, ClusterEngine, ElasticsearchEngine, OpenSearchEngine, detect_flavor
 from .embedded import EmbeddedEngine
 
 
@@ -46,7 +46,8 @@ def cluster_engine(settings: Settings) -> ClusterEngine:
     if flavor not in ("opensearch", "elasticsearch"):
         raise ValueError(f"unknown flavor {flavor!r}: use opensearch or elasticsearch")
     cls = OpenSearchEngine if flavor == "opensearch" else ElasticsearchEngine
-    engine = cls(settings.cluster_url, settings.index, timeout_s=settings.timeout_s, **auth)
+    engine = cls(settings.cluster_url, settings.index, timeout_s=settings.timeout_s,
+                 connections=settings.cluster_connections or CONNECTIONS, **auth)
     engine.search_timeout_ms = settings.arm_timeout_ms
     return engine
 
