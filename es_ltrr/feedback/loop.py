@@ -152,9 +152,10 @@ class FeedbackLoop:
 
     def sync_cluster(self) -> int:
         """On a cluster: write the mirror, then pull the events other replicas mirrored into
-        the local log (`UbiSync`); how many were new. The background fold calls it."""
+        the local log (`UbiSync`); how many were new. The background fold calls it; a cluster
+        that cannot take the mirror raises EngineError (what it could not write is kept)."""
         if self.mirror is not None:
-            self.mirror.flush()
+            self.mirror.flush(raise_errors=True)
         return self.sync.pull(self.store) if self.sync is not None else 0
 
     def fold(self, until_seq: int | None = None) -> int:
@@ -177,7 +178,7 @@ class FeedbackLoop:
                 self._memory_pending |= engaged
             self._since_save += n
             if self._save is not None and self._since_save >= SAVE_EVERY:
-                self.save()
+                self._save_state()  # the mirror is the fold thread's (`sync_cluster`), not the fold's
             return n
 
     def close_unengaged(self, now: float | None = None) -> int:
@@ -197,7 +198,14 @@ class FeedbackLoop:
         ~1.5 s at 62k entities, so the server calls this every `memory_interval_s`)."""
         with self._lock:
             pending, self._memory_pending = self._memory_pending, set()
-        return self.memory.learn(pending) if self.memory is not None and pending else 0
+        if self.memory is None or not pending:
+            return 0
+        try:
+            return self.memory.learn(pending)
+        except Exception:  # e.g. the cluster is down: relearn these next time
+            with self._lock:
+                self._memory_pending |= pending
+            raise
 
     def reset_policy(self, fresh_state: Mapping[str, Any]) -> None:
         """Forget what the policy learned: it restarts from `fresh_state` (a new policy's
@@ -209,13 +217,17 @@ class FeedbackLoop:
             self.save()
 
     def save(self) -> None:
-        """Write the policy state with the log position it includes."""
+        """Write the policy state with the log position it includes, and what the UBI mirror
+        still holds (at exit: a warning says what the cluster could not take)."""
+        self._save_state()
+        if self.mirror is not None:
+            self.mirror.flush()
+
+    def _save_state(self) -> None:
         if self._save is not None:
             self._save({**self.policy.state(), "log_seq": self.log_seq, "log_from": self.log_from,
                         "saved_at": time.time()})
             self._since_save = 0
-        if self.mirror is not None:
-            self.mirror.flush()
 
 
 def replay(store: FeedbackStore, fresh: Policy, until_seq: int | None = None, since_seq: int = 0) -> FeedbackLoop:

@@ -107,6 +107,7 @@ class UbiMirror:
         self._lock = threading.Lock()
         self.dropped = 0
         self._ensured = False
+        self._failing = False  # the last flush failed: said once, not per flush
 
     def add_query(self, impression: Impression) -> None:
         self._add(UBI_QUERIES, impression.id, query_doc(impression, self.application))
@@ -123,8 +124,10 @@ class UbiMirror:
                 del self._pending[:drop]
                 self.dropped += drop
 
-    def flush(self) -> int:
-        """Write what is pending; on a cluster error keep it for the next flush. How many were written."""
+    def flush(self, raise_errors: bool = False) -> int:
+        """Write what is pending; on a cluster error keep it for the next flush. How many were
+        written. The error is raised with `raise_errors` (the fold thread logs it once per
+        outage), else logged, once until a flush succeeds again."""
         with self._lock:
             batch, self._pending = self._pending, []
         if not batch:
@@ -137,10 +140,16 @@ class UbiMirror:
                 lines.append(json.dumps(doc, ensure_ascii=False))
             self.engine._bulk(lines, None, params={"refresh": "false"})
         except EngineError as exc:
-            log.warning("UBI mirror: %d documents not written yet: %s", len(batch), exc)
             with self._lock:
                 self._pending[:0] = batch
+            if raise_errors:
+                self._failing = True
+                raise
+            if not self._failing:
+                log.warning("UBI mirror: %d documents not written yet (kept, retried): %s", len(batch), exc)
+            self._failing = True
             return 0
+        self._failing = False
         return len(batch)
 
     def _ensure_indices(self) -> None:
