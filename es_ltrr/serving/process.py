@@ -116,6 +116,7 @@ class ModelFollower:
             return
         ranker = ranker_for(self.settings, self.data, self.searcher.engine, self.searcher.fallback)
         self.searcher.ranker = ranker  # one assignment: a search in flight keeps the ranker it read
+        self.searcher.ranker_fault = None  # the old ranker's: the next search says how this one does
         self.current = active
         log.warning("active model is now %s: ranking with %s", active or "none", ranker.kind)
 

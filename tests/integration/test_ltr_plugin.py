@@ -281,18 +281,28 @@ def test_a_model_deleted_behind_the_sidecar_falls_back_to_fusion_and_recovers(fl
     searcher = replace(cluster_searcher, ranker=PluginRanker(uploaded.name))
     client = create_app(searcher).test_client()
     assert client.post("/search", json={"query": "ed sheeran"}).get_json()["ranker"] == f"sltr:{uploaded.name}"
+    health = client.get("/healthz").get_json()
+    assert (health["status"], health["ranker"]) == ("ok", f"sltr:{uploaded.name}")
     assert plugin.delete_model(uploaded.name)
     try:
+        # /healthz said "ok" and the model's name while every search fell back (issue 23, item 4)
+        health = client.get("/healthz").get_json()  # before any search notices
+        assert (health["status"], health["ranker"]) == ("degraded", "rrf (fallback: sltr failed)"), health
+        assert uploaded.name in health["ranker_error"]
         response = client.post("/search", json={"query": "ed sheeran"})
         assert response.status_code == 200
         page = response.get_json()
         assert page["ranker"] == "rrf (fallback: sltr failed)" and page["hits"]
         assert f"ranker sltr:{uploaded.name} failed, falling back to rrf" in caplog.text
+        health = client.get("/healthz")
+        assert health.status_code == 200 and health.get_json()["ranker"] == page["ranker"]  # searches are served
     finally:
         cases = [_case(cluster_searcher, "maroon 5", flavor)[1]]
         back = upload_model(plugin, trained, featureset, cases, lambda name: uploaded.directory.parent / name)
     assert back.created and back.name == uploaded.name
     assert client.post("/search", json={"query": "ed sheeran"}).get_json()["ranker"] == f"sltr:{uploaded.name}"
+    health = client.get("/healthz").get_json()
+    assert (health["status"], health["ranker"]) == ("ok", f"sltr:{uploaded.name}") and "ranker_error" not in health
 
 
 @pytest.mark.skip_on_gap("q2e")
