@@ -3,8 +3,10 @@
 An `Impression` is a projection of the live record (`search.record.SearchResult`): the part
 feedback needs, kept as JSON — the query and its normalized form, the request context, the
 understanding's summary, the policy's context and decision (allocations, propensities, depth
-distributions, forced rules), every executed arm's full ranked id list, the page (ids) and
-the timings. Both answer `policy.ServedSearch` (`context`, `decision`, `arm_result(arm)`),
+distributions, forced rules), every executed arm's full ranked id list, the page (ids), the
+versions collapsed into each page entry (`variants`, which the response lists with the hit)
+and the timings. `shown` is what the user could have seen: the page and its variants — the
+only entities an event may name and learning may credit. Both answer `policy.ServedSearch` (`context`, `decision`, `arm_result(arm)`),
 so an event arriving minutes later — or replayed from the log — updates the policy exactly
 as the live search would. The decision's `explain` (a debug diagnostic) is not logged.
 """
@@ -37,6 +39,9 @@ class Impression:
     #: Team-draft interleaving of the page: the challenger ranker and each id's team.
     challenger: str = ""
     teams: Mapping[str, str] = field(default_factory=dict)
+    #: Per page entry, the ids of the versions collapsed into it (shown with the hit); None for
+    #: an impression logged before they were kept.
+    variants: tuple[tuple[str, ...], ...] | None = None
 
     @classmethod
     def of(cls, result: SearchResult) -> "Impression":
@@ -46,7 +51,8 @@ class Impression:
                    "slots": [s.kind for s in u.slots], "misspelled": u.misspelled}
         return cls(result.impression_id, result.served_at, result.request.query, u.normalized, result.context,
                    result.decision, result.arm_results, tuple(result.ids), summary, dict(result.timings_ms),
-                   result.challenger, dict(result.teams))
+                   result.challenger, dict(result.teams),
+                   tuple(tuple(result.variant_ids(j)) for j in range(len(result.page))))
 
     def arm_result(self, arm: str) -> ArmResult | None:
         return find_arm_result(self.arm_results, arm)
@@ -55,6 +61,15 @@ class Impression:
     def ids(self) -> tuple[str, ...]:
         """The page: entity ids in the order they were shown."""
         return self.page
+
+    @property
+    def shown(self) -> frozenset[str]:
+        """What the user could have seen: the page and the versions listed with its hits. An
+        impression logged before variants were kept: the page and every arm's candidates
+        (the variants are among them)."""
+        if self.variants is None:
+            return frozenset(self.page).union(*(r.ids for r in self.arm_results))
+        return frozenset(self.page).union(*self.variants)
 
     def to_json(self) -> str:
         d = self.decision
@@ -67,6 +82,7 @@ class Impression:
             "arm_results": [asdict(r) for r in self.arm_results],
             "page": list(self.page), "understanding": dict(self.understanding), "timings_ms": dict(self.timings_ms),
             **({"challenger": self.challenger, "teams": dict(self.teams)} if self.challenger else {}),
+            **({"variants": [list(v) for v in self.variants]} if self.variants is not None else {}),
         }, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -78,6 +94,7 @@ class Impression:
         decision = Decision(d["allocations"], d["propensities"], d["policy"],
                             {a: {int(k): v for k, v in dist.items()} for a, dist in d["depths"].items()}, d["forced"])
         arms = tuple(ArmResult(**{**r, "ids": tuple(r["ids"])}) for r in doc["arm_results"])
+        variants = doc.get("variants")
         return cls(doc["id"], doc["served_at"], doc["query"], doc["normalized"], context, decision, arms,
                    tuple(doc["page"]), doc["understanding"], doc["timings_ms"], doc.get("challenger", ""),
-                   doc.get("teams", {}))
+                   doc.get("teams", {}), None if variants is None else tuple(tuple(v) for v in variants))

@@ -135,11 +135,15 @@ class FeedbackLoop:
         known = self.store.known_impressions(sorted({e.query_id for _, e in parsed}))
         valid = []
         for i, event in parsed:
-            if event.query_id in known:
-                valid.append(event)
-            else:
+            if event.query_id not in known:
                 report.errors.append({"index": i, "status": 404,
                                       "error": f"unknown query_id {event.query_id!r}: no such impression"})
+            elif not self._shown(event.query_id, event.object_id):
+                report.errors.append({"index": i, "status": 400, "error": (
+                    f"'object_id' {event.object_id!r} was not shown by impression {event.query_id}: an event names "
+                    "an entity of the page it answers (a hit's id, or one of its variants)")})
+            else:
+                valid.append(event)
         report.errors.sort(key=lambda e: e["index"])
         inserted, report.duplicates = self.store.add_events(valid)
         report.accepted = len(inserted)
@@ -147,6 +151,10 @@ class FeedbackLoop:
             self.mirror.add_events([event for _, event in inserted], time.time())
         self.fold()
         return report
+
+    def _shown(self, query_id: str, object_id: str | None) -> bool:
+        impression = self._impression(query_id)
+        return impression is not None and object_id in impression.shown
 
     # -- learning -------------------------------------------------------------------------
 
@@ -170,7 +178,7 @@ class FeedbackLoop:
                     impression = self._impression(query_id)
                     if impression is not None and action == NO_ENGAGEMENT:
                         self.policy.update(impression, {})
-                    elif impression is not None:
+                    elif impression is not None and object_id in impression.shown:  # never credit the unseen
                         self.policy.update(impression, {object_id: weight})
                         engaged.add((impression.query, object_id))
                 self.log_seq, n = seq, n + 1
