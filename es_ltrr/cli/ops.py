@@ -72,6 +72,8 @@ def upload_model(obj: Ctx, model_file: Path, name: str | None, activate: bool, a
     Checks the feature names, converts to model/xgboost+json, creates it under a versioned
     name, compares sltr with local XGBoost on features logged for a few catalog queries
     (max |diff| <= 1e-4, else the model is deleted again) and saves it in models/<name>/.
+    A model the data dir already holds (same sha256, e.g. one `es-ltrr train` saved) keeps
+    its name: uploaded once, never a second copy under another name.
     """
     from ..catalog import load_catalog
     from ..common.datadir import DataDir
@@ -91,18 +93,21 @@ def upload_model(obj: Ctx, model_file: Path, name: str | None, activate: bool, a
     results = [searcher.search(parse_search_request({"query": q})) for q in queries]
     cases = [ParityCase.of(r.request.query, r.understanding, r.candidates, r.vector, searcher.engine.flavor)
              for r in results]
+    before = set(data.model_names())
     try:
-        done = upload(LtrPlugin(searcher.engine), model_file, default_featureset(), cases, data.model_dir, name)
+        done = upload(LtrPlugin(searcher.engine), model_file, default_featureset(), cases, data.model_dir, name,
+                      stored=[data.model_dir(n) for n in sorted(before)])
         if activate:
             data.activate_model(done.name)
     except (UploadError, EngineError, ValueError) as exc:
         fail(str(exc))
     report = {"name": done.name, "featureset": done.featureset, "parity_max_abs_diff": done.parity_max_abs_diff,
-              "active": activate}
+              "active": activate, "created": done.created, "stored_before": done.name in before}
     if as_json:
         click.echo(json.dumps(report))
     else:
-        click.echo(f"uploaded {done.name} (featureset {done.featureset}): sltr = XGBoost within "
+        click.echo(("the data dir held this model already: " if done.name in before else "")
+                   + f"uploaded {done.name} (featureset {done.featureset}): sltr = XGBoost within "
                    f"{done.parity_max_abs_diff:.2g} over {done.documents} documents"
                    + ("; active" if activate else "") + ("" if done.created else "; it was already on the node"))
 

@@ -155,4 +155,9 @@ def _challenger(settings: Settings, data: DataDir, engine: Engine) -> Ranker | N
     model_dir = data.model_dir(settings.challenger_model)
     if not model_dir.is_dir():
         raise ValueError(f"challenger_model {settings.challenger_model!r}: no {model_dir}")
-    return _model_ranker(model_dir, LtrPlugin(engine) if settings.cluster_url else None)  # type: ignore[arg-type]
+    plugin = LtrPlugin(engine) if settings.cluster_url else None  # type: ignore[arg-type]
+    if plugin is not None and plugin.store_exists() and plugin.get_model(model_dir.name) is None:
+        # it would rank with sltr: every interleaved page would fail to, and say so per search
+        raise ValueError(f"challenger_model {model_dir.name!r} is not in the cluster's LTR plugin (`train` uploads "
+                         f"only the model it activates): `es-ltrr --cluster URL upload-model {model_dir / 'model.json'}`")
+    return _model_ranker(model_dir, plugin)

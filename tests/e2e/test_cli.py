@@ -259,3 +259,35 @@ def test_an_unreachable_cluster_is_noticed_before_the_catalog_is_read(small_cata
                                            "--data-dir", str(tmp_path / "d"), "--no-embed", "index"])
         assert result.exit_code == 2, result.output
         assert url in result.stderr and "loading catalog" not in result.stderr, result.stderr
+
+
+def test_models_delete_and_prune_spare_what_serves_or_can_be_rolled_back_to(tmp_path):
+    """Models piled up and nothing deleted one (issue 23, item 10)."""
+    from es_ltrr.common.datadir import DataDir
+
+    data = DataDir(tmp_path / "d")
+    for name in ("m-old", "m-prev", "m-live", "m-loser", "m-challenger"):
+        data.model_dir(name).mkdir(parents=True)
+    data.activate_model("m-old")
+    data.activate_model("m-prev")
+    data.activate_model("m-live")  # HISTORY: fusion, m-old, m-prev
+    (tmp_path / "es-ltrr.toml").write_text('challenger_model = "m-challenger"\n')
+    runner = CliRunner()
+
+    def models(*args):
+        return runner.invoke(main, ["--data-dir", str(tmp_path / "d"), "--config", str(tmp_path / "es-ltrr.toml"),
+                                    "models", *args])
+
+    refused = models("--delete", "m-live")
+    assert refused.exit_code == 2 and "m-live is the active model" in refused.stderr
+    assert models("--delete", "m-challenger", "--force").exit_code == 2
+    assert "--force" in models("--delete", "m-old").stderr
+    pruned = models("--prune")
+    assert pruned.exit_code == 0, pruned.output
+    assert "deleted m-loser from the data dir" in pruned.stderr and "pass --cluster URL" in pruned.stderr
+    assert data.model_names() == ["m-challenger", "m-live", "m-old", "m-prev"]
+    assert models("--prune", "--force").exit_code == 0
+    assert data.model_names() == ["m-challenger", "m-live"] and data.history() == []
+    listed = models("--json")
+    assert [m["name"] for m in json.loads(listed.stdout)["models"]] == ["m-challenger", "m-live"]
+    assert models("--delete", "nope").exit_code == 2
