@@ -8,7 +8,8 @@ No logic of its own: the command (es_ltrr/cli/ops.py) and es_ltrr/ranking/ltr/up
 
 import sys
 
-from es_ltrr.cli import main
+from es_ltrr.cli.group import run_alone
+from es_ltrr.cli.ops import upload_model
 
 if __name__ == "__main__":
-    main(["upload-model", *sys.argv[1:]], prog_name="upload_model.py")
+    run_alone(upload_model, sys.argv[1:], prog_name="upload_model.py")

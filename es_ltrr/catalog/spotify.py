@@ -147,9 +147,12 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, "rt", encoding="utf-8", errors="surrogateescape", newline="")
 
 
-def write_head(path: Path, rows: int, source: Path = DEFAULT_CATALOG) -> Path:
+def write_head(path: Path | str, rows: int, source: Path | str = DEFAULT_CATALOG) -> Path:
     """The header and the next `rows` lines of the catalog CSV `source`, byte for byte, into
-    `path` (gzipped when it ends in .gz): the small slices tests and benchmarks run on."""
+    `path` (gzipped when it ends in .gz): the fixed slice tests and benchmarks run on. The
+    first rows come playlist by playlist (the first 2,000 are all pop): for a small catalog
+    that looks like the whole one, see `slicing.write_slice` (`es-ltrr catalog slice`)."""
+    path, source = Path(path), Path(source)
     with _open_bytes(source, "rb") as src, _open_bytes(path, "wb") as dst:
         dst.writelines(itertools.islice(src, rows + 1))
     return path

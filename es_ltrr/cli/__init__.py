@@ -9,11 +9,12 @@
     es-ltrr parity           per-arm top-k overlap, embedded engine vs a cluster
     es-ltrr upload-model F   an XGBoost model to the cluster's LTR plugin, parity-checked
     es-ltrr mappings         write (or --check) the generated mappings/ files
+    es-ltrr catalog slice OUT   a small catalog: a sample stratified by genre, decade and popularity
     es-ltrr node start|stop|status|assemble   a local OpenSearch (or --distribution elasticsearch) node for tests
 """
 
 # the commands live in their modules; importing them registers them on `main`
-from . import bench, evaluating, learning, node, ops, search, serve  # noqa: F401
+from . import bench, catalog, evaluating, learning, node, ops, search, serve  # noqa: F401
 from .group import Ctx, fail, main, say, searcher_for, settings_options
 from .search import format_table  # the CLI table, also used by tests
 

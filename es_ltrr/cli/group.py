@@ -26,9 +26,13 @@ class Ctx:
 
     def settings(self, **more: Any) -> Settings:
         """The settings; a config file that is missing, unreadable or wrong is a clean error."""
+        from ..retrieval.engines.factory import check_cluster_url
+
         options = {**self.options, **more}
         try:
             settings = Settings.load(options.pop("config", None), arms=ARMS, **options)
+            if settings.cluster_url:  # a URL without a scheme is said first, by every command
+                check_cluster_url(settings.cluster_url)
         except ValueError as exc:
             fail(str(exc))
             raise  # unreachable: fail() exits
@@ -64,6 +68,20 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (MissingExtra, EngineError) as exc:
             fail(str(exc))
+
+
+def run_alone(command: click.Command, args: list[str], prog_name: str) -> None:
+    """Run one command as a program of its own (`scripts/upload_model.py`): its usage and help
+    name the program, not `es-ltrr COMMAND`, and it gets what `main` gives every command
+    (secrets scrubbed, a missing extra or a cluster error as `error:` and exit 2)."""
+    from ..retrieval.engines import EngineError
+
+    install_log_scrubber()
+    sys.excepthook = _scrubbed_excepthook
+    try:
+        command.main(args, prog_name=prog_name, obj=Ctx(), help_option_names=["-h", "--help"])
+    except (MissingExtra, EngineError) as exc:
+        fail(str(exc))
 
 
 #: Settings every command may take, before or after its name (`es-ltrr --cluster URL apply`

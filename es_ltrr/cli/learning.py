@@ -185,22 +185,35 @@ def train(obj: Ctx, as_json: bool, judgments: Path | None, source: str, labels: 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help='Print {"active": name, "models": [...], "interleaving": [...]}.')
-@click.option("--promote", metavar="NAME", help="Activate model NAME (searches rank with it from the next start).")
+@click.option("--promote", metavar="NAME", help="Activate model NAME: an `es-ltrr serve` running on this data dir switches to it "
+              "within ~2 s, without a restart (and later starts rank with it).")
 @click.option("--require-win", is_flag=True, help="With --promote: only if NAME won its interleaving test "
               "(the 95 % interval of its win rate above 0.5).")
+@click.option("--delete", "delete", metavar="NAME", multiple=True,
+              help="Delete model NAME from the data dir, and with --cluster from the cluster's LTR plugin (repeatable). "
+                   "Never the active model nor the challenger_model; a rollback target (in models/HISTORY) only with --force.")
+@click.option("--prune", is_flag=True, help="Delete every model that is not active, not the challenger_model and not "
+              "a rollback target (with --force: rollback targets too), as --delete does.")
+@click.option("--force", is_flag=True, help="With --delete/--prune: also models in models/HISTORY (rollback then "
+              "skips them).")
 @settings_options()
 @click.pass_obj
-def models(obj: Ctx, as_json: bool, promote: str | None, require_win: bool) -> None:
+def models(obj: Ctx, as_json: bool, promote: str | None, require_win: bool, delete: tuple[str, ...], prune: bool,
+           force: bool) -> None:
     """The data dir's models (active one marked, held-out metrics) and the interleaving results
     of each challenger from the feedback log: wins, losses, ties, win rate with its 95 %
-    Wilson interval (challenger_model + interleave_share in the settings run the test)."""
+    Wilson interval (challenger_model + interleave_share in the settings run the test).
+    --promote activates a model; --delete and --prune remove models (docs/training.md)."""
     from ..common.datadir import DataDir, DataDirError
     from ..feedback.interleaving_wins import outcomes
     from ..feedback.store import FeedbackStore, StoreError
 
-    data = DataDir(obj.settings().data_dir)
+    settings = obj.settings()
+    data = DataDir(settings.data_dir)
     if promote:
-        _promote(data, promote, require_win)
+        _promote(data, promote, require_win, settings)
+    if delete or prune:
+        _delete(data, settings, list(delete), prune, force)
     try:
         active = data.active_model()
         rows = []
@@ -230,11 +243,60 @@ def models(obj: Ctx, as_json: bool, promote: str | None, require_win: bool) -> N
                    f"(win rate {rate}, 95 % {r['win_rate_95'][0]:.3f}–{r['win_rate_95'][1]:.3f})")
 
 
-def _promote(data, name: str, require_win: bool) -> None:
-    """Activate `name`; with `require_win`, only after an interleaving win of a challenger of that name."""
+def _delete(data, settings, names: list[str], prune: bool, force: bool) -> None:
+    """Delete `names` (and with `prune` every model nothing needs) from the data dir and, with
+    --cluster, from the LTR plugin; says what went and what stayed, and why."""
+    from ..common.datadir import DataDirError
+    from ..ranking.ltr.plugin import LtrPlugin
+    from ..retrieval.engines import EngineError
+    from ..retrieval.engines.factory import cluster_engine
+
+    active = data.active_model()
+    keep = {active.name} if active else set()
+    if settings.challenger_model:
+        keep.add(settings.challenger_model)
+    protected = keep if force else keep | set(data.history())
+    plugin = LtrPlugin(cluster_engine(settings)) if settings.cluster_url else None
+    if prune:
+        for name in data.model_names():
+            if name in protected:
+                say(f"kept {name} ({'active' if active and name == active.name else 'the challenger_model' if name in keep else 'a rollback target: --force deletes it'})")
+            elif name not in names:
+                names.append(name)
+    for name in names:
+        if name in keep:
+            fail(f"{name} is {'the active model' if active and name == active.name else 'the challenger_model'}: "
+                 "it is never deleted (activate another, or change challenger_model, first)")
+        on_disk = name in data.model_names()
+        try:
+            if on_disk:
+                data.delete_model(name, history=force)
+            on_node = plugin.delete_model(name) if plugin is not None else None
+        except (DataDirError, ValueError, EngineError) as exc:
+            fail(str(exc))
+        if not on_disk and not on_node:
+            fail(f"no model {name!r} in {data.root / 'models'}" + (" nor on the cluster" if plugin else ""))
+        where = [w for w, done in (("the data dir", on_disk), ("the cluster's LTR plugin", on_node)) if done]
+        say(f"deleted {name} from {' and '.join(where)}"
+            + ("" if plugin else " (the cluster, if any, was not asked: pass --cluster URL)"))
+
+
+def _promote(data, name: str, require_win: bool, settings=None) -> None:
+    """Activate `name`; with `require_win`, only after an interleaving win of a challenger of
+    that name; with --cluster, only a model the cluster's LTR plugin holds (else every search
+    there would fall back to fusion)."""
     from ..common.datadir import DataDirError
     from ..feedback.interleaving_wins import outcomes
     from ..feedback.store import FeedbackStore
+
+    if settings is not None and settings.cluster_url:
+        from ..ranking.ltr.plugin import LtrPlugin
+        from ..retrieval.engines.factory import cluster_engine
+
+        plugin = LtrPlugin(cluster_engine(settings))
+        if plugin.store_exists() and plugin.get_model(name) is None:
+            fail(f"{name} is not in the cluster's LTR plugin: upload it first "
+                 f"(`es-ltrr --cluster URL upload-model {data.model_dir(name) / 'model.json'} --activate`)")
 
     if require_win:
         log = data.feedback_log

@@ -45,9 +45,14 @@ _no_ltr_option = click.option(
                                    "or taken from ES_LTRR_LTR_ZIP / ES_LTRR_ES_LTR_ZIP).")
 
 
+_HOME_HELP = ("Node home: downloads, distribution, data, logs, pid file (default ~/.cache/es-ltrr/node, "
+              "~/.cache/es-ltrr/node-elasticsearch for --distribution elasticsearch; or ES_LTRR_NODE_HOME / "
+              "ES_LTRR_ES_NODE_HOME).")
+
+
 @node.command("start")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="Node home (downloads, distribution, data, logs).")
-@click.option("--port", type=int, help="HTTP port on 127.0.0.1.")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), help=_HOME_HELP)
+@click.option("--port", type=int, help="HTTP port on 127.0.0.1 (default 9200, 9201 for --distribution elasticsearch).")
 @_distribution_option
 @_no_ltr_option
 @_neural_option
@@ -65,7 +70,7 @@ def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: b
 
 
 @node.command("assemble")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), help=_HOME_HELP)
 @_distribution_option
 @_no_ltr_option
 @_neural_option
@@ -81,23 +86,28 @@ def node_assemble(home: Path | None, distribution: str, no_ltr: bool, neural_sea
 
 
 @node.command("stop")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--port", type=int)
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+              help="The home the node was started with (its pid file is there; default as for `node start`).")
+@click.option("--port", type=int, help="Stop the node only if it is the one answering on this port "
+                                       "(it refuses otherwise, stopping nothing).")
 @_distribution_option
 def node_stop(home: Path | None, port: int | None, distribution: str) -> None:
-    """Stop the node started by `es-ltrr node start`."""
+    """Stop the node started by `es-ltrr node start` from --home (its pid file); with --port,
+    only if that node is the one answering on the port."""
     from ..ops.devnode import NodeError, stop
 
     try:
-        stopped = stop(_node_config(home, port, distribution))
+        stopped = stop(_node_config(home, port, distribution), check_port=port is not None)
     except NodeError as exc:
         fail(str(exc))
     click.echo("stopped" if stopped else "no node was running")
 
 
 @node.command("status")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--port", type=int)
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+              help="The home the node was started with (its pid file is there; default as for `node start`).")
+@click.option("--port", type=int, help="The HTTP port the node answers on (default 9200, 9201 for "
+                                       "--distribution elasticsearch).")
 @_distribution_option
 @_tls_option
 def node_status(home: Path | None, port: int | None, distribution: str, tls_dir: Path | None) -> None:

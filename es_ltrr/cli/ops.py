@@ -72,6 +72,8 @@ def upload_model(obj: Ctx, model_file: Path, name: str | None, activate: bool, a
     Checks the feature names, converts to model/xgboost+json, creates it under a versioned
     name, compares sltr with local XGBoost on features logged for a few catalog queries
     (max |diff| <= 1e-4, else the model is deleted again) and saves it in models/<name>/.
+    A model the data dir already holds (same sha256, e.g. one `es-ltrr train` saved) keeps
+    its name: uploaded once, never a second copy under another name.
     """
     from ..catalog import load_catalog
     from ..common.datadir import DataDir
@@ -91,24 +93,28 @@ def upload_model(obj: Ctx, model_file: Path, name: str | None, activate: bool, a
     results = [searcher.search(parse_search_request({"query": q})) for q in queries]
     cases = [ParityCase.of(r.request.query, r.understanding, r.candidates, r.vector, searcher.engine.flavor)
              for r in results]
+    before = set(data.model_names())
     try:
-        done = upload(LtrPlugin(searcher.engine), model_file, default_featureset(), cases, data.model_dir, name)
+        done = upload(LtrPlugin(searcher.engine), model_file, default_featureset(), cases, data.model_dir, name,
+                      stored=[data.model_dir(n) for n in sorted(before)])
         if activate:
             data.activate_model(done.name)
     except (UploadError, EngineError, ValueError) as exc:
         fail(str(exc))
     report = {"name": done.name, "featureset": done.featureset, "parity_max_abs_diff": done.parity_max_abs_diff,
-              "active": activate}
+              "active": activate, "created": done.created, "stored_before": done.name in before}
     if as_json:
         click.echo(json.dumps(report))
     else:
-        click.echo(f"uploaded {done.name} (featureset {done.featureset}): sltr = XGBoost within "
+        click.echo(("the data dir held this model already: " if done.name in before else "")
+                   + f"uploaded {done.name} (featureset {done.featureset}): sltr = XGBoost within "
                    f"{done.parity_max_abs_diff:.2g} over {done.documents} documents"
                    + ("; active" if activate else "") + ("" if done.created else "; it was already on the node"))
 
 
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("mappings"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("mappings"), show_default=True,
+              help="Directory the mapping files are written to (with --check: compared with).")
 @click.option("--check", is_flag=True, help="Exit 1 if the files differ from what the schema generates.")
 def mappings(out: Path, check: bool) -> None:
     """Write mappings/<flavor>.json generated from the schema."""
@@ -130,7 +136,7 @@ def mappings(out: Path, check: bool) -> None:
 @main.command()
 @click.option("--queries", "n_queries", default=200, show_default=True, help="Sampled catalog queries.")
 @click.option("--k", default=10, show_default=True, help="Depth compared per arm.")
-@click.option("--seed", default=11, show_default=True)
+@click.option("--seed", default=11, show_default=True, help="Seed of the sampled catalog queries.")
 @settings_options()
 @click.pass_obj
 def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:

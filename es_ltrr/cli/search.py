@@ -11,6 +11,7 @@ from ..common.console import say
 from ..retrieval.arms import ARMS
 from ..search.request import MAX_K, MAX_QUERY_CHARS
 from ..serving.contract import BadRequest, decode_json, parse_search_request, search_response
+from ..common.datadir import DataDir
 from .group import Ctx, fail, main, searcher_for, settings_options
 
 if TYPE_CHECKING:
@@ -133,12 +134,15 @@ def _arms_help() -> str:
 @click.argument("arm")
 @click.argument("query")
 @click.option("--size", default=10, show_default=True, type=click.IntRange(1, 10_000), help="Candidates the arm draws.")
-@click.option("--flavor", type=click.Choice(["embedded", "opensearch", "elasticsearch"]), default="opensearch", show_default=True)
+@click.option("--flavor", type=click.Choice(["embedded", "opensearch", "elasticsearch"]), default="opensearch", show_default=True,
+              help="Whose syntax: the embedded engine's or a cluster flavor's (the semantic arm's kNN clause differs).")
 @click.option("--short-vectors", is_flag=True, help="Abbreviate query vectors in the output (not what is sent).")
 @settings_options(skip=("--flavor",))
 @click.pass_obj
 def render(obj: Ctx, arm: str, query: str, size: int, flavor: str, short_vectors: bool) -> None:
     from ..retrieval.arms import ArmInput
+    from ..retrieval.embedding import Encoder
+    from ..serving.wiring import query_tables
     from ..understanding import understand
 
     if arm not in ARMS:
@@ -147,9 +151,16 @@ def render(obj: Ctx, arm: str, query: str, size: int, flavor: str, short_vectors
         query = parse_search_request({"query": query}).query
     except BadRequest as exc:
         fail(str(exc))
-    searcher = searcher_for(obj)
-    vector = searcher.encoder.encode_query(query) if ARMS[arm].needs_vector and searcher.encoder else None
-    inp = ArmInput(query, understand(query, searcher.gazetteer), vector, 0, searcher.catalog)
+    settings = obj.settings()
+    if not settings.catalog.exists() and not DataDir(settings.data_dir).exists():
+        fail(f"catalog not found: {settings.catalog}")
+    try:  # printing a body writes nothing: no engine, no index built, the data dir only read
+        gazetteer, catalog = query_tables(settings, say)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    encoder = Encoder(cache_dir=settings.cache_dir) if settings.embed and ARMS[arm].needs_vector else None
+    vector = encoder.encode_query(query) if encoder else None
+    inp = ArmInput(query, understand(query, gazetteer), vector, 0, catalog)
     body = ARMS[arm].render(inp, size, flavor)
     if body is None:
         fail(f"arm {arm!r} does not apply to {query!r} (no slots / no vector / empty key)")

@@ -12,8 +12,9 @@ from .group import Ctx, fail, main, searcher_for, settings_options
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="TCP port to listen on.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 1024), help="WSGI threads per process.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
               help="Processes; more than one runs gunicorn, each process folding the shared feedback log.")
@@ -52,9 +53,9 @@ def serve(obj: Ctx, host: str, port: int, threads: int, workers: int, fold_inter
     if workers > 1:
         require("gunicorn", "server", "es-ltrr serve --workers")
     from ..serving.process import serve as run
-    from ..serving.process import settings_access
+    from ..serving.process import settings_access, sized_for
 
-    settings = obj.settings(admin_token_file=admin_token_file, api_token_file=api_token_file)
+    settings = sized_for(obj.settings(admin_token_file=admin_token_file, api_token_file=api_token_file), threads)
     try:
         access = settings_access(settings, say if workers > 1 else lambda _: None)  # a bad token file stops here, before any indexing (build_app warns)
     except TokenError as exc:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -196,6 +197,34 @@ class DataDir:
         lines = history.read_text().splitlines() if history.is_file() else []
         _write_text(history, "".join(f"{n}\n" for n in [*lines, previous.name if previous else ""]))
         _write_text(self.root / MODELS / ACTIVE_MODEL, name + "\n")
+
+    def model_names(self) -> list[str]:
+        """The models stored here (`models/<name>/`), sorted."""
+        root = self.root / MODELS
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+    def history(self) -> list[str]:
+        """The models `rollback_model` can return to, oldest first (fusion left out)."""
+        history = self.root / MODELS / HISTORY
+        return [n for n in (history.read_text().splitlines() if history.is_file() else []) if n]
+
+    def delete_model(self, name: str, history: bool = False) -> None:
+        """Delete `models/<name>/`. Never the active model; a model in HISTORY (a rollback
+        target) only with `history`, which also takes it out of HISTORY."""
+        directory = self.model_dir(name)
+        if not directory.is_dir():
+            raise DataDirError(f"no model {name!r} in {self.root / MODELS}")
+        active = self.active_model()
+        if active is not None and active.name == name:
+            raise DataDirError(f"{name} is the active model: activate another (`es-ltrr models --promote NAME`) "
+                               "or roll back (`es-ltrr train --rollback`) first")
+        if name in self.history():
+            if not history:
+                raise DataDirError(f"{name} is in {self.root / MODELS / HISTORY} (`es-ltrr train --rollback` can "
+                                   "return to it): pass --force to delete it anyway")
+            path = self.root / MODELS / HISTORY
+            _write_text(path, "".join(f"{n}\n" for n in path.read_text().splitlines() if n != name))
+        shutil.rmtree(directory)
 
     def rollback_model(self) -> str | None:
         """Return to the model active before the last activation (None: back to fusion)."""

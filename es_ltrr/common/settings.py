@@ -74,6 +74,9 @@ class Settings:
     timeout_s: float = 10.0
     #: Per-arm search budget sent with each msearch body; a slow arm answers partially.
     arm_timeout_ms: int = 1000
+    #: HTTP connections kept open to the cluster per process; 0: sized by the command
+    #: (`serve`: its threads plus one search's parallel requests, else one search's).
+    cluster_connections: int = 0
     #: Arm-selection policy (`es_ltrr.retrieval.policy.POLICIES`): thompson serves the static allocation
     #: until its burn-in is over, then its learned choice.
     policy: str = "thompson"
@@ -183,8 +186,9 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
             out[key] = Path(out[key]).expanduser()
     if isinstance(out.get("timeout_s"), str):
         out["timeout_s"] = float(out["timeout_s"])
-    if isinstance(out.get("arm_timeout_ms"), str):
-        out["arm_timeout_ms"] = int(out["arm_timeout_ms"])
+    for key in ("arm_timeout_ms", "cluster_connections"):
+        if isinstance(out.get(key), str):
+            out[key] = int(out[key])
     for key in ("interleave_share", "guard_tolerance", "model_guard_share"):
         if isinstance(out.get(key), (str, int)) and not isinstance(out.get(key), bool):
             out[key] = float(out[key])

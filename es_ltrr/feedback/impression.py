@@ -3,8 +3,10 @@
 An `Impression` is a projection of the live record (`search.record.SearchResult`): the part
 feedback needs, kept as JSON — the query and its normalized form, the request context, the
 understanding's summary, the policy's context and decision (allocations, propensities, depth
-distributions, forced rules), every executed arm's full ranked id list, the page (ids) and
-the timings. Both answer `policy.ServedSearch` (`context`, `decision`, `arm_result(arm)`),
+distributions, forced rules), every executed arm's full ranked id list, the page (ids), the
+versions collapsed into each page entry (`variants`, which the response lists with the hit)
+and the timings. `shown` is what the user could have seen: the page and its variants — the
+only entities an event may name and learning may credit. Both answer `policy.ServedSearch` (`context`, `decision`, `arm_result(arm)`),
 so an event arriving minutes later — or replayed from the log — updates the policy exactly
 as the live search would. The decision's `explain` (a debug diagnostic) is not logged.
 """
@@ -39,6 +41,9 @@ class Impression:
     challenger: str = ""
     teams: Mapping[str, str] = field(default_factory=dict)
     champion: str = ""
+    #: Per page entry, the ids of the versions collapsed into it (shown with the hit); None for
+    #: an impression logged before they were kept.
+    variants: tuple[tuple[str, ...], ...] | None = None
 
     @classmethod
     def of(cls, result: SearchResult) -> "Impression":
@@ -48,7 +53,8 @@ class Impression:
                    "slots": [s.kind for s in u.slots], "misspelled": u.misspelled}
         return cls(result.impression_id, result.served_at, result.request.query, u.normalized, result.context,
                    result.decision, result.arm_results, tuple(result.ids), summary, dict(result.timings_ms),
-                   result.challenger, dict(result.teams), result.champion)
+                   result.challenger, dict(result.teams), result.champion,
+                   tuple(tuple(result.variant_ids(j)) for j in range(len(result.page))))
 
     def arm_result(self, arm: str) -> ArmResult | None:
         return find_arm_result(self.arm_results, arm)
@@ -57,6 +63,15 @@ class Impression:
     def ids(self) -> tuple[str, ...]:
         """The page: entity ids in the order they were shown."""
         return self.page
+
+    @property
+    def shown(self) -> frozenset[str]:
+        """What the user could have seen: the page and the versions listed with its hits. An
+        impression logged before variants were kept: the page and every arm's candidates
+        (the variants are among them)."""
+        if self.variants is None:
+            return frozenset(self.page).union(*(r.ids for r in self.arm_results))
+        return frozenset(self.page).union(*self.variants)
 
     def to_json(self) -> str:
         d = self.decision
@@ -70,6 +85,7 @@ class Impression:
             "page": list(self.page), "understanding": dict(self.understanding), "timings_ms": dict(self.timings_ms),
             **({"challenger": self.challenger, "teams": dict(self.teams), "champion": self.champion}
                if self.challenger else {}),
+            **({"variants": [list(v) for v in self.variants]} if self.variants is not None else {}),
         }, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -81,6 +97,8 @@ class Impression:
         decision = Decision(d["allocations"], d["propensities"], d["policy"],
                             {a: {int(k): v for k, v in dist.items()} for a, dist in d["depths"].items()}, d["forced"])
         arms = tuple(ArmResult(**{**r, "ids": tuple(r["ids"])}) for r in doc["arm_results"])
+        variants = doc.get("variants")
         return cls(doc["id"], doc["served_at"], doc["query"], doc["normalized"], context, decision, arms,
                    tuple(doc["page"]), doc["understanding"], doc["timings_ms"], doc.get("challenger", ""),
-                   doc.get("teams", {}), doc.get("champion", ""))
+                   doc.get("teams", {}), doc.get("champion", ""),
+                   None if variants is None else tuple(tuple(v) for v in variants))

@@ -157,11 +157,15 @@ class FeedbackLoop:
         known = self.store.known_impressions(sorted({e.query_id for _, e in parsed}))
         valid = []
         for i, event in parsed:
-            if event.query_id in known:
-                valid.append(event)
-            else:
+            if event.query_id not in known:
                 report.errors.append({"index": i, "status": 404,
                                       "error": f"unknown query_id {event.query_id!r}: no such impression"})
+            elif not self._shown(event.query_id, event.object_id):
+                report.errors.append({"index": i, "status": 400, "error": (
+                    f"'object_id' {event.object_id!r} was not shown by impression {event.query_id}: an event names "
+                    "an entity of the page it answers (a hit's id, or one of its variants)")})
+            else:
+                valid.append(event)
         report.errors.sort(key=lambda e: e["index"])
         inserted, report.duplicates = self.store.add_events(valid)
         report.accepted = len(inserted)
@@ -170,13 +174,18 @@ class FeedbackLoop:
         self.fold()
         return report
 
+    def _shown(self, query_id: str, object_id: str | None) -> bool:
+        impression = self._impression(query_id)
+        return impression is not None and object_id in impression.shown
+
     # -- learning -------------------------------------------------------------------------
 
     def sync_cluster(self) -> int:
         """On a cluster: write the mirror, then pull the events other replicas mirrored into
-        the local log (`UbiSync`); how many were new. The background fold calls it."""
+        the local log (`UbiSync`); how many were new. The background fold calls it; a cluster
+        that cannot take the mirror raises EngineError (what it could not write is kept)."""
         if self.mirror is not None:
-            self.mirror.flush()
+            self.mirror.flush(raise_errors=True)
         return self.sync.pull(self.store) if self.sync is not None else 0
 
     def fold(self, until_seq: int | None = None) -> int:
@@ -191,7 +200,7 @@ class FeedbackLoop:
                     impression = self._impression(query_id)
                     if impression is not None and action == NO_ENGAGEMENT:
                         self.policy.update(impression, {})
-                    elif impression is not None:
+                    elif impression is not None and object_id in impression.shown:  # never credit the unseen
                         self.policy.update(impression, {object_id: weight})
                         engaged.add((impression.query, object_id))
                 self.log_seq, n = seq, n + 1
@@ -199,7 +208,7 @@ class FeedbackLoop:
                 self._memory_pending |= engaged
             self._since_save += n
             if self._save is not None and self._since_save >= SAVE_EVERY:
-                self.save()
+                self._save_state()  # the mirror is the fold thread's (`sync_cluster`), not the fold's
             return n
 
     def close_unengaged(self, now: float | None = None) -> int:
@@ -247,7 +256,14 @@ class FeedbackLoop:
         ~1.5 s at 62k entities, so the server calls this every `memory_interval_s`)."""
         with self._lock:
             pending, self._memory_pending = self._memory_pending, set()
-        return self.memory.learn(pending) if self.memory is not None and pending else 0
+        if self.memory is None or not pending:
+            return 0
+        try:
+            return self.memory.learn(pending)
+        except Exception:  # e.g. the cluster is down: relearn these next time
+            with self._lock:
+                self._memory_pending |= pending
+            raise
 
     def reset_policy(self, fresh_state: Mapping[str, Any]) -> None:
         """Forget what the policy learned: it restarts from `fresh_state` (a new policy's
@@ -262,14 +278,18 @@ class FeedbackLoop:
             self.save()
 
     def save(self) -> None:
-        """Write the policy state with the log position it includes."""
+        """Write the policy state with the log position it includes, and what the UBI mirror
+        still holds (at exit: a warning says what the cluster could not take)."""
+        self._save_state()
+        if self.mirror is not None:
+            self.mirror.flush()
+
+    def _save_state(self) -> None:
         if self._save is not None:
             self._save({**self.policy.state(), "log_seq": self.log_seq, "log_from": self.log_from,
                         **({"guard": self.verdict.to_dict()} if self.guard_tolerance is not None else {}),
                         "saved_at": time.time()})
             self._since_save = 0
-        if self.mirror is not None:
-            self.mirror.flush()
 
 
 def judge_log(store: FeedbackStore, fresh: Policy, tolerance: float) -> Verdict:

@@ -13,6 +13,10 @@ id so a re-sent batch overwrites rather than duplicates.
 The SQLite log stays the source of truth (acknowledgement waits for it, not for the cluster);
 the mirror is written in batches from the fold thread and on exit, and a failed batch is
 kept and retried (up to `MAX_PENDING` documents, then the oldest are dropped and counted).
+
+The indices are created with `auto_expand_replicas: 0-1` (`INDEX_SETTINGS`): no replica on a
+single node, whose health stays green, one as soon as there are two nodes. Indices an older
+es-ltrr created with the default single replica (and no auto-expansion) are switched to it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from .impression import Impression
 log = logging.getLogger(__name__)
 
 UBI_QUERIES, UBI_EVENTS = "ubi_queries", "ubi_events"
+#: Replicas a single node can hold (0), one more node gets one: keeps a one-node cluster green.
+INDEX_SETTINGS = {"index": {"auto_expand_replicas": "0-1"}}
 #: Documents waiting for the cluster at most; beyond, the oldest are dropped (and counted).
 MAX_PENDING = 100_000
 
@@ -101,6 +107,7 @@ class UbiMirror:
         self._lock = threading.Lock()
         self.dropped = 0
         self._ensured = False
+        self._failing = False  # the last flush failed: said once, not per flush
 
     def add_query(self, impression: Impression) -> None:
         self._add(UBI_QUERIES, impression.id, query_doc(impression, self.application))
@@ -117,8 +124,10 @@ class UbiMirror:
                 del self._pending[:drop]
                 self.dropped += drop
 
-    def flush(self) -> int:
-        """Write what is pending; on a cluster error keep it for the next flush. How many were written."""
+    def flush(self, raise_errors: bool = False) -> int:
+        """Write what is pending; on a cluster error keep it for the next flush. How many were
+        written. The error is raised with `raise_errors` (the fold thread logs it once per
+        outage), else logged, once until a flush succeeds again."""
         with self._lock:
             batch, self._pending = self._pending, []
         if not batch:
@@ -131,26 +140,44 @@ class UbiMirror:
                 lines.append(json.dumps(doc, ensure_ascii=False))
             self.engine._bulk(lines, None, params={"refresh": "false"})
         except EngineError as exc:
-            log.warning("UBI mirror: %d documents not written yet: %s", len(batch), exc)
             with self._lock:
                 self._pending[:0] = batch
+            if raise_errors:
+                self._failing = True
+                raise
+            if not self._failing:
+                log.warning("UBI mirror: %d documents not written yet (kept, retried): %s", len(batch), exc)
+            self._failing = True
             return 0
+        self._failing = False
         return len(batch)
 
     def _ensure_indices(self) -> None:
         if self._ensured:
             return
         for index, mapping in ((UBI_QUERIES, QUERIES_MAPPING), (UBI_EVENTS, EVENTS_MAPPING)):
-            try:
-                self.engine.request("PUT", f"/{index}", {"mappings": mapping})
-            except EngineError as exc:  # created before, by us, another replica or the UBI plugin
-                if "already_exists" not in str(exc) and "already exists" not in str(exc):
-                    raise
-                try:  # an index made by the UBI plugin: add es-ltrr's own fields
-                    self.engine.request("PUT", f"/{index}/_mapping", {"properties": _OWN})
-                except EngineError as conflict:
-                    log.warning("UBI index %s keeps its mapping of es-ltrr's fields: %s", index, conflict)
+            if self.engine.request("HEAD", f"/{index}") is not True:  # HEAD: no 400 logged when it exists
+                try:
+                    self.engine.request("PUT", f"/{index}", {"settings": INDEX_SETTINGS, "mappings": mapping})
+                    continue
+                except EngineError as exc:  # created meanwhile, by another replica or the UBI plugin
+                    if "already_exists" not in str(exc) and "already exists" not in str(exc):
+                        raise
+            try:  # an index made by the UBI plugin: add es-ltrr's own fields
+                self.engine.request("PUT", f"/{index}/_mapping", {"properties": _OWN})
+            except EngineError as conflict:
+                log.warning("UBI index %s keeps its mapping of es-ltrr's fields: %s", index, conflict)
+            self._expand_replicas(index)
         self._ensured = True
+
+    def _expand_replicas(self, index: str) -> None:
+        """An index with the default single replica and no auto-expansion (an older es-ltrr's,
+        yellow on one node) gets `INDEX_SETTINGS`; replicas set otherwise are left alone."""
+        settings = self.engine.request("GET", f"/{index}/_settings")
+        current = next(iter(settings.values()), {}).get("settings", {}).get("index", {})
+        if str(current.get("number_of_replicas")) == "1" and current.get("auto_expand_replicas") in (None, "false"):
+            self.engine.request("PUT", f"/{index}/_settings", INDEX_SETTINGS)
+            log.warning("UBI index %s: replicas now expand 0-1 (a single node holds none, so it stays green)", index)
 
 
 class UbiSync:
@@ -169,11 +196,16 @@ class UbiSync:
     def __init__(self, engine: Any, weights: Any):
         self.engine, self.weights = engine, weights
         self.cursor: float | None = None
+        self._exists = False  # ubi_events seen: until then each pull only asks (HEAD, no 404 logged)
 
     def pull(self, store: Any) -> int:
         """Copy new mirrored events into `store`; how many were new."""
         from .events import EventError, parse_event
 
+        if not self._exists:
+            if self.engine.request("HEAD", f"/{UBI_EVENTS}") is not True:
+                return 0
+            self._exists = True
         if self.cursor is None:
             self.cursor = max(store.newest_received_at() - self.SLACK_S, 0.0)
         added, after = 0, None
@@ -242,6 +274,8 @@ def ubi_sessions(engine: Any, weights: Any, page_size: int = 1000) -> list[tuple
 
 def _scan(engine: Any, index: str, fields: list[str], page_size: int):
     """Every document's `_source` fields, in `_doc` order with search_after (no scroll context)."""
+    if engine.request("HEAD", f"/{index}") is not True:  # HEAD: a missing index logs no 404
+        return
     after = None
     while True:
         body: dict[str, Any] = {"size": page_size, "sort": ["_doc"], "_source": fields}

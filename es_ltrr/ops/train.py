@@ -18,8 +18,10 @@ The steps live in their rooms (`ranking.ltr.training`, `ranking.ltr.clickmodel`,
    than fusion on any judged set.
 
 On a cluster, features are logged as serving logs them there (the plugin's `ltr_log`), and
-the model is uploaded to the LTR plugin with `upload-model`'s parity check before the gate
-decides activation (searches then rescore with `sltr`).
+a model the gate activates is uploaded to the LTR plugin with `upload-model`'s parity check
+first (searches then rescore with `sltr`); one it does not activate (it lost, or
+`--no-activate`) stays in the data dir, uploaded by `es-ltrr upload-model` when wanted — so
+models no longer pile up on the node.
 """
 
 from __future__ import annotations
@@ -115,12 +117,15 @@ def run_training(settings: Settings, searcher: Searcher, options: TrainOptions, 
                "generated_searches": generated}
     parity = None
     fused = replace(searcher, policy=StaticPolicy(), ranker=searcher.fallback, challenger=None)
-    if plugin is None:
-        model.save(data.model_dir(name), details)
-    else:
+    if plugin is not None and wins and options.activate:  # on a cluster, only the model that will serve
         cases = [fused.search(SearchRequest(e.query, k=10)) for e in examples if e.split == "valid"][:5]
         parity = _upload(plugin, model, featureset, data, cases, details)
         say(f"uploaded {name} to the cluster's LTR plugin: sltr = XGBoost within {parity:.2g}")
+    else:
+        directory = model.save(data.model_dir(name), details)
+        if plugin is not None:
+            say(f"{name} is saved in {directory}, not uploaded to the cluster (it is not activated); to serve "
+                f"it there: `es-ltrr --cluster URL upload-model {directory / 'model.json'} --activate`")
     plots = _plots(model, gate["by_intent"], data.model_dir(name) / "report", say)
     pooled = {system: m["ndcg10"] for system, m in gate["systems"].items()}
     if wins and options.activate:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from ..retrieval.engines.cluster import ClusterError
 from .ltr import feature_params
 from .ltr.plugin import LtrPlugin
 
@@ -30,6 +31,15 @@ class PluginRanker:
     @property
     def name(self) -> str:
         return self.model
+
+    def check(self, engine: ClusterEngine) -> str | None:
+        """Why this ranker cannot rank now (the model is not in the plugin), or None; a
+        cluster that does not answer is the engine's health to report, not the ranker's."""
+        try:
+            found = LtrPlugin(engine).get_model(self.model)
+        except ClusterError:
+            return None
+        return None if found is not None else f"model {self.model!r} is not in the cluster's LTR plugin"
 
     def score(self, engine: ClusterEngine, text: str, understanding: Understanding, candidates: Sequence[Candidate],
               vector: np.ndarray | None = None) -> list[float]:

@@ -68,6 +68,11 @@ class Timer:
         return {**self.marks, "total": round((time.perf_counter() - self._start) * 1000, 3)}
 
 
+def fallback_label(ranker: Ranker, fallback: Ranker) -> str:
+    """The `ranker` of a page `ranker` failed to rank: `rrf (fallback: sltr failed)`."""
+    return f"{label(fallback)} (fallback: {ranker.kind} failed)"
+
+
 def new_impression_id() -> str:
     """A random 128-bit id (hex): the response's `impression_id`, UBI's `query_id`."""
     return uuid.uuid4().hex
@@ -109,6 +114,9 @@ class Searcher:
     new_id: Callable[[], str] = new_impression_id
     seed_of: Callable[[str], int] = explore_seed
     clock: Callable[[], float] = time.time
+    #: Why the last search's ranker failed (its page was ranked by `fallback`), None when it
+    #: ranked: what /healthz reports of the ranker actually serving.
+    ranker_fault: str | None = field(default=None, compare=False)
 
     def search(self, request: SearchRequest) -> SearchResult:
         timer = Timer()
@@ -233,10 +241,14 @@ class Searcher:
               vector: np.ndarray | None) -> tuple[list[float], str]:
         if not candidates:
             return [], "none"
+        ranker = self.ranker  # one read: the model follower may swap it meanwhile
         try:
-            return self.ranker.score(self.engine, text, u, candidates, vector), label(self.ranker)
+            scores = ranker.score(self.engine, text, u, candidates, vector)
         except (EngineError, RuntimeError) as exc:
-            # a ranking fault degrades to fusion; the response names it
-            log.warning("ranker %s failed, falling back to %s: %s", label(self.ranker), self.fallback.kind, exc)
+            # a ranking fault degrades to fusion; the response (and /healthz) names it
+            log.warning("ranker %s failed, falling back to %s: %s", label(ranker), self.fallback.kind, exc)
+            self.ranker_fault = f"{label(ranker)}: {exc}"
             scores = self.fallback.score(self.engine, text, u, candidates, vector)
-            return scores, f"{label(self.fallback)} (fallback: {self.ranker.kind} failed)"
+            return scores, fallback_label(ranker, self.fallback)
+        self.ranker_fault = None
+        return scores, label(ranker)

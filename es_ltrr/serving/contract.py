@@ -82,8 +82,9 @@ def parse_search_request(payload: Any, max_query_chars: int = MAX_QUERY_CHARS, m
     for name in payload:
         _check_text(name, "a field name")
     unknown = set(payload) - {"query", "k", "context", "debug"}
-    if unknown:
-        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+    if unknown:  # `{"q": "x"}`: both faults at once, so the client fixes the body in one go
+        missing = "" if "query" in payload else "; 'query' is required (the search text)"
+        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}{missing}")
     query = payload.get("query")
     if not isinstance(query, str):
         raise BadRequest("'query' is required and must be a string")

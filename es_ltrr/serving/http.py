@@ -18,7 +18,8 @@ from werkzeug.exceptions import HTTPException  # noqa: E402
 from ..feedback import FeedbackLoop  # noqa: E402
 from ..feedback.loop import BatchTooLarge  # noqa: E402
 from ..feedback.store import StoreError  # noqa: E402
-from ..search.pipeline import Searcher  # noqa: E402
+from ..ranking import label  # noqa: E402
+from ..search.pipeline import Searcher, fallback_label  # noqa: E402
 from ..search.record import SearchResult  # noqa: E402
 from .access import Access, guard_api  # noqa: E402
 from .admin import Admin, blueprint  # noqa: E402
@@ -97,10 +98,18 @@ def create_app(searcher: Searcher, feedback: FeedbackLoop | None = None, access:
 
     @app.get("/healthz")
     def healthz() -> Response:
+        """503 when the engine cannot search; "degraded" (200: pages are served) when the ranker
+        falls back to fusion. `ranker` is what ranks the pages, named as in search responses."""
         health = searcher.engine.health()
-        ok = health.get("status") in ("green", "yellow")
-        body = {"status": "ok" if ok else "degraded", "engine": health, "ranker": searcher.ranker.name}
-        return json_response(body, 200 if ok else 503)
+        up = health.get("status") in ("green", "yellow")
+        ranker = searcher.ranker
+        check = getattr(ranker, "check", None)  # e.g. sltr: is the model on the node?
+        fault = (check(searcher.engine) if up and check is not None else None) or searcher.ranker_fault
+        body = {"status": "ok" if up and fault is None else "degraded", "engine": health,
+                "ranker": label(ranker) if fault is None else fallback_label(ranker, searcher.fallback)}
+        if fault is not None:
+            body["ranker_error"] = fault
+        return json_response(body, 200 if up else 503)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

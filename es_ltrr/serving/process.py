@@ -16,6 +16,7 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Callable
 
 from ..common.datadir import DataDir
@@ -27,6 +28,8 @@ from ..feedback.interleaving_wins import outcomes
 from ..feedback.loop import ENGAGEMENT_WINDOW_S
 from ..feedback.store import FeedbackStore
 from ..ranking import label
+from ..retrieval.engines.base import EngineError
+from ..retrieval.engines.cluster import CONNECTIONS
 from ..search.pipeline import Searcher
 from .access import Access, load_access
 from .wiring import build_searcher, challenger_for, ranker_for
@@ -40,6 +43,17 @@ MODEL_GUARD_MIN = 200
 FOLD_INTERVAL_S = 1.0
 #: Seconds between two Q2E memory updates (each rebuilds the q2e field on the embedded engine).
 MEMORY_INTERVAL_S = 30.0
+#: The cluster clients' loggers: a warning with a full traceback for every failed request
+#: (dozens a minute in an outage), which es-ltrr reports itself (`Trouble`, 503s, `partial`).
+CLIENT_LOGGERS = ("opensearch", "elasticsearch", "elastic_transport")
+
+
+def quiet_cluster_clients() -> None:
+    """Raise the cluster clients' loggers to ERROR, unless the operator set their level."""
+    for name in CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.ERROR)
 
 
 def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: float = FOLD_INTERVAL_S,
@@ -51,6 +65,7 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
     from .http import create_app
 
     install_log_scrubber()
+    quiet_cluster_clients()
     register(settings.password, url_password(settings.cluster_url))
     access = settings_access(settings, say)
 
@@ -64,6 +79,16 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
     start_folding(loop, fold_interval_s, memory_interval_s, also=follow_model)
     searcher.warm()  # the first request must not pay the model load
     return create_app(searcher, loop, access, Admin(settings, searcher, loop, follow_model))
+
+
+def sized_for(settings: Settings, threads: int) -> Settings:
+    """The settings of a process answering on `threads` threads: unless set on purpose
+    (`cluster_connections`), its cluster connection pool holds one connection per thread
+    besides one search's parallel requests, the fold thread's and /healthz's — else the client
+    discards and reopens connections, and says so in a warning per request."""
+    if settings.cluster_connections:
+        return settings
+    return replace(settings, cluster_connections=threads + CONNECTIONS)
 
 
 def settings_access(settings: Settings, say: Callable[[str], None]) -> Access:
@@ -112,6 +137,7 @@ class ModelFollower:
         self.searcher.interleave_share = 0.0  # no interleaving of a new ranker with the old challenger
         self.searcher.ranker = ranker  # one assignment: a search in flight keeps the ranker it read
         self.searcher.challenger, self.searcher.interleave_share = challenger, share
+        self.searcher.ranker_fault = None  # the old ranker's: the next search says how this one does
         self.current = active
         log.warning("active model is now %s: ranking with %s", active or "none", ranker.kind)
 
@@ -131,30 +157,73 @@ class ModelFollower:
                     previous or "fusion")
 
 
+class Trouble:
+    """The log of one background step that runs every second: one warning when it starts
+    failing, one when it works again, nothing in between (an outage must not flood the log).
+    A cluster error is said in one line; anything else (a bug, a full disk) with its
+    traceback, once."""
+
+    def __init__(self, what: str, meanwhile: str):
+        self.what, self.meanwhile = what, meanwhile
+        self.since: float | None = None
+
+    def run(self, step: Callable[[], Any]) -> Any:
+        try:
+            result = step()
+        except Exception as exc:  # keep going: a cluster down or a locked disk now may be fine later
+            if self.since is None:
+                self.since = time.monotonic()
+                log.warning("%s failing: %s; %s (retried every round; said again when it recovers)", self.what,
+                            exc, self.meanwhile, exc_info=not isinstance(exc, EngineError))
+            else:
+                log.debug("%s still failing: %s", self.what, exc)
+            return None
+        if self.since is not None:
+            log.warning("%s recovered after %.0f s", self.what, time.monotonic() - self.since)
+            self.since = None
+        return result
+
+
 def start_folding(loop: FeedbackLoop, interval_s: float, memory_interval_s: float = MEMORY_INTERVAL_S,
-                  also: Callable[[], None] | None = None) -> threading.Thread:
+                  also: Callable[[], None] | None = None) -> threading.Event:
     """A daemon thread folding the log every `interval_s` (other processes' events), running
-    `also` (the model follower) as often, and relearning the Q2E memory every `memory_interval_s`."""
+    `also` (the model follower) as often, and relearning the Q2E memory every
+    `memory_interval_s`; returns the event that stops it.
+
+    Each step fails on its own, logged by its `Trouble`: the local fold never waits for the
+    cluster's UBI mirror, and a cluster outage is two warnings (failing, recovered), not a
+    traceback a second."""
+    follower = Trouble("following the active model", "the current ranker keeps ranking")
+    folding = Trouble("folding the feedback log", "events stay in the log and are folded once it works")
+    mirror = Trouble("the UBI mirror and sync with the cluster",
+                     "searches and feedback are still logged and learned from locally; the mirror keeps what it "
+                     "could not write and catches up when the cluster is back")
+    memory = Trouble("the Q2E memory update", "the engaged pairs are kept and relearned once it works")
+    guard = Trouble("the policy guard", "its last verdict stands")
+
+    def fold_local() -> None:
+        loop.close_unengaged()
+        loop.fold()
+
+    def sync() -> None:
+        if loop.sync_cluster():  # events other replicas mirrored: fold them this round
+            loop.fold()
+
     def run() -> None:
         last_memory = time.monotonic()
         while not stop.wait(interval_s):
-            try:
-                if also is not None:
-                    also()
-                loop.sync_cluster()
-                loop.close_unengaged()
-                loop.fold()
-                loop.check_guard()
-                if time.monotonic() - last_memory >= memory_interval_s:
-                    last_memory = time.monotonic()
-                    loop.learn_memory()
-            except Exception:  # keep folding: a locked or full disk now may be fine later
-                log.exception("folding the feedback log failed")
+            if also is not None:
+                follower.run(also)
+            folding.run(fold_local)
+            mirror.run(sync)
+            guard.run(loop.check_guard)
+            if time.monotonic() - last_memory >= memory_interval_s:
+                last_memory = time.monotonic()
+                memory.run(loop.learn_memory)
 
     stop = threading.Event()
-    thread = threading.Thread(target=run, name="es-ltrr-fold", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=run, name="es-ltrr-fold", daemon=True).start()
+    return stop
 
 
 def _stop_cleanly_on(*signals: signal.Signals) -> None:

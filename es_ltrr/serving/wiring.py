@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ..catalog import load_catalog
 from ..catalog.stats import CatalogStats
 from ..common.datadir import DataDir
 from ..common.schema import MUSIC
@@ -64,6 +65,20 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
         catalog=CatalogStats.load(data.stats_path),
         flavor=engine.flavor,
     )
+
+
+def query_tables(settings: Settings, say: Callable[[str], None] = print) -> tuple[Gazetteer, CatalogStats]:
+    """The gazetteer and catalog stats a query is understood and rendered with — read from the
+    data dir's build, or, when it has none, built in memory from the catalog. Writes nothing
+    (`es-ltrr render`: printing a body must not index into a data dir a server may be using)."""
+    data = DataDir(settings.data_dir)
+    if data.exists():
+        data.check(MUSIC, settings.catalog)
+        return Gazetteer.load(data.gazetteer_path), CatalogStats.load(data.stats_path)
+    say(f"no build in {settings.data_dir}: understanding queries with tables built from {settings.catalog} "
+        "in memory (nothing is written)")
+    entities = load_catalog(settings.catalog)
+    return Gazetteer.from_entities(entities), CatalogStats.of(entities)
 
 
 def make_policy(name: str, options: Mapping[str, Any] | None = None, allocation: Mapping[str, int] | None = None,
@@ -160,4 +175,9 @@ def _challenger(settings: Settings, data: DataDir, engine: Engine) -> Ranker | N
     model_dir = data.model_dir(settings.challenger_model)
     if not model_dir.is_dir():
         raise ValueError(f"challenger_model {settings.challenger_model!r}: no {model_dir}")
-    return _model_ranker(model_dir, LtrPlugin(engine) if settings.cluster_url else None)  # type: ignore[arg-type]
+    plugin = LtrPlugin(engine) if settings.cluster_url else None  # type: ignore[arg-type]
+    if plugin is not None and plugin.store_exists() and plugin.get_model(model_dir.name) is None:
+        # it would rank with sltr: every interleaved page would fail to, and say so per search
+        raise ValueError(f"challenger_model {model_dir.name!r} is not in the cluster's LTR plugin (`train` uploads "
+                         f"only the model it activates): `es-ltrr --cluster URL upload-model {model_dir / 'model.json'}`")
+    return _model_ranker(model_dir, plugin)

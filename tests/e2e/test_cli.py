@@ -186,3 +186,108 @@ def test_search_from_two_directories_uses_one_data_dir(small_catalog, tmp_path, 
         assert not any(cwd.iterdir())  # nothing written to the working directory
     assert (tmp_path / "data" / "es-ltrr" / "manifest.json").exists()
     assert "indexing" in outputs[0] and "indexing" not in outputs[1]  # the second search reused the index
+
+
+def test_catalog_slice_makes_a_small_catalog_that_answers_like_the_whole_one(tmp_path):
+    """The documented small catalog (issue 23, item 11): on the first 2,000 rows "90s rock"
+    returned Haddaway; on a 2,000-row slice it returns rock of the 1990s."""
+    runner = CliRunner()
+    out = tmp_path / "small.csv.gz"
+    sliced = runner.invoke(main, ["catalog", "slice", "--rows", "2000", "--seed", "1", str(out)])
+    assert sliced.exit_code == 0, sliced.output
+    assert "2,000 rows" in sliced.stdout and "rock" in sliced.stdout
+    base = ["--catalog", str(out), "--data-dir", str(tmp_path / "d"), "--no-embed"]
+    assert runner.invoke(main, [*base, "index"]).exit_code == 0
+    result = runner.invoke(main, [*base, "search", "90s rock", "--k", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)["hits"]
+    assert hits, result.stdout
+    rock_of_the_90s = [h for h in hits if "rock" in h.get("genres", []) and 1990 <= (h.get("release_year") or 0) < 2000]
+    assert len(rock_of_the_90s) >= 3, [(h["name"], h.get("genres"), h.get("release_year")) for h in hits]
+
+
+def _snapshot(root):
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_render_writes_nothing_into_the_data_dir(small_catalog, tmp_path):
+    """`render` prints a body; it indexed the catalog into a data dir without an embedded
+    index and rewrote its manifest and gazetteer — a dir a `serve --cluster` was using (issue
+    23, item 6). Now it reads the dir's query-understanding tables, or builds them in memory."""
+    runner = CliRunner()
+    data = tmp_path / "d"
+    base = ["--catalog", str(small_catalog), "--data-dir", str(data), "--no-embed"]
+    assert runner.invoke(main, [*base, "index"]).exit_code == 0
+    import shutil
+
+    shutil.rmtree(data / "index")  # what `--cluster URL index` leaves: manifest, gazetteer, stats
+    before = _snapshot(data)
+    result = runner.invoke(main, [*base, "render", "lexical", "memories maroon 5"])
+    assert result.exit_code == 0, result.output
+    assert "memories maroon 5" in result.stdout
+    assert _snapshot(data) == before
+
+    empty = tmp_path / "empty"
+    result = runner.invoke(main, ["--catalog", str(small_catalog), "--data-dir", str(empty), "--no-embed",
+                                  "render", "structured", "maroon 5"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) and not empty.exists()
+
+
+@pytest.mark.parametrize("url, message", [
+    ("127.0.0.1:9310", "error: --cluster 127.0.0.1:9310 has no scheme: use http://127.0.0.1:9310 (or https://"),
+    ("localhost:9200", "error: --cluster localhost:9200 has no scheme: use http://localhost:9200"),
+    ("ftp://127.0.0.1:9200", "error: --cluster ftp://127.0.0.1:9200: the scheme must be http or https"),
+])
+def test_a_cluster_url_without_a_scheme_is_named(small_catalog, tmp_path, url, message):
+    """It said "No connection adapters were found" (issue 23, item 9)."""
+    for command in (["index"], ["search", "love"], ["apply", "--dry-run"]):
+        result = CliRunner().invoke(main, ["--cluster", url, "--catalog", str(small_catalog), "--data-dir",
+                                           str(tmp_path / "d"), "--no-embed", *command])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(message), result.stderr
+
+
+def test_an_unreachable_cluster_is_noticed_before_the_catalog_is_read(small_catalog, tmp_path):
+    """A wrong --cluster URL was noticed only after the catalog was loaded and embedded (issue
+    23, item 9); with --flavor given, nothing contacted the cluster before the bulk requests."""
+    from ..servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    for flavor in ([], ["--flavor", "opensearch"]):
+        result = CliRunner().invoke(main, ["--cluster", url, *flavor, "--catalog", str(small_catalog),
+                                           "--data-dir", str(tmp_path / "d"), "--no-embed", "index"])
+        assert result.exit_code == 2, result.output
+        assert url in result.stderr and "loading catalog" not in result.stderr, result.stderr
+
+
+def test_models_delete_and_prune_spare_what_serves_or_can_be_rolled_back_to(tmp_path):
+    """Models piled up and nothing deleted one (issue 23, item 10)."""
+    from es_ltrr.common.datadir import DataDir
+
+    data = DataDir(tmp_path / "d")
+    for name in ("m-old", "m-prev", "m-live", "m-loser", "m-challenger"):
+        data.model_dir(name).mkdir(parents=True)
+    data.activate_model("m-old")
+    data.activate_model("m-prev")
+    data.activate_model("m-live")  # HISTORY: fusion, m-old, m-prev
+    (tmp_path / "es-ltrr.toml").write_text('challenger_model = "m-challenger"\n')
+    runner = CliRunner()
+
+    def models(*args):
+        return runner.invoke(main, ["--data-dir", str(tmp_path / "d"), "--config", str(tmp_path / "es-ltrr.toml"),
+                                    "models", *args])
+
+    refused = models("--delete", "m-live")
+    assert refused.exit_code == 2 and "m-live is the active model" in refused.stderr
+    assert models("--delete", "m-challenger", "--force").exit_code == 2
+    assert "--force" in models("--delete", "m-old").stderr
+    pruned = models("--prune")
+    assert pruned.exit_code == 0, pruned.output
+    assert "deleted m-loser from the data dir" in pruned.stderr and "pass --cluster URL" in pruned.stderr
+    assert data.model_names() == ["m-challenger", "m-live", "m-old", "m-prev"]
+    assert models("--prune", "--force").exit_code == 0
+    assert data.model_names() == ["m-challenger", "m-live"] and data.history() == []
+    listed = models("--json")
+    assert [m["name"] for m in json.loads(listed.stdout)["models"]] == ["m-challenger", "m-live"]
+    assert models("--delete", "nope").exit_code == 2

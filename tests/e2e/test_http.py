@@ -194,6 +194,38 @@ def test_healthz(client):
     assert resp.get_json()["status"] == "ok"
 
 
+def test_healthz_names_the_ranker_that_serves_and_says_when_it_falls_back(small_searcher):
+    """/healthz said "ok" with the configured model's name while every search fell back to
+    fusion (issue 23, item 4): it now names the ranker as search responses do and is
+    "degraded" (200: searches are served) while the ranker fails, "ok" once it ranks again."""
+    from dataclasses import dataclass, replace
+
+    @dataclass
+    class Flaky:
+        kind: str = "xgboost"
+        name: str = "music-20261201"
+        broken: bool = True
+
+        def score(self, engine, text, understanding, candidates, vector=None):
+            if self.broken:
+                raise RuntimeError("cannot log features: the node refused ltr_log")
+            return [1.0 / (i + 1) for i in range(len(candidates))]
+
+    ranker = Flaky()
+    client = create_app(replace(small_searcher, ranker=ranker)).test_client()
+    page = client.post("/search", json={"query": "memories"}).get_json()
+    assert page["ranker"] == "rrf (fallback: xgboost failed)"
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    body = health.get_json()
+    assert (body["status"], body["ranker"]) == ("degraded", page["ranker"])
+    assert "ltr_log" in body["ranker_error"]
+    ranker.broken = False
+    assert client.post("/search", json={"query": "memories"}).get_json()["ranker"] == "xgboost:music-20261201"
+    body = client.get("/healthz").get_json()
+    assert (body["status"], body["ranker"]) == ("ok", "xgboost:music-20261201") and "ranker_error" not in body
+
+
 def test_over_a_real_wsgi_server(small_searcher):
     """The production path: waitress on 127.0.0.1, real HTTP requests."""
     import threading

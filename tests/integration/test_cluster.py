@@ -132,6 +132,56 @@ def test_apply_refuses_a_concrete_index_under_the_alias_name(engine, concrete):
         apply(concrete, MUSIC, [default_featureset()], ltr=False, say=lambda _: None)
 
 
+def test_concurrent_searches_find_room_in_the_connection_pool(settings, indexed, caplog):
+    """Searches on 4 server threads: no "Connection pool is full" (issue 23, item 12)."""
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    from es_ltrr.serving.process import sized_for
+    from es_ltrr.serving.wiring import build_searcher
+
+    searcher = build_searcher(sized_for(replace(settings, embed=False), threads=4), say=lambda _: None)
+    with caplog.at_level(logging.WARNING, logger="urllib3"), ThreadPoolExecutor(4) as pool:
+        pages = list(pool.map(lambda q: searcher.search(parse_search_request({"query": q})), QUERIES * 2))
+    assert all(page.hits for page in pages[:3])
+    assert [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()] == []
+
+
+def _indices(engine, pattern: str) -> list[str]:
+    rows = engine.request("GET", f"/_cat/indices/{pattern}", params={"format": "json", "h": "index",
+                                                                      "expand_wildcards": "all"})
+    return [row["index"] for row in rows]
+
+
+def test_index_before_apply_writes_nothing_and_says_to_apply(engine, node_url, small_catalog, tmp_path):
+    """`index` into an alias `apply` never made auto-created a concrete index with dynamic
+    mappings, failed on the field limit with 20 ids and no hint, left documents behind and
+    then blocked `apply` (issue 23, item 2). Now: refused before anything is read or written."""
+    from click.testing import CliRunner
+
+    from es_ltrr.cli import main
+
+    name = f"es-ltrr-forgot-apply-{uuid.uuid4().hex[:6]}"
+    result = CliRunner().invoke(main, ["--cluster", node_url, "--index", name, "--catalog", str(small_catalog),
+                                       "--data-dir", str(tmp_path / "d"), "--no-embed", "index"])
+    assert result.exit_code == 2, result.output
+    assert f"no alias {name!r}" in result.stderr and "es-ltrr --cluster URL apply` first" in result.stderr
+    assert "loading catalog" not in result.stderr  # said before the catalog is read
+    assert _indices(engine, f"{name}*") == [] and not (tmp_path / "d").exists()
+
+
+def test_index_into_a_concrete_index_under_the_alias_name_is_refused(concrete, node_url, small_catalog, tmp_path):
+    from click.testing import CliRunner
+
+    from es_ltrr.cli import main
+
+    before = concrete.request("GET", f"/{concrete.index_name}/_count")["count"]
+    result = CliRunner().invoke(main, ["--cluster", node_url, "--index", concrete.index_name, "--catalog",
+                                       str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed", "index"])
+    assert result.exit_code == 2 and "is a concrete index, not an alias" in result.stderr, result.output
+    assert concrete.request("GET", f"/{concrete.index_name}/_count")["count"] == before
+
+
 @pytest.mark.skip_on_gap("apply", "reindex")
 def test_schema_change_reindexes_behind_the_alias(engine, indexed, alias, flavor):
     before = engine.request("GET", f"/{alias}/_count")["count"]

@@ -74,6 +74,23 @@ def test_the_log_is_mirrored_into_ubi_indices(cluster_searcher, tmp_path):
     assert events[0]["event_attributes"]["position"]["ordinal"] == 1
 
 
+def test_the_ubi_indices_keep_a_single_node_green(cluster_searcher, tmp_path):
+    """`number_of_replicas: 1` turned the single test node yellow (issue 23, item 8): the UBI
+    indices now expand their replicas 0-1 (and an older es-ltrr's are healed)."""
+    from es_ltrr.feedback import UbiMirror
+
+    engine = cluster_searcher.engine
+    loop = FeedbackLoop(FeedbackStore(tmp_path / "feedback.sqlite3"), StaticPolicy(), mirror=UbiMirror(engine))
+    loop.log_search(cluster_searcher.search(parse_search_request({"query": "love"})))
+    loop.sync_cluster()
+    for index in ("ubi_queries", "ubi_events"):
+        settings = engine.request("GET", f"/{index}/_settings")[index]["settings"]["index"]
+        assert settings.get("auto_expand_replicas") == "0-1", settings
+    health = engine.request("GET", "/_cluster/health/ubi_queries,ubi_events",
+                            params={"wait_for_status": "green"})  # the node waits up to 30 s
+    assert health["status"] == "green", health
+
+
 def test_replicas_on_two_machines_share_the_log_through_ubi(cluster_searcher, tmp_path):
     """Two sidecars with their own SQLite logs (two machines) and one cluster: what A logs,
     B pulls from the UBI indices into its log (with whatever else the shared indices hold)

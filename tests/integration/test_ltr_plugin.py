@@ -29,7 +29,7 @@ from es_ltrr.ranking.ltr import (
     log_features,
 )
 from es_ltrr.ranking.ltr.plugin import LtrPlugin
-from es_ltrr.ranking.ltr.upload import PARITY_TOLERANCE, ParityCase, UploadError, upload_model
+from es_ltrr.ranking.ltr.upload import PARITY_TOLERANCE, ParityCase, UploadError, file_digest, upload_model
 from es_ltrr.retrieval.engines.cluster import ClusterError
 from es_ltrr.serving.contract import parse_search_request
 from es_ltrr.understanding import Gazetteer, understand
@@ -281,18 +281,28 @@ def test_a_model_deleted_behind_the_sidecar_falls_back_to_fusion_and_recovers(fl
     searcher = replace(cluster_searcher, ranker=PluginRanker(uploaded.name))
     client = create_app(searcher).test_client()
     assert client.post("/search", json={"query": "ed sheeran"}).get_json()["ranker"] == f"sltr:{uploaded.name}"
+    health = client.get("/healthz").get_json()
+    assert (health["status"], health["ranker"]) == ("ok", f"sltr:{uploaded.name}")
     assert plugin.delete_model(uploaded.name)
     try:
+        # /healthz said "ok" and the model's name while every search fell back (issue 23, item 4)
+        health = client.get("/healthz").get_json()  # before any search notices
+        assert (health["status"], health["ranker"]) == ("degraded", "rrf (fallback: sltr failed)"), health
+        assert uploaded.name in health["ranker_error"]
         response = client.post("/search", json={"query": "ed sheeran"})
         assert response.status_code == 200
         page = response.get_json()
         assert page["ranker"] == "rrf (fallback: sltr failed)" and page["hits"]
         assert f"ranker sltr:{uploaded.name} failed, falling back to rrf" in caplog.text
+        health = client.get("/healthz")
+        assert health.status_code == 200 and health.get_json()["ranker"] == page["ranker"]  # searches are served
     finally:
         cases = [_case(cluster_searcher, "maroon 5", flavor)[1]]
         back = upload_model(plugin, trained, featureset, cases, lambda name: uploaded.directory.parent / name)
     assert back.created and back.name == uploaded.name
     assert client.post("/search", json={"query": "ed sheeran"}).get_json()["ranker"] == f"sltr:{uploaded.name}"
+    health = client.get("/healthz").get_json()
+    assert (health["status"], health["ranker"]) == ("ok", f"sltr:{uploaded.name}") and "ranker_error" not in health
 
 
 @pytest.mark.skip_on_gap("q2e")
@@ -318,6 +328,26 @@ def test_upload_model_command(plugin, node_url, flavor, alias, small_catalog, in
         other = args[:]
         other[1] = str(trained.parent / "missing.json")
         assert CliRunner().invoke(main, other).exit_code == 2
+
+        # the same model again, without a name: stored once (issue 23, item 10), not a second
+        # copy under <featureset>-<sha8>
+        again = CliRunner().invoke(main, [*args[:-2], "--json"])
+        assert again.exit_code == 0, again.output
+        report = json.loads(again.stdout)
+        assert report["name"] == f"{alias}-cli" and report["stored_before"] and not report["created"]
+        assert plugin.get_model(f"music-{file_digest(trained)[:8]}") is None
+        renamed = CliRunner().invoke(main, [*args[:-2], "--name", f"{alias}-copy"])
+        assert renamed.exit_code == 2 and f"already stored as '{alias}-cli'" in renamed.stderr
+        assert plugin.get_model(f"{alias}-copy") is None
+
+        models = ["models", "--data-dir", str(settings.data_dir), "--cluster", node_url, "--flavor", flavor]
+        refused = CliRunner().invoke(main, [*models, "--delete", f"{alias}-cli"])
+        assert refused.exit_code == 2 and "is the active model" in refused.stderr
+        (settings.data_dir / "models" / "ACTIVE").unlink()
+        deleted = CliRunner().invoke(main, [*models, "--delete", f"{alias}-cli", "--force"])
+        assert deleted.exit_code == 0, deleted.output
+        assert "from the data dir and the cluster's LTR plugin" in deleted.stderr
+        assert plugin.get_model(f"{alias}-cli") is None and not (settings.data_dir / "models" / f"{alias}-cli").exists()
     finally:
         plugin.delete_model(f"{alias}-cli")
         (settings.data_dir / "models" / "ACTIVE").unlink(missing_ok=True)

@@ -4,6 +4,7 @@ that does not beat the active one stays inactive, rollback."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -54,15 +55,33 @@ def test_train_uploads_activates_gates_and_rolls_back(settings, cluster_searcher
         served = build_searcher(settings, say=lambda _: None)
         result = served.search(parse_search_request({"query": "maroon 5"}))
         assert result.ranker == f"sltr:{report['model']}"
-        again = run_training(settings, cluster_searcher, TrainOptions(margin=1.0, progress=False, seed=2, gate_queries=60), said.append,
-                             featureset=stored_featureset)
+        # --no-activate (margin -1: the gate would activate it): trained, saved, not uploaded —
+        # `train --no-activate` uploaded every model, and models piled up (issue 23, item 10)
+        again = run_training(settings, cluster_searcher,
+                             TrainOptions(margin=-1.0, activate=False, progress=False, seed=2, gate_queries=60),
+                             said.append, featureset=stored_featureset)
         names.append(again["model"])
         assert not again["activated"] and again["active_model"] == report["model"]
+        assert again["parity_max_abs_diff"] is None and plugin.get_model(again["model"]) is None
+        assert (data.model_dir(again["model"]) / "model.json").is_file()
+        assert any("not uploaded" in line and "upload-model" in line for line in said)
+        # uploading it later keeps its name: stored once, under the name train gave it
+        from es_ltrr.ranking.ltr.upload import ParityCase, upload_model
+
+        result = cluster_searcher.search(parse_search_request({"query": "maroon 5"}))
+        case = ParityCase.of("maroon 5", result.understanding, result.candidates, result.vector,
+                             cluster_searcher.engine.flavor)
+        stored = [data.model_dir(n) for n in data.model_names()]
+        up = upload_model(plugin, data.model_dir(again["model"]) / "model.json", stored_featureset, [case],
+                          data.model_dir, stored=stored)
+        assert up.name == again["model"] and up.created and plugin.get_model(again["model"]) is not None
+        assert "gate" in json.loads((data.model_dir(again["model"]) / "metrics.json").read_text())  # report kept
         cluster_searcher.engine.request("POST", "/ubi_queries,ubi_events/_refresh")
         from_ubi = run_training(settings, cluster_searcher, TrainOptions(source="ubi", margin=1.0, progress=False, gate_queries=60),
                                 said.append, featureset=stored_featureset)
         names.append(from_ubi["model"])
         assert any("UBI indices" in line for line in said) and from_ubi["judged_queries"] > 0
+        assert not from_ubi["activated"] and plugin.get_model(from_ubi["model"]) is None  # lost the gate: not uploaded
         assert data.rollback_model() is None and data.active_model() is None
     finally:
         for name in names:

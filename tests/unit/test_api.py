@@ -31,6 +31,7 @@ def test_valid_request_defaults():
         ({"query": "a", "context": []}, "'context'"),
         ({"query": "a", "debug": "yes"}, "'debug'"),
         ({"query": "a", "kk": 1}, "unknown field"),
+        ({"q": "x"}, r"^unknown field\(s\): q; 'query' is required"),  # both said at once
     ],
 )
 def test_bad_requests(payload, message):

@@ -346,3 +346,44 @@ def test_write_head_copies_the_header_and_the_first_rows_byte_for_byte(tmp_path)
     expected = FIXTURE.read_bytes().splitlines(keepends=True)[:8]
     assert gzip.open(gz).read() == plain.read_bytes() == b"".join(expected)
     assert read_header(gz) == read_header(FIXTURE)
+
+
+def test_write_head_takes_str_paths(tmp_path):
+    """`write_head('small.csv.gz', 2000)` crashed: 'str' object has no attribute 'name' (issue 23, item 11)."""
+    written = write_head(str(tmp_path / "head.csv.gz"), 3, str(FIXTURE))
+    assert gzip.open(written).read() == b"".join(FIXTURE.read_bytes().splitlines(keepends=True)[:4])
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_slice_is_stratified_by_genre_decade_and_popularity(tmp_path):
+    """`es-ltrr catalog slice`: every genre in its share of the catalog, every decade, the long
+    tail and the hits — where the first 2,000 rows are pop alone (issue 23, item 11)."""
+    from collections import Counter
+
+    from es_ltrr.catalog.slicing import decade, write_slice
+
+    full = _rows(DEFAULT_CATALOG)
+    report = write_slice(str(tmp_path / "slice.csv.gz"), 2000, seed=3)
+    rows = _rows(tmp_path / "slice.csv.gz")
+    assert len(rows) == report.rows == 2000 and read_header(tmp_path / "slice.csv.gz") == read_header(DEFAULT_CATALOG)
+    assert {r["playlist_genre"] for r in full[:2000]} == {"pop"}  # why the head is no small catalog
+    genres, whole = Counter(r["playlist_genre"] for r in rows), Counter(r["playlist_genre"] for r in full)
+    assert set(genres) == set(whole)
+    for genre, n in whole.items():
+        assert abs(genres[genre] / 2000 - n / len(full)) < 0.02, (genre, genres[genre])
+    assert {decade(r["track_album_release_date"]) for r in rows} == {decade(r["track_album_release_date"]) for r in full}
+    popularity = sorted(float(r["track_popularity"]) for r in rows)
+    assert popularity[200] < 10 and popularity[-200] > 65  # the long tail and the hits
+    assert set(map(tuple, (r.values() for r in rows))) <= set(map(tuple, (r.values() for r in full)))  # rows as they are
+
+
+def test_a_slice_is_the_same_for_the_same_seed(tmp_path):
+    from es_ltrr.catalog.slicing import write_slice
+
+    a, b, c = (write_slice(tmp_path / name, 300, seed=seed).path for name, seed in
+               (("a.csv.gz", 5), ("b.csv.gz", 5), ("c.csv.gz", 6)))
+    assert a.read_bytes() == b.read_bytes() != c.read_bytes()

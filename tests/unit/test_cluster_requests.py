@@ -277,3 +277,28 @@ def test_the_breaker_opens_after_repeated_failures_and_probes_after_the_cooldown
     assert refused.value.status == 503 and len(engine.waits) == 2  # nothing was sent
     now[0] = 5.0  # half-open: one probe goes through, and its success closes the circuit
     assert engine.msearch([{"size": 1}])[0]["hits"] and not engine.breaker.is_open
+
+
+@pytest.mark.parametrize("flavor", ["opensearch", "elasticsearch"])
+def test_the_connection_pool_is_sized_for_the_server_s_threads(flavor, tmp_path):
+    """opensearch-py keeps one connection per node by default: a server answering on several
+    threads logged "Connection pool is full, discarding connection … size: 1" under light
+    traffic (issue 23, item 12). `serve --threads N` sizes it for N threads plus the parallel
+    requests of one search; other commands for one thread."""
+    from es_ltrr.common.settings import Settings
+    from es_ltrr.retrieval.engines.cluster import MAX_PARALLEL
+    from es_ltrr.retrieval.engines.factory import cluster_engine
+    from es_ltrr.serving.process import sized_for
+
+    def pool(settings) -> int:
+        client = cluster_engine(settings).client
+        if flavor == "opensearch":
+            return client.transport.connection_pool.connections[0].pool.pool.maxsize
+        return client.transport.node_pool.all()[0].pool.pool.maxsize
+
+    settings = Settings.load(env={}, cluster_url="http://127.0.0.1:1", flavor=flavor, data_dir=tmp_path)
+    assert pool(settings) == MAX_PARALLEL + 2
+    assert pool(sized_for(settings, threads=16)) == 16 + MAX_PARALLEL + 2
+    chosen = Settings.load(env={"ES_LTRR_CLUSTER_CONNECTIONS": "5"}, cluster_url="http://127.0.0.1:1", flavor=flavor,
+                           data_dir=tmp_path)
+    assert pool(sized_for(chosen, threads=16)) == 5  # a size set on purpose wins

@@ -90,6 +90,28 @@ def test_models_and_the_active_one(tmp_path):
             data.model_dir(bad)
 
 
+def test_deleting_models_spares_the_active_one_and_rollback_targets(tmp_path):
+    """`models --delete/--prune` (issue 23, item 10): the active model is never deleted, a model
+    `rollback_model` can return to only when told, and then it leaves HISTORY too."""
+    data = DataDir(tmp_path)
+    for name in ("v1", "v2", "v3", "v4"):
+        data.model_dir(name).mkdir(parents=True)
+    data.activate_model("v1")
+    data.activate_model("v2")  # HISTORY: fusion, v1
+    assert data.model_names() == ["v1", "v2", "v3", "v4"] and data.history() == ["v1"]
+    with pytest.raises(DataDirError, match="v2 is the active model"):
+        data.delete_model("v2", history=True)
+    with pytest.raises(DataDirError, match="v1 is in .*HISTORY.*--force"):
+        data.delete_model("v1")
+    with pytest.raises(DataDirError, match="no model 'v9'"):
+        data.delete_model("v9")
+    data.delete_model("v3")
+    assert data.model_names() == ["v1", "v2", "v4"]
+    data.delete_model("v1", history=True)
+    assert data.model_names() == ["v2", "v4"] and data.history() == []
+    assert data.rollback_model() is None and data.active_model() is None  # back to fusion, skipping v1
+
+
 def test_policy_state_round_trip_and_corruption(tmp_path):
     data = DataDir(tmp_path)
     policy = StaticPolicy(seed=3)

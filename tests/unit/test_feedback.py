@@ -100,6 +100,59 @@ def test_events_are_logged_once_and_update_the_policy(served):
     assert loop.store.counts() == {"impressions": 3, "events": 2, "duplicates_ignored": 1}
 
 
+def test_an_event_for_an_entity_the_search_did_not_show_is_refused(served):
+    """`{"query_id": <valid>, "action_name": "play", "object_id": "doesnotexist"}` was accepted
+    (issue 23, item 7). An event names what the impression showed — a hit or one of the
+    versions collapsed into it (`variants`) — else it is refused (400, naming `object_id`),
+    logged nowhere, and learned from by nothing."""
+    searcher, loop, results = served
+    result = next(r for r in (searcher.search(parse_search_request({"query": q})) for q in
+                              ["memories", "dance pop", "love", "remix", "i dont care"]) if r.variants and any(r.variants))
+    loop.log_search(result)
+    shown = set(result.ids) | {v for j in range(len(result.page)) for v in result.variant_ids(j)}
+    unseen = next(i for arm in result.arm_results for i in arm.ids if i not in shown)  # a candidate not shown
+    variant = next(v for j in range(len(result.page)) for v in result.variant_ids(j))
+    report = loop.ingest([event(result.impression_id, "doesnotexist", "play", event_id="a"),
+                          event(result.impression_id, unseen, "play", event_id="b"),
+                          event(result.impression_id, variant, "play", event_id="c"),
+                          event(result.impression_id, result.ids[0], "skip", event_id="d")])
+    assert report.accepted == 2
+    assert [(e["index"], e["status"]) for e in report.errors] == [(0, 400), (1, 400)]
+    assert "'object_id' 'doesnotexist' was not shown by impression" in report.errors[0]["error"]
+    assert loop.policy.n_updates_ == 1 and loop.store.counts()["events"] == 2
+
+
+def test_the_fold_credits_no_entity_the_search_did_not_show(served):
+    """Events that reach the log by another way than `ingest` — pulled from another replica's
+    UBI mirror, or logged before the check — are folded without credit for an unseen entity."""
+    from es_ltrr.feedback import Q2EMemory
+
+    _, loop, results = served
+    loop.memory = Q2EMemory(None, loop.store)  # only its pending pairs are looked at
+    result = results[0]
+    loop.store.add_events([parse_event(event(result.impression_id, "doesnotexist", "play", event_id="x")),
+                           parse_event(event(result.impression_id, result.ids[0], "play", event_id="y"))])
+    assert loop.fold() == 2
+    assert loop.policy.n_updates_ == 1
+    assert loop._memory_pending == {(result.request.query, result.ids[0])}
+
+
+def test_impressions_logged_before_variants_were_kept_accept_any_candidate(served):
+    """An impression logged by an older es-ltrr holds the page but not the variants: what it
+    showed is then taken to be the page and every arm's candidates."""
+    import json as json_
+
+    _, loop, results = served
+    result = results[0]
+    old = json_.loads(Impression.of(result).to_json())
+    del old["variants"]
+    legacy = Impression.from_json(json_.dumps(old))
+    candidate = next(i for arm in result.arm_results for i in arm.ids if i not in result.ids)
+    assert candidate in legacy.shown and "doesnotexist" not in legacy.shown
+    assert candidate not in Impression.of(result).shown or candidate in {
+        v for j in range(len(result.page)) for v in result.variant_ids(j)}
+
+
 def test_a_skip_is_logged_but_rewards_no_arm(served):
     _, loop, results = served
     loop.ingest(event(results[1].impression_id, results[1].ids[0], "skip"))
@@ -157,6 +210,9 @@ def test_http_feedback_contract(client):
     assert http.post("/feedback", json=event("nope", first)).status_code == 404
     bad = http.post("/feedback", json={"query_id": qid, "action_name": "click"})
     assert bad.status_code == 400 and "'object_id'" in bad.get_json()["error"]["message"]
+    unseen = http.post("/feedback", json=event(qid, "doesnotexist", "play"))
+    assert unseen.status_code == 400
+    assert unseen.get_json()["error"]["message"].startswith(f"'object_id' 'doesnotexist' was not shown by impression {qid}")
     batch = http.post("/feedback", json=[event(qid, first, event_id="b1"), {"query_id": qid}, event(qid, first, event_id="b1")])
     assert batch.status_code == 200
     assert batch.get_json()["accepted"] == 1 and batch.get_json()["duplicates"] == 1
@@ -180,7 +236,8 @@ def test_cli_search_logs_and_replay_reports(cli, tmp_path):
     from es_ltrr.common.datadir import DataDir
     policy = ThompsonPolicy()
     loop = FeedbackLoop.open(DataDir(tmp_path / "d"), policy)
-    loop.ingest([event(qid, "x", event_id="1"), event(qid, "x", event_id="1")])
+    hit = json.loads(result.stdout)["hits"][0]["id"]
+    loop.ingest([event(qid, hit, event_id="1"), event(qid, hit, event_id="1")])
     loop.save()
     out = cli("replay", "--json")
     assert out.exit_code == 0, out.output

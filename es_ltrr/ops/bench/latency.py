@@ -158,18 +158,39 @@ def quiet_waitress() -> Iterator[None]:
         logger.setLevel(level)
 
 
+#: Seconds the bench server's loop waits for its sockets before it checks whether to stop.
+POLL_S = 0.05
+
+
 @contextmanager
 def local_server(app: Any, threads: int) -> Iterator[str]:
     """`app` on waitress at 127.0.0.1 on a free port, in a daemon thread: yields its base URL,
-    closes the server after (the HTTP machinery of `bench` and `bench --soak`)."""
-    create_server = require("waitress.server", "server", "es-ltrr bench").create_server
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
-    threading.Thread(target=server.run, daemon=True).start()
+    closes the server after (the HTTP machinery of `bench` and `bench --soak`).
+
+    The server's loop runs in short polls and, once told to stop, shuts the server down in its
+    own thread — its worker threads first, then every socket: closing it from here while the
+    loop or a worker still used its sockets ended `bench` with `OSError: [Errno 9] Bad file
+    descriptor` from one of those threads."""
+    waitress = require("waitress.server", "server", "es-ltrr bench")
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                server.asyncore.loop(timeout=POLL_S, map=server._map, count=1)
+        finally:
+            server.task_dispatcher.shutdown()  # the workers, which wake the loop through its trigger
+            server.asyncore.close_all(server._map)  # the connections, the trigger, the listening socket
+
+    thread = threading.Thread(target=run, name="es-ltrr-bench-server", daemon=True)
+    thread.start()
     with quiet_waitress():
         try:
             yield f"http://127.0.0.1:{server.effective_port}"
         finally:
-            server.close()
+            stop.set()
+            thread.join(timeout=10)
 
 
 def _run_scenario(name: str, searcher: Searcher, queries: list[str], concurrency: int, say: Callable[[str], None]) -> Scenario:

@@ -229,6 +229,8 @@ def _soak(searcher: Searcher, loop: FeedbackLoop, queries: list[str], n: int, co
         rng = random.Random(seed * 1_000_003 + i)
         page = call("search", f"{base}/search", {"query": queries[i % len(queries)], "k": 10}, start0)
         hits = page["hits"] if page else []
+        if page and not hits:
+            return  # an empty page shows nothing to act on (feedback names a shown entity, docs/feedback.md)
         event = {"query_id": page["impression_id"] if page else f"missing-{i}", "event_id": f"soak-{seed}-{i}",
                  "action_name": rng.choice(ACTIONS), "object_id": rng.choice(hits)["id"] if hits else "none",
                  "event_attributes": {"position": {"ordinal": rng.randrange(len(hits)) if hits else 0}}}

@@ -152,9 +152,46 @@ def start(config: NodeConfig, progress: Progress = print, timeout_s: float = 180
     return config.url
 
 
-def stop(config: NodeConfig, timeout_s: float = 60) -> bool:
-    """SIGTERM the node (its whole session), SIGKILL after ``timeout_s``; True if one ran."""
+def answering_pid(port: int) -> int | None:
+    """The pid of the node answering on 127.0.0.1:``port`` (its ``_nodes/_local`` process id,
+    over HTTP or HTTPS), or None when nothing answers as a node there."""
+    insecure = ssl.create_default_context()
+    insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
+    for url, context in ((f"http://127.0.0.1:{port}", None), (f"https://127.0.0.1:{port}", insecure)):
+        body = _http_json(f"{url}/_nodes/_local/process", context=context)
+        ids = [n.get("process", {}).get("id") for n in body.get("nodes", {}).values()] if isinstance(body, dict) else []
+        if ids and isinstance(ids[0], int):
+            return ids[0]
+    return None
+
+
+def _same_node(pid: int, answering: int | None) -> bool:
+    """The process answering is the node ``pid`` started (Elasticsearch's server is a child
+    in the launcher's process group)."""
+    if answering is None:
+        return False
+    try:
+        return answering == pid or os.getpgid(answering) == pid
+    except OSError:
+        return False
+
+
+def stop(config: NodeConfig, timeout_s: float = 60, check_port: bool = False) -> bool:
+    """SIGTERM the node (its whole session), SIGKILL after ``timeout_s``; True if one ran.
+
+    With ``check_port`` (a port the user named) the node of ``config.home`` is stopped only
+    if it is the one answering on ``config.port``; otherwise NodeError names both, and
+    nothing is stopped."""
     pid = node_pid(config)
+    if check_port:
+        answering = answering_pid(config.port)
+        if pid is not None and not _same_node(pid, answering):
+            raise NodeError(f"the node started from {config.home} (pid {pid}) does not answer on port "
+                            f"{config.port}; nothing stopped: pass the --home of the node on port {config.port}, "
+                            f"or leave out --port to stop the one of {config.home}")
+        if pid is None and answering is not None:
+            raise NodeError(f"no node was started from {config.home}, but port {config.port} answers as a node "
+                            f"(pid {answering}); nothing stopped: pass the --home it was started with")
     if pid is None:
         config.pid_file.unlink(missing_ok=True)
         return False

@@ -21,6 +21,10 @@ featureset's, in order. The plugin gets `model/xgboost+json` as `{"objective", "
 local predictions on features logged by the plugin (`ltr_log`) for real candidate unions,
 deletes the model again when they differ by more than `PARITY_TOLERANCE`, and saves it
 (`models/<name>/`) with the parity figure in `metrics.json`.
+
+A model is stored once: when the data dir already holds the same file (its sha256, as
+uploaded or as saved by `es-ltrr train`), that model's name is used — the node's copy is
+reused, or created under that name — never a second copy under another name.
 """
 
 from __future__ import annotations
@@ -32,14 +36,14 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ...retrieval.engines.cluster import ClusterError
 from .feature_log import PluginFeatureLogger
 from .featureset import FeatureSet, feature_params
-from .model import METRICS_FILE, LtrModel, _xgboost
+from .model import METRICS_FILE, MODEL_FILE, LtrModel, _xgboost
 from .model_file import ModelFileError, read_booster
 from .plugin import LtrPlugin
 
@@ -190,13 +194,20 @@ def file_digest(path: Path) -> str:
 
 
 def upload_model(plugin: LtrPlugin, model_file: Path, featureset: FeatureSet, cases: Sequence[ParityCase],
-                 model_dir: Callable[[str], Path], name: str | None = None) -> Uploaded:
-    """Check, convert, create (under `name` or `<featureset>-<sha8>`), prove parity, save."""
+                 model_dir: Callable[[str], Path], name: str | None = None, stored: Iterable[Path] = ()) -> Uploaded:
+    """Check, convert, create (under `name` or `<featureset>-<sha8>`), prove parity, save.
+
+    `stored`: the model directories the data dir holds; one holding this very model gives
+    its name (a `name` that differs is an error saying so)."""
     model_file = Path(model_file)
     booster = load_booster(model_file, featureset)
     definition = plugin_definition(booster)
     digest = file_digest(model_file)
-    name = name or f"{featureset.name}-{digest[:8]}"
+    same = next((d for d in stored if digest in _digests(d)), None)
+    if same is not None and name is not None and name != same.name:
+        raise UploadError(f"this model is already stored as {same.name!r} (same sha256 {digest[:12]}…): use that "
+                          f"name, or delete it first (`es-ltrr models --delete {same.name}`)")
+    name = name or (same.name if same is not None else f"{featureset.name}-{digest[:8]}")
     if not _NAME.match(name):
         raise UploadError(f"invalid model name {name!r}: letters, digits, '.', '_', '-' (at most 100)")
     directory = model_dir(name)
@@ -218,21 +229,34 @@ def upload_model(plugin: LtrPlugin, model_file: Path, featureset: FeatureSet, ca
             plugin.delete_model(name)
         raise UploadError(f"parity check of model {name!r} failed ({reason})"
                           + ("; the model was deleted from the node" if created else ""))
-    model.save(directory, metrics={"parity_max_abs_diff": diff, "parity_documents": documents,
-                                   "parity_tolerance": PARITY_TOLERANCE, "model_sha256": digest,
-                                   "plugin_objective": definition["objective"]})
+    # a model saved by `es-ltrr train` keeps its training report beside the upload's figures
+    metrics = {**_metrics(directory), "parity_max_abs_diff": diff, "parity_documents": documents,
+               "parity_tolerance": PARITY_TOLERANCE, "model_sha256": digest, "plugin_objective": definition["objective"]}
+    if not (directory / MODEL_FILE).is_file():  # else this very model (`_check_local`), kept byte for byte
+        model.save(directory)
+    (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
     return Uploaded(name, featureset.name, diff, documents, created, directory)
+
+
+def _metrics(directory: Path) -> dict[str, Any]:
+    try:
+        found = json.loads((directory / METRICS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _digests(directory: Path) -> set[str]:
+    """The sha256s a stored model answers to: of the file it was uploaded from and of its model.json."""
+    found = {_metrics(directory).get("model_sha256")}
+    if (directory / MODEL_FILE).is_file():
+        found.add(file_digest(directory / MODEL_FILE))
+    return {d for d in found if isinstance(d, str)}
 
 
 def _check_local(directory: Path, digest: str) -> None:
     """A model directory of that name may only hold this very model."""
-    if not directory.exists():
-        return
-    try:
-        saved = json.loads((directory / METRICS_FILE).read_text()).get("model_sha256")
-    except (OSError, ValueError):
-        saved = None
-    if saved != digest:
+    if directory.exists() and digest not in _digests(directory):
         raise UploadError(f"a different model named {directory.name!r} exists in {directory.parent}: choose another --name")
 
 

@@ -23,6 +23,9 @@ from .base import DocumentMissing, EngineError, check_update, error_item
 
 BULK_CHUNK = 500
 MAX_PARALLEL = 8  # requests at once when the bodies of a late _msearch are sent one by one
+#: Connections kept open per node for one searching thread: its parallel requests, one for the
+#: background fold (UBI mirror, Q2E memory) and one for /healthz (`serve` adds one per thread).
+CONNECTIONS = MAX_PARALLEL + 2
 SCROLL_PAGE = 5000  # ids per page when scanning for stale documents
 
 
@@ -320,12 +323,14 @@ class OpenSearchEngine(ClusterEngine):
     flavor = "opensearch"
 
     def __init__(self, url: str, index: str, username: str | None = None, password: str | None = None,
-                 verify_certs: bool = True, ca_certs: str | None = None, timeout_s: float = 10.0):
+                 verify_certs: bool = True, ca_certs: str | None = None, timeout_s: float = 10.0,
+                 connections: int = CONNECTIONS):
         OpenSearch = require("opensearchpy", "cluster", "an OpenSearch cluster").OpenSearch
 
         auth = (username, password) if username else None
+        # opensearch-py keeps 1 connection by default: more threads log "Connection pool is full"
         client = OpenSearch(hosts=[url], http_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs,
-                            timeout=timeout_s, ssl_show_warn=False)
+                            timeout=timeout_s, ssl_show_warn=False, pool_maxsize=connections)
         super().__init__(client, index, timeout_s, url=url)
         self.timeout_errors = (require("opensearchpy", "cluster", "an OpenSearch cluster").ConnectionTimeout,)
 
@@ -339,11 +344,13 @@ class ElasticsearchEngine(ClusterEngine):
     flavor = "elasticsearch"
 
     def __init__(self, url: str, index: str, username: str | None = None, password: str | None = None,
-                 verify_certs: bool = True, ca_certs: str | None = None, timeout_s: float = 10.0):
+                 verify_certs: bool = True, ca_certs: str | None = None, timeout_s: float = 10.0,
+                 connections: int = CONNECTIONS):
         Elasticsearch = require("elasticsearch", "cluster", "an Elasticsearch cluster").Elasticsearch
 
         auth = (username, password) if username else None
-        client = Elasticsearch(url, basic_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs, request_timeout=timeout_s)
+        client = Elasticsearch(url, basic_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs, request_timeout=timeout_s,
+                               connections_per_node=connections)
         super().__init__(client, index, timeout_s, url=url)
         self.timeout_errors = (require("elasticsearch", "cluster", "an Elasticsearch cluster").ConnectionTimeout,)
 
