@@ -170,7 +170,7 @@ def _ope_from_log(settings: Settings, names: tuple[str, ...] | None, rules: tupl
             state = data.policy_state(name)
             if state is not None:
                 policy.load_state(state)
-            elif name not in ("static", "uniform"):  # the two that learn nothing
+            elif name not in ("static", "uniform"):  # static learns nothing; uniform only what depths add
                 say(f"{name}: no saved state in the data dir; estimating the policy as it starts")
             targets[name] = policy
         serving = targets.get(settings.policy)

@@ -16,6 +16,7 @@ from es_ltrr.catalog import load_catalog
 from es_ltrr.cli import main
 from es_ltrr.evaluation.ope_simulated import OpeConfig, run_ope, table
 from es_ltrr.evaluation.simulation.traffic import generate_traffic
+from es_ltrr.common.datadir import DataDir
 from es_ltrr.feedback import FeedbackLoop
 from es_ltrr.feedback.store import FeedbackStore
 from es_ltrr.retrieval.arms import ARMS
@@ -30,7 +31,7 @@ def entities(small_catalog):
 @pytest.fixture(scope="module")
 def report(small_searcher, entities):
     config = OpeConfig(queries=500, truth_queries=500, learn_queries=200, targets=("all_arms", "thompson"),
-                       engagement="relevant", burn_in=50, progress=False, log_candidates=200)
+                       engagement="relevant", burn_in=50, progress=False, log_candidates=20)
     return run_ope(small_searcher, entities, config, say=lambda _: None)
 
 
@@ -99,6 +100,8 @@ def test_cli_ope_from_a_real_feedback_log(small_searcher, small_catalog, entitie
     policy = UniformPolicy(seed=5, floors={a: 2 for a in ARMS})
     loop = FeedbackLoop(FeedbackStore(tmp_path / "d" / "logs" / "feedback.sqlite3"), policy)
     generate_traffic(replace(small_searcher, policy=policy), loop, entities, 150, progress=False)
+    # as serve leaves it: the state with the added candidates it measured, which the target resumes
+    DataDir(tmp_path / "d").save_policy_state(policy.state())
     out = runner.invoke(main, [*base, "ope", "--from-log", "--targets", "static,uniform", "--json"])
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
