@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -13,8 +14,8 @@ from .group import fail, main
 
 @main.group()
 def node() -> None:
-    """A local single-node OpenSearch (k-NN, LTR) or Elasticsearch (LTR) assembled from Maven artifacts;
-    the LTR plugin is built from the vendored upstream source."""
+    """A local single-node OpenSearch (k-NN, LTR) or Elasticsearch (LTR) assembled from Maven artifacts,
+    or a cluster of them (--nodes); the LTR plugin is built from the vendored upstream source."""
 
 
 def _node_config(home: Path | None, port: int | None, distribution: str = "opensearch", no_ltr: bool = False,
@@ -39,18 +40,35 @@ _no_ltr_option = click.option(
                                    "or taken from ES_LTRR_LTR_ZIP / ES_LTRR_ES_LTR_ZIP).")
 
 
+_nodes_option = click.option(
+    "--nodes", type=click.IntRange(1, 9), default=1, show_default=True,
+    help="Members of a local cluster: with 2 or more, the nodes form one cluster over loopback "
+         "(homes <home>/cluster/node-<i>, HTTP ports from 9250 for OpenSearch / 9260 for Elasticsearch, "
+         "or --port; docs/cluster.md).")
+
+
 @node.command("start")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="Node home (downloads, distribution, data, logs).")
-@click.option("--port", type=int, help="HTTP port on 127.0.0.1.")
+@click.option("--port", type=int, help="HTTP port on 127.0.0.1 (with --nodes: node 0's; node i gets port + i).")
 @_distribution_option
 @_no_ltr_option
 @_tls_option
-def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: bool, tls_dir: Path | None) -> None:
-    """Assemble (cached) and start the node; prints its URL as the last line."""
-    from ..ops.devnode import NodeError, start
+@_nodes_option
+@click.option("--heap", help="JVM heap per node, e.g. 512m (default 1g; with --nodes: sized for this machine).")
+def node_start(home: Path | None, port: int | None, distribution: str, no_ltr: bool, tls_dir: Path | None,
+               nodes: int, heap: str | None) -> None:
+    """Assemble (cached) and start the node; prints its URL as the last line (with --nodes:
+    the members' URLs, comma-separated, as --cluster takes them)."""
+    from ..ops.devnode import NodeError, cluster, start
 
+    config = _node_config(home, None if nodes > 1 else port, distribution, no_ltr, tls_dir)
     try:
-        url = start(_node_config(home, port, distribution, no_ltr, tls_dir), progress=say)
+        if nodes > 1:
+            if tls_dir is not None:
+                fail("--tls-dir serves one node; a --nodes cluster runs plain HTTP")
+            url = cluster.start(config, nodes, port=port, heap=heap, progress=say)
+        else:
+            url = start(replace(config, heap=heap) if heap else config, progress=say)
     except NodeError as exc:
         fail(str(exc))
     click.echo(url)
@@ -74,11 +92,17 @@ def node_assemble(home: Path | None, distribution: str, no_ltr: bool) -> None:
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--port", type=int)
 @_distribution_option
-def node_stop(home: Path | None, port: int | None, distribution: str) -> None:
-    """Stop the node started by `es-ltrr node start`."""
-    from ..ops.devnode import NodeError, stop
+@click.option("--nodes", type=click.IntRange(1, 9), default=1, show_default=True,
+              help="2 or more: stop every member of the home's cluster (`node start --nodes N`).")
+def node_stop(home: Path | None, port: int | None, distribution: str, nodes: int) -> None:
+    """Stop the node started by `es-ltrr node start` (with --nodes: every member of the cluster)."""
+    from ..ops.devnode import NodeError, cluster, stop
 
     try:
+        if nodes > 1:
+            stopped = cluster.stop(_node_config(home, None, distribution))
+            click.echo(f"stopped {stopped} nodes" if stopped else "no cluster node was running")
+            return
         stopped = stop(_node_config(home, port, distribution))
     except NodeError as exc:
         fail(str(exc))
@@ -90,8 +114,13 @@ def node_stop(home: Path | None, port: int | None, distribution: str) -> None:
 @click.option("--port", type=int)
 @_distribution_option
 @_tls_option
-def node_status(home: Path | None, port: int | None, distribution: str, tls_dir: Path | None) -> None:
-    """Print the node's status as JSON."""
-    from ..ops.devnode import status
+@click.option("--nodes", type=click.IntRange(1, 9), default=1, show_default=True,
+              help="2 or more: the home's cluster (members, health, URLs; `running`: all members run).")
+def node_status(home: Path | None, port: int | None, distribution: str, tls_dir: Path | None, nodes: int) -> None:
+    """Print the node's status as JSON (with --nodes: the cluster's)."""
+    from ..ops.devnode import cluster, status
 
+    if nodes > 1:
+        click.echo(json.dumps(cluster.status(_node_config(home, None, distribution)), indent=2))
+        return
     click.echo(json.dumps(status(_node_config(home, port, distribution, tls_dir=tls_dir)), indent=2))
