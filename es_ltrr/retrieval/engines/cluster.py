@@ -126,6 +126,9 @@ class ClusterEngine:
     deadline_grace_s: float = 1.0
     #: The client library's timeout exception types (set by the subclass).
     timeout_errors: tuple[type[BaseException], ...] = ()
+    #: Sent with every msearch body when set: `dfs_query_then_fetch` gathers term statistics
+    #: from every shard first (one more round trip), so BM25 scores as on one shard.
+    search_type: str | None = None
 
     def __init__(self, client: Any, index: str, timeout_s: float = 10.0, breaker: CircuitBreaker | None = None,
                  url: str = ""):
@@ -198,7 +201,10 @@ class ClusterEngine:
         for body in bodies:
             if self.search_timeout_ms and "timeout" not in body:
                 body = {**body, "timeout": f"{int(self.search_timeout_ms)}ms"}
-            lines.append(json.dumps({"index": self.index_name}))
+            header = {"index": self.index_name}
+            if self.search_type:
+                header["search_type"] = self.search_type
+            lines.append(json.dumps(header))
             lines.append(json.dumps(body, default=_jsonable))
         return "\n".join(lines) + "\n"
 

@@ -10,6 +10,9 @@ from .base import Engine
 from .cluster import ClusterEngine, ElasticsearchEngine, OpenSearchEngine, detect_flavor
 from .embedded import EmbeddedEngine
 
+#: `search_type` values (None: the node's default, query_then_fetch).
+SEARCH_TYPES = (None, "query_then_fetch", "dfs_query_then_fetch")
+
 
 def cluster_engine(settings: Settings) -> ClusterEngine:
     """The OpenSearch or Elasticsearch engine for `settings.cluster_url` (flavor detected if unset)."""
@@ -25,6 +28,9 @@ def cluster_engine(settings: Settings) -> ClusterEngine:
     cls = OpenSearchEngine if flavor == "opensearch" else ElasticsearchEngine
     engine = cls(settings.cluster_url, settings.index, timeout_s=settings.timeout_s, **auth)
     engine.search_timeout_ms = settings.arm_timeout_ms
+    if settings.search_type not in SEARCH_TYPES:
+        raise ValueError(f"search_type {settings.search_type!r}: use {' or '.join(t for t in SEARCH_TYPES if t)}")
+    engine.search_type = settings.search_type
     return engine
 
 
