@@ -32,6 +32,8 @@ from ...common.redact import redact_url, split_urls
 from .base import DocumentMissing, EngineError, check_update, error_item
 
 BULK_CHUNK = 500
+#: Connections kept alive per host (elasticsearch-py's default; opensearch-py's is 1).
+CONNECTIONS_PER_HOST = 10
 MAX_PARALLEL = 8  # requests at once when the bodies of a late _msearch are sent one by one
 SCROLL_PAGE = 5000  # ids per page when scanning for stale documents
 
@@ -378,8 +380,11 @@ class OpenSearchEngine(ClusterEngine):
 
         auth = (username, password) if username else None
         hosts = hosts_of(url)
+        # pool_maxsize: kept-alive connections per host (urllib3's default keeps one: every
+        # concurrent search beyond it opened a connection and dropped it, "pool is full")
         client = OpenSearch(hosts=hosts, http_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs,
-                            timeout=timeout_s, ssl_show_warn=False, max_retries=_retries(hosts))
+                            timeout=timeout_s, ssl_show_warn=False, max_retries=_retries(hosts),
+                            pool_maxsize=CONNECTIONS_PER_HOST)
         super().__init__(client, index, timeout_s, url=url)
         self.timeout_errors = (require("opensearchpy", "cluster", "an OpenSearch cluster").ConnectionTimeout,)
 
