@@ -267,6 +267,29 @@ def test_parity_between_one_and_three_shards(indexed1, settings3):
     assert dfs["lexical"] >= plain["lexical"]
 
 
+def test_bench_measures_one_node_and_every_node_with_the_same_queries(multinode, small_catalog, tmp_path,
+                                                                      monkeypatch):
+    """`bench --cluster URL1,URL2,URL3 --entities`: each size on 1 node and on 3 (3 shards, 1
+    replica), with each node's heap and share of the index; the indices are gone afterwards."""
+    from click.testing import CliRunner
+
+    from es_ltrr.cli import main
+
+    monkeypatch.setenv("ES_LTRR_CACHE_DIR", str(tmp_path / "cache"))
+    run = CliRunner().invoke(main, ["--catalog", str(small_catalog), "--data-dir", str(tmp_path / "d"), "--no-embed",
+                                    "--cluster", multinode.url, "bench", "--entities", "400", "--requests", "10",
+                                    "--json"])
+    assert run.exit_code == 0, run.output
+    one, three = json.loads(run.stdout)["sizes"]
+    assert (one["topology"], three["topology"]) == ("1 node", "3 nodes")
+    for size in (one, three):
+        assert size["entities"] == 400 and size["errors"] == 0 and size["qps"] > 0 and size["cluster_build_s"] > 0
+        assert len(size["nodes"]) == 3 and all(n["heap_max_mb"] > 0 for n in size["nodes"])
+    assert sum(n["index_mb"] > 0 for n in one["nodes"]) == 1  # kept on one node
+    assert sum(n["index_mb"] > 0 for n in three["nodes"]) == 3
+    assert not _get(f"{multinode.urls[0]}/_cat/indices/es-ltrr-scale-*?format=json")
+
+
 # -- the LTR plugin on the cluster ---------------------------------------------------------------
 
 
