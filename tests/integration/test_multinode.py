@@ -491,6 +491,29 @@ def _wait(what: str, check, timeout_s: float):
     raise AssertionError(f"no {what} within {timeout_s} s")
 
 
+class HealthWatch(threading.Thread):
+    """`_cluster/health` every half second from the first host that answers: the cluster's
+    side of the timeline (a node gone, red or yellow, back, green)."""
+
+    def __init__(self, urls: list[str]):
+        super().__init__(daemon=True)
+        self.urls, self.seen = urls, []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.5):
+            for url in self.urls:
+                try:
+                    health = _get(f"{url}/_cluster/health", timeout=2)
+                except (OSError, ValueError):
+                    continue
+                self.seen.append((time.monotonic(), health["status"], health["number_of_nodes"]))
+                break
+
+    def first(self, check, after: float) -> float | None:
+        return next((t - after for t, status, nodes in self.seen if t >= after and check(status, nodes)), None)
+
+
 def _fused(answer: Answer) -> bool:
     """A page the sltr ranker could not rank (fusion instead: `rrf (fallback: sltr failed)`)."""
     return answer.status == 200 and (answer.ranker or "").startswith("rrf")
@@ -533,6 +556,8 @@ def killed(multinode, settings3, searcher3, model, run_id, tmp_path_factory) -> 
     traffic = [Traffic(i, s, run_id) for i, s in enumerate(servers)]
     threads = [t for tr in traffic for t in tr.start()]
     timeline: dict[str, float | None] = {}
+    watch = HealthWatch(multinode.urls)
+    watch.start()
     try:
         _wait("sltr pages from both sidecars", lambda: all(
             sum(a.ranker == f"sltr:{model.name}" for a in tr.answers) >= 10 for tr in traffic), 120)
@@ -540,16 +565,24 @@ def killed(multinode, settings3, searcher3, model, run_id, tmp_path_factory) -> 
         assert kill(victim)
         timeline["killed"] = 0.0
         time.sleep(10)  # load on the two remaining nodes
+        t_start = time.monotonic()
         lifecycle.start(victim, progress=lambda _: None, timeout_s=240)
-        timeline["restarted (node answers)"] = time.monotonic() - t_kill
+        timeline["node started again"] = t_start - t_kill
+        timeline["node answers"] = time.monotonic() - t_kill
         _green(settings3, 240)
         timeline["green again"] = time.monotonic() - t_kill
         time.sleep(5)  # and the whole cluster back under load
     finally:
+        watch.stopping.set()
         for tr in traffic:
             tr.stopping.set()
         for thread in threads:
             thread.join(timeout=60)
+    left = timeline["cluster: 2 nodes"] = watch.first(lambda status, nodes: nodes == 2, t_kill)
+    timeline["cluster: red"] = watch.first(lambda status, nodes: status == "red", t_kill)
+    timeline["cluster: yellow"] = watch.first(lambda status, nodes: status == "yellow", t_kill)
+    back = watch.first(lambda status, nodes: nodes == 3, t_kill + left) if left is not None else None
+    timeline["cluster: 3 nodes again"] = None if back is None else left + back
     acknowledged = [e for tr in traffic for e in tr.acknowledged]
     in_ubi = _wait("every acknowledged event in ubi_events",
                    lambda: (found := _ubi_ids(engine, acknowledged)) >= set(acknowledged) and found, 90)
