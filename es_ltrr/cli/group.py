@@ -12,7 +12,7 @@ import click
 
 from ..common.console import say
 from ..common.extras import MissingExtra
-from ..common.redact import install_log_scrubber, register, scrub, url_password
+from ..common.redact import install_log_scrubber, register, scrub, url_passwords
 from ..common.settings import Settings
 from ..retrieval.arms import ARMS
 from ..retrieval.policy import POLICIES
@@ -42,7 +42,7 @@ class Ctx:
 
 def register_secrets(settings: Settings) -> None:
     """The settings' credentials are masked in whatever the CLI prints or logs (`es_ltrr.common.redact`)."""
-    register(settings.password, url_password(settings.cluster_url), settings.admin_token, settings.api_token)
+    register(settings.password, *url_passwords(settings.cluster_url), settings.admin_token, settings.api_token)
 
 
 def fail(message: str) -> None:

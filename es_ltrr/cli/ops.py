@@ -40,9 +40,13 @@ def index(obj: Ctx) -> None:
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
 @click.option("--no-ltr", is_flag=True, help="Skip the LTR feature store (rank in the sidecar instead).")
+@click.option("--shards", type=click.IntRange(1, 1024), help="Primary shards of the index (or `shards` in the "
+              "settings; default: as the live index, a new one 1). A change reindexes into a new version.")
+@click.option("--replicas", type=click.IntRange(0, 64), help="Copies of each shard on other nodes (or `replicas` "
+              "in the settings; default: as the live index, a new one 0). Changed in place.")
 @settings_options()
 @click.pass_obj
-def apply(obj: Ctx, dry_run: bool, no_ltr: bool) -> None:
+def apply(obj: Ctx, dry_run: bool, no_ltr: bool, shards: int | None, replicas: int | None) -> None:
     """Create/upgrade the versioned index behind the alias, store arm templates and LTR featuresets."""
     from ..common.schema import MUSIC
     from ..ops.apply import ApplyError
@@ -54,7 +58,9 @@ def apply(obj: Ctx, dry_run: bool, no_ltr: bool) -> None:
     settings = obj.settings()
     try:
         engine = cluster_engine(settings)
-        apply_changes(engine, MUSIC, [default_featureset()], ltr=not no_ltr, dry_run=dry_run, say=click.echo)
+        apply_changes(engine, MUSIC, [default_featureset()], ltr=not no_ltr, dry_run=dry_run, say=click.echo,
+                      shards=settings.shards if shards is None else shards,
+                      replicas=settings.replicas if replicas is None else replicas)
     except (ApplyError, EngineError, ValueError) as exc:
         fail(str(exc))
 
@@ -137,10 +143,16 @@ def mappings(out: Path, check: bool) -> None:
 @click.option("--queries", "n_queries", default=200, show_default=True, help="Sampled catalog queries.")
 @click.option("--k", default=10, show_default=True, help="Depth compared per arm.")
 @click.option("--seed", default=11, show_default=True, help="Seed of the sampled catalog queries.")
+@click.option("--against-index", metavar="ALIAS", help="Compare the --cluster's --index with this alias (e.g. the "
+              "same documents in 3 shards) instead of the embedded index.")
+@click.option("--against-cluster", metavar="URL", help="With --against-index: the alias lives on this cluster "
+              "(default: the --cluster).")
 @settings_options()
 @click.pass_obj
-def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:
-    """Per-arm top-k overlap: embedded engine (DATA_DIR) vs the --cluster, same corpus."""
+def parity(obj: Ctx, n_queries: int, k: int, seed: int, against_index: str | None,
+           against_cluster: str | None) -> None:
+    """Per-arm top-k overlap: embedded engine (DATA_DIR) vs the --cluster, same corpus; with
+    --against-index, the --cluster's alias vs another alias (shards, replicas, search_type)."""
     from tqdm import tqdm
 
     from ..catalog import load_catalog
@@ -153,13 +165,22 @@ def parity(obj: Ctx, n_queries: int, k: int, seed: int) -> None:
     settings = obj.settings()
     if not settings.cluster_url:
         fail("parity compares the embedded index with a cluster: pass --cluster URL")
+    if against_cluster and not against_index:
+        fail("--against-cluster names where --against-index lives: give --against-index too")
+    right = replace(settings, index=against_index or settings.index,
+                    cluster_url=against_cluster or settings.cluster_url)
     try:
-        other = cluster_engine(settings)
+        other = cluster_engine(right)
     except (EngineError, ValueError) as exc:
         fail(str(exc))
-    # the searcher side runs on the embedded index in DATA_DIR
-    searcher = searcher_for(obj, replace(settings, cluster_url=None, flavor=None, ltr_model=None))
+    if against_index:  # both sides on clusters: the searcher (understanding, vectors) on the --cluster
+        searcher = searcher_for(obj, replace(settings, ltr_model=None))
+        left = f"{searcher.engine.flavor} {redact_url(settings.cluster_url)} {settings.index}"
+        right_label = f"{other.flavor} {redact_url(right.cluster_url)} {right.index}"
+    else:  # the searcher side runs on the embedded index in DATA_DIR
+        searcher = searcher_for(obj, replace(settings, cluster_url=None, flavor=None, ltr_model=None))
+        left, right_label = "embedded", f"{other.flavor} {redact_url(settings.cluster_url)}"
     queries = sample_queries(load_catalog(settings.catalog), n_queries, seed)
     with tqdm(total=len(queries), desc="parity", unit="query", mininterval=2.0, file=sys.stderr) as bar:
         results = measure(searcher, other, queries, k, progress=bar.update)
-    click.echo(table(results, k, "embedded", f"{other.flavor} {redact_url(settings.cluster_url)}"))
+    click.echo(table(results, k, left, right_label))

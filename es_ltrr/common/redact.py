@@ -9,11 +9,14 @@ prints (`scrub`) and every log record (`install_log_scrubber`) of them.
 'https://elastic:***@search.example:9200/'
 >>> redact_url("http://127.0.0.1:9200")
 'http://127.0.0.1:9200'
+>>> redact_url("https://elastic:a,b@h1:9200,https://elastic:c@h2:9200")
+'https://elastic:***@h1:9200,https://elastic:***@h2:9200'
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,10 +29,40 @@ _lock = threading.Lock()
 _installed = False
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def split_urls(text: str | None) -> list[str]:
+    """The URLs of a comma-separated list (a cluster's hosts). A comma inside a URL's password
+    stays in it: a part without a scheme whose text reaches an `@` continues the URL before.
+
+    >>> split_urls("http://h1:9200, http://u:p,q@h2:9200/,h3:9200")
+    ['http://h1:9200', 'http://u:p,q@h2:9200/', 'h3:9200']
+    >>> split_urls("")
+    []
+    """
+    urls: list[str] = []
+    for part in (text or "").split(","):
+        authority = part.split("/", 1)[0]
+        if urls and not _SCHEME.match(part.strip()) and "@" in authority and "@" not in _authority(urls[-1]):
+            urls[-1] += "," + part
+        else:
+            urls.append(part)
+    return [u.strip() for u in urls if u.strip()]
+
+
+def _authority(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0]
+
+
 def redact_url(url: str | None) -> str:
-    """`url` with the password of its user info masked (the user name stays: it helps debugging)."""
+    """`url` with the password of its user info masked (the user name stays: it helps
+    debugging); a comma-separated list has every URL's masked."""
     if not url:
         return ""
+    urls = split_urls(url)
+    if len(urls) > 1:
+        return ",".join(redact_url(u) for u in urls)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -43,12 +76,21 @@ def redact_url(url: str | None) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def url_password(url: str | None) -> str | None:
-    """The password a URL carries in its user info, if any."""
-    try:
-        return urlsplit(url).password if url else None
-    except ValueError:
-        return None
+def url_passwords(urls: str | None) -> list[str]:
+    """The passwords every URL of a comma-separated list carries in its user info.
+
+    >>> url_passwords("http://a:one@h1,http://h2,http://b:two@h3")
+    ['one', 'two']
+    """
+    found = []
+    for url in split_urls(urls):
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            continue
+        if password:
+            found.append(password)
+    return found
 
 
 def register(*secrets: str | None) -> None:

@@ -113,9 +113,10 @@ class Schema:
                         return Field(path, s.kind, s.analyzer, s.normalizer, (), s.dims)
         raise KeyError(f"unknown field {path!r}")
 
-    def index_body(self, flavor: Flavor) -> dict[str, Any]:
-        """Settings + mappings for creating the index on `flavor`."""
-        index_settings: dict[str, Any] = {"number_of_shards": 1, "number_of_replicas": 0}
+    def index_body(self, flavor: Flavor, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+        """Settings + mappings for creating the index on `flavor` with `shards` primary shards,
+        each with `replicas` copies on other nodes."""
+        index_settings: dict[str, Any] = {"number_of_shards": shards, "number_of_replicas": replicas}
         if flavor == "opensearch":
             index_settings["knn"] = True
         return {

@@ -59,9 +59,18 @@ class Settings:
     catalog: Path = DEFAULT_CATALOG
     #: What es-ltrr builds and learns (docs/data-dir.md); default: `default_dirs`.
     data_dir: Path
+    #: One URL, or several comma-separated (a cluster's hosts: the client spreads and fails over).
     cluster_url: str | None = None
     flavor: str | None = None
     index: str = "es-ltrr-entities"
+    #: The index's primary shards and replicas for `es-ltrr apply`; None keeps what the live
+    #: index has (a new one: 1 shard, 0 replicas). Shards fix the index version (a change
+    #: reindexes behind the alias), replicas change in place.
+    shards: int | None = None
+    replicas: int | None = None
+    #: `dfs_query_then_fetch` scores every arm with index-wide term statistics (one more round
+    #: trip per search, docs/cluster.md); None: the node's default (`query_then_fetch`).
+    search_type: str | None = None
     username: str | None = None
     #: Never shown: `repr(settings)` leaves it out, and URLs are printed through `redact`.
     password: str | None = field(default=None, repr=False)
@@ -155,6 +164,7 @@ def _read_toml(path: Path, arms: Collection[str] = ()) -> dict[str, Any]:
 
 def _toml_type(annotation: str) -> tuple[type, ...]:
     """The TOML value types a setting annotated `annotation` accepts."""
+    annotation = annotation.removesuffix(" | None")
     if annotation.startswith("dict"):
         return (dict,)
     if annotation == "bool":
@@ -186,9 +196,12 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
             out[key] = Path(out[key]).expanduser()
     if isinstance(out.get("timeout_s"), str):
         out["timeout_s"] = float(out["timeout_s"])
-    for key in ("arm_timeout_ms", "cluster_connections"):
+    for key in ("arm_timeout_ms", "cluster_connections", "shards", "replicas"):
         if isinstance(out.get(key), str):
-            out[key] = int(out[key])
+            try:
+                out[key] = int(out[key])
+            except ValueError:
+                raise ValueError(f"setting {key!r} must be an integer, got {out[key]!r:.40}") from None
     for key in ("interleave_share", "guard_tolerance", "model_guard_share"):
         if isinstance(out.get(key), (str, int)) and not isinstance(out.get(key), bool):
             out[key] = float(out[key])

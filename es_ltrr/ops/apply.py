@@ -4,7 +4,9 @@
    plugin unless `ltr=False`);
 2. a versioned index `<alias>-v<hash of settings+mappings>` behind the alias: unchanged if
    the alias already points at it; otherwise create it, `_reindex` from the old version and
-   swap the alias atomically (no downtime; the old index is kept for rollback);
+   swap the alias atomically (no downtime; the old index is kept for rollback). The shard
+   count is part of the hash (it cannot change in place); the replica count is not (it is
+   updated in place). Neither given: the live index's layout, or 1 shard and 0 replicas;
 3. the arm templates as stored mustache scripts `<alias>-<arm>` (when lang-mustache exists);
 4. the LTR feature store and the featuresets (`es_ltrr.ranking.ltr.featureset`).
 
@@ -30,6 +32,29 @@ class ApplyError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Layout:
+    """An index's primary shards and replicas per shard.
+
+    >>> str(Layout(3, 1)), str(Layout(1, 0))
+    ('3 shards, 1 replica', '1 shard, 0 replicas')
+    """
+
+    shards: int = 1
+    replicas: int = 0
+
+    def __str__(self) -> str:
+        return (f"{self.shards} shard{'' if self.shards == 1 else 's'}, "
+                f"{self.replicas} replica{'' if self.replicas == 1 else 's'}")
+
+    def check(self) -> "Layout":
+        if not (isinstance(self.shards, int) and 1 <= self.shards <= 1024):
+            raise ApplyError(f"shards must be an integer in 1..1024, not {self.shards!r}")
+        if not (isinstance(self.replicas, int) and 0 <= self.replicas <= 64):
+            raise ApplyError(f"replicas must be an integer in 0..64, not {self.replicas!r}")
+        return self
+
+
+@dataclass(frozen=True)
 class Change:
     action: str  # create | reindex | swap-alias | store | unchanged | skip
     target: str
@@ -39,9 +64,24 @@ class Change:
         return f"{self.action:<11} {self.target}" + (f"  ({self.detail})" if self.detail else "")
 
 
-def index_version(schema: Schema, flavor: str) -> str:
-    body = json.dumps(schema.index_body(flavor), sort_keys=True)
+def index_version(schema: Schema, flavor: str, shards: int = 1) -> str:
+    """8 hex of the index body's hash: mappings, analysis and the shard count, not the replicas
+    (which change in place; with 1 shard the version is the one before layouts existed)."""
+    body = json.dumps(schema.index_body(flavor, shards), sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()[:8]
+
+
+def live_layout(engine: ClusterEngine, index: str) -> Layout:
+    """The shards and replicas `index` has on the cluster."""
+    found = engine.request("GET", f"/{index}/_settings")
+    settings = next(iter(found.values()))["settings"]["index"]
+    return Layout(int(settings["number_of_shards"]), int(settings.get("number_of_replicas", 0)))
+
+
+def wanted_layout(engine: ClusterEngine, current: str | None, shards: int | None, replicas: int | None) -> Layout:
+    """The layout asked for, each count not given taken from the live index (or 1 and 0)."""
+    live = live_layout(engine, current) if current and (shards is None or replicas is None) else Layout()
+    return Layout(live.shards if shards is None else shards, live.replicas if replicas is None else replicas).check()
 
 
 def installed_components(engine: ClusterEngine) -> set[str]:
@@ -92,13 +132,19 @@ def _exists(engine: ClusterEngine, path: str) -> bool:
     return engine.request("HEAD", path) is True
 
 
-def plan_index(engine: ClusterEngine, schema: Schema) -> list[Change]:
+def plan_index(engine: ClusterEngine, schema: Schema, shards: int | None = None,
+               replicas: int | None = None) -> list[Change]:
     alias = engine.index_name
-    target = f"{alias}-v{index_version(schema, engine.flavor)}"
     current = _alias_target(engine, alias)
+    layout = wanted_layout(engine, current, shards, replicas)
+    target = f"{alias}-v{index_version(schema, engine.flavor, layout.shards)}"
     if current == target:
-        return [Change("unchanged", f"index {target}", f"alias {alias}")]
-    changes = [Change("create", f"index {target}", "settings + mappings from schema")]
+        live = live_layout(engine, target)
+        changes = [Change("unchanged", f"index {target}", f"alias {alias}; {live}")]
+        if live.replicas != layout.replicas:
+            changes.append(Change("replicas", f"index {target}", f"{live.replicas} → {layout.replicas} per shard"))
+        return changes
+    changes = [Change("create", f"index {target}", f"settings + mappings from schema; {layout}")]
     if current:
         changes.append(Change("reindex", f"{current} → {target}"))
     changes.append(Change("swap-alias", f"{alias} → {target}", f"was {current}" if current else "new alias"))
@@ -131,28 +177,36 @@ def plan_ltr(engine: ClusterEngine, featuresets: list[FeatureSet], ltr: bool) ->
     return changes
 
 
-def plan(engine: ClusterEngine, schema: Schema, featuresets: list[FeatureSet], ltr: bool = True) -> list[Change]:
+def plan(engine: ClusterEngine, schema: Schema, featuresets: list[FeatureSet], ltr: bool = True,
+         shards: int | None = None, replicas: int | None = None) -> list[Change]:
     components = check_plugins(engine, ltr)
-    return plan_index(engine, schema) + plan_templates(engine, components) + plan_ltr(engine, featuresets, ltr)
+    return (plan_index(engine, schema, shards, replicas) + plan_templates(engine, components)
+            + plan_ltr(engine, featuresets, ltr))
 
 
 def apply(engine: ClusterEngine, schema: Schema, featuresets: list[FeatureSet], ltr: bool = True,
-          dry_run: bool = False, say: Callable[[str], None] = print) -> list[Change]:
-    """Make the planned changes (or only print them when `dry_run`)."""
-    changes = plan(engine, schema, featuresets, ltr)
+          dry_run: bool = False, say: Callable[[str], None] = print, shards: int | None = None,
+          replicas: int | None = None) -> list[Change]:
+    """Make the planned changes (or only print them when `dry_run`). `shards`/`replicas`: the
+    index's layout (None: as the live index has it, or 1 shard and 0 replicas)."""
+    changes = plan(engine, schema, featuresets, ltr, shards, replicas)
     for change in changes:
         say(("would " if dry_run and change.action not in ("unchanged", "skip") else "") + str(change))
     if dry_run:
         return changes
-    _apply_index(engine, schema, changes)
+    _apply_index(engine, schema, changes, wanted_layout(engine, _alias_target(engine, engine.index_name),
+                                                        shards, replicas))
     _apply_templates(engine, changes)
     _apply_ltr(engine, featuresets, changes)
     return changes
 
 
-def _apply_index(engine: ClusterEngine, schema: Schema, changes: list[Change]) -> None:
+def _apply_index(engine: ClusterEngine, schema: Schema, changes: list[Change], layout: Layout) -> None:
     alias = engine.index_name
-    target = f"{alias}-v{index_version(schema, engine.flavor)}"
+    target = f"{alias}-v{index_version(schema, engine.flavor, layout.shards)}"
+    for change in changes:
+        if change.action == "replicas":
+            engine.request("PUT", f"/{target}/_settings", {"index": {"number_of_replicas": layout.replicas}})
     actions = {c.action for c in changes if c.target.startswith(("index", alias)) or c.action == "reindex"}
     if "create" not in actions:
         return
@@ -163,7 +217,7 @@ def _apply_index(engine: ClusterEngine, schema: Schema, changes: list[Change]) -
         # every overwritten one counted in the term statistics (BM25 scores drift by ~2 %)
         engine.request("DELETE", f"/{target}")
     if not _exists(engine, f"/{target}"):
-        engine.request("PUT", f"/{target}", schema.index_body(engine.flavor))
+        engine.request("PUT", f"/{target}", schema.index_body(engine.flavor, layout.shards, layout.replicas))
     if current:
         engine.request("POST", "/_reindex", {"source": {"index": current}, "dest": {"index": target}},
                        {"wait_for_completion": "true", "refresh": "true"})

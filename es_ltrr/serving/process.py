@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from ..common.datadir import DataDir
 from ..common.extras import require
-from ..common.redact import install_log_scrubber, register, url_password
+from ..common.redact import install_log_scrubber, register, url_passwords
 from ..common.settings import Settings
 from ..feedback import FeedbackLoop
 from ..feedback.interleaving_wins import outcomes
@@ -66,7 +66,7 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
 
     install_log_scrubber()
     quiet_cluster_clients()
-    register(settings.password, url_password(settings.cluster_url))
+    register(settings.password, *url_passwords(settings.cluster_url))
     access = settings_access(settings, say)
 
     searcher = searcher or build_searcher(settings, say=say)

@@ -17,6 +17,7 @@ SHIM = """#!/bin/sh
 case "$*" in
   "-m pip "*) exit 0 ;;
   "-m es_ltrr.cli node status --distribution elasticsearch") echo '{{"running": false}}'; exit 0 ;;
+  "-m es_ltrr.cli node status --nodes 3") echo '{{"running": false}}'; exit 0 ;;
   "-m es_ltrr.cli node status"*) echo '{{"running": true}}'; exit 0 ;;
   "-m es_ltrr.cli node start"*) echo "starting (shim)"; echo "http://127.0.0.1:1"; exit 0 ;;
   "-m es_ltrr.cli node stop"*) echo "$*" >> "{log}"; exit 0 ;;
@@ -47,8 +48,8 @@ def test_a_selection_that_collects_tests_passes(tmp_path):
 
 
 def test_only_the_nodes_it_started_are_stopped(tmp_path):
-    """The shim says OpenSearch was already running and Elasticsearch was not."""
+    """The shim says OpenSearch was already running, the 3-node cluster and Elasticsearch were not."""
     run = _run_test_command(tmp_path, "tests/unit/test_node_config.py", "-k", "unknown_distribution")
     assert run.returncode == 0, run.stdout + run.stderr
     stopped = (tmp_path / "stopped.log").read_text().splitlines()
-    assert stopped == ["-m es_ltrr.cli node stop --distribution elasticsearch"]
+    assert stopped == ["-m es_ltrr.cli node stop --nodes 3", "-m es_ltrr.cli node stop --distribution elasticsearch"]

@@ -109,3 +109,24 @@ def test_the_slope_says_how_a_stage_grows_with_the_catalog():
     assert report.slope("engine (bare)") == pytest.approx(math.log(2) / math.log(100))  # 2× for 100×
     assert math.isnan(ScaleReport([small], 10, 1).slope("retrieve"))
     assert report.to_dict()["slopes"]["retrieve"] == pytest.approx(1.0)
+
+
+def test_a_cluster_of_several_hosts_has_a_column_per_size_and_topology_with_each_nodes_figures():
+    nodes = [{"node": f"n{i}", "heap_used_mb": 200 + i, "heap_max_mb": 512, "index_mb": 10.0 * i} for i in range(3)]
+    results = []
+    for size in (62_000, 250_000):
+        for topology, retrieve in (("1 node", 10.0), ("3 nodes", 30.0)):
+            r = _result(size, 8.0, 20.0)
+            r.topology, r.cluster_build_s, r.nodes = topology, 41.0, nodes
+            r.p50["retrieve"] = retrieve * size / 62_000
+            results.append(r)
+    report = ScaleReport(results, n_requests=10, concurrency=1)
+    table = report.table()
+    header = table.splitlines()[0]
+    assert "62,000 1 node" in header and "250,000 3 nodes" in header
+    rows = {line.split("  ")[0].strip(): line for line in table.splitlines()}
+    assert "200/512, 201/512, 202/512" in rows["heap used / max MB per node"]
+    assert "0.0, 10.0, 20.0" in rows["index MB per node"] and "41" in rows["cluster index build s"]
+    assert "(per node: n0, n1, n2;" in table
+    assert report.slope("retrieve") == pytest.approx(1.0)  # within one topology, not across them
+    assert report.to_dict()["sizes"][1]["topology"] == "3 nodes"

@@ -15,6 +15,13 @@ Each size is built, then measured, in a fresh process, so one size's memory neve
 the next one's: `rss_loaded_mb` is the RSS the searcher adds when loaded and warmed (index
 arrays are memory-mapped: pages count once touched), `rss_after_mb` after the load test, and
 `index_mb` the data dir's size on disk.
+
+On a cluster of several hosts (`--cluster URL1,URL2,URL3`) every size is measured twice in the
+same run, with the same queries (`topologies`): on **1 node** (1 shard, no replica, the shard
+kept on the first host's node, the sidecar talking to that host only) and on **all nodes**
+(`shards`, default one per data node, and `replicas`, default 1; the sidecar spreading over
+every host). Each adds the index build time on the cluster (bulk + refresh) and, after the
+load, every node's heap and the disk the index takes on it (`nodes`).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import re
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,9 +46,10 @@ from .soak import rss_mb
 
 Say = Callable[[str], None]
 
-#: Sizes a `--cluster` run indexes at most: the shared test node (1 GB heap, 2 cores) holds the
-#: real catalog (62k) comfortably; 250k+ documents with vectors would take it for long minutes
-#: and crowd other users' indices, so larger sizes run on the embedded engine only.
+#: Sizes a single-host `--cluster` run indexes at most: the shared test node (1 GB heap, 2 cores)
+#: holds the real catalog (62k) comfortably; 250k+ documents with vectors would take it for
+#: long minutes and crowd other users' indices, so larger sizes run on the embedded engine
+#: only. A run given several hosts has no bound: that cluster is sized by whoever runs it.
 CLUSTER_MAX_ENTITIES = 65_000
 #: Stages of the per-size tables (the pipeline's laps, then the client's view).
 SCALE_STAGES = (tuple(s for s in STAGES if s != "total")
@@ -72,11 +80,57 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def index_mb(engine: Any, build: ScaledBuild) -> float:
-    """The index's size: the data dir on disk, or on a cluster the alias's primary store."""
+    """The index's size: the data dir on disk, or on a cluster the alias's primary segments."""
     if engine.flavor == "embedded":
         return dir_mb(build.data_dir)
-    stats = engine.request("GET", f"/{engine.index_name}/_stats/store")
-    return round(stats["_all"]["primaries"]["store"]["size_in_bytes"] / 2**20, 1)
+    rows = engine.request("GET", f"/_cat/segments/{engine.index_name}",
+                          params={"format": "json", "bytes": "b", "h": "prirep,size"})
+    return round(sum(int(r["size"]) for r in rows if r["prirep"] == "p") / 2**20, 1)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Where one measurement runs on a cluster: the hosts the sidecar talks to and the index's
+    layout; `pin` keeps every shard on that node (`index.routing.allocation.require._name`)."""
+
+    label: str
+    url: str
+    shards: int
+    replicas: int
+    pin: str | None = None
+
+
+def topologies(settings: Settings) -> list[Topology]:
+    """One host: that cluster as it is (`shards`/`replicas` of the settings, default 1 and 0).
+    Several: 1 node (the first host's) and every data node (one shard each, 1 replica)."""
+    from ...retrieval.engines.cluster import hosts_of
+    from ...retrieval.engines.factory import cluster_engine
+
+    hosts = hosts_of(settings.cluster_url or "")
+    if len(hosts) == 1:
+        return [Topology("", hosts[0], settings.shards or 1, settings.replicas or 0)]
+    first = cluster_engine(replace(settings, cluster_url=hosts[0]))
+    name = next(iter(first.request("GET", "/_nodes/_local")["nodes"].values()))["name"]
+    data_nodes = first.request("GET", "/_cluster/health")["number_of_data_nodes"]
+    return [Topology("1 node", hosts[0], 1, 0, pin=name),
+            Topology(f"{data_nodes} nodes", settings.cluster_url or "", settings.shards or data_nodes,
+                     1 if settings.replicas is None else settings.replicas)]
+
+
+def node_figures(engine: Any) -> list[dict[str, Any]]:
+    """Per node: heap used and max (MB) and the disk the alias's segments take there (MB,
+    primaries and replicas; from `_cat/segments`, which is current where the store stats are
+    cached for 10 s)."""
+    stats = engine.request("GET", "/_nodes/stats/jvm")["nodes"]
+    segments = engine.request("GET", f"/_cat/segments/{engine.index_name}",
+                              params={"format": "json", "bytes": "b", "h": "id,size"})
+    on_node: dict[str, float] = {}
+    for row in segments:
+        on_node[row["id"]] = on_node.get(row["id"], 0.0) + int(row["size"]) / 2**20
+    return [{"node": n["name"], "heap_used_mb": round(n["jvm"]["mem"]["heap_used_in_bytes"] / 2**20),
+             "heap_max_mb": round(n["jvm"]["mem"]["heap_max_in_bytes"] / 2**20),
+             "index_mb": round(on_node.get(node_id, 0.0), 3)}
+            for node_id, n in sorted(stats.items(), key=lambda item: item[1]["name"])]
 
 
 def _rss() -> float:
@@ -102,6 +156,16 @@ class SizeResult:
     baseline_qps: float
     errors: int
     arms_p50: dict[str, float]
+    #: On a cluster of several hosts: "1 node" or "<n> nodes" (`Topology.label`).
+    topology: str = ""
+    #: On a cluster: the bulk indexing and refresh of the size's documents (seconds).
+    cluster_build_s: float | None = None
+    #: On a cluster: `node_figures` after the load.
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.entities:,}" + (f" {self.topology}" if self.topology else "")
 
     @property
     def overhead_ms(self) -> float:
@@ -179,25 +243,30 @@ def measure(settings: Settings, build: ScaledBuild, queries: list[str], concurre
 
 
 def run_size(settings: Settings, size: int, seed: int, queries: list[str], concurrency: int,
-             cluster: bool = False) -> dict[str, Any]:
-    """Build (or reuse) one size and measure it; both in this process (see `run_scale`)."""
+             topology: Topology | None = None) -> dict[str, Any]:
+    """Build (or reuse) one size and measure it, on `topology` of the cluster when given; both
+    in this process (see `run_scale`)."""
     from ...common.console import say
     from ...retrieval.engines.factory import cluster_engine
 
     build = build_scaled(replace(settings, cluster_url=None), size, seed, say)
     scaled = replace(settings, data_dir=build.data_dir, catalog=build.catalog, policy="static",
                      model=None, challenger_model=None)
-    if not cluster:
+    if topology is None:
         return measure(replace(scaled, cluster_url=None), build, queries, concurrency, say).to_dict()
     alias = f"es-ltrr-scale-{size}-{uuid.uuid4().hex[:8]}"
-    scaled = replace(scaled, index=alias)
+    scaled = replace(scaled, index=alias, cluster_url=topology.url)
     try:
-        engine = index_on_cluster(settings, scaled, build, say)
+        start = time.perf_counter()
+        engine = index_on_cluster(settings, scaled, build, say, topology.shards, topology.replicas, topology.pin)
+        build_s = round(time.perf_counter() - start, 1)
     except BaseException:
         drop_from_cluster(cluster_engine(scaled), say)
         raise
     try:
-        return measure(scaled, build, queries, concurrency, say).to_dict()
+        result = measure(scaled, build, queries, concurrency, say)
+        result.topology, result.cluster_build_s, result.nodes = topology.label, build_s, node_figures(engine)
+        return result.to_dict()
     finally:
         drop_from_cluster(engine, say)
 
@@ -218,7 +287,7 @@ class ScaleReport:
     concurrency: int
 
     def table(self) -> str:
-        sizes = [f"{r.entities:,}" for r in self.results]
+        sizes = [r.label for r in self.results]
         rows = [[stage, *(f"{r.p50.get(stage, math.nan):.2f} / {r.p99.get(stage, math.nan):.2f}" for r in self.results),
                  f"{self.slope(stage):.2f}"] for stage in SCALE_STAGES]
         stages = tabulate(rows, headers=["stage (p50 / p99 ms)", *sizes, "slope"], disable_numparse=True)
@@ -233,17 +302,30 @@ class ScaleReport:
             ["index on disk MB", *(f"{r.index_mb:,.0f}" for r in self.results)],
             ["sidecar RSS loaded / after MB", *(f"{r.rss_loaded_mb:,.0f} / {r.rss_after_mb:,.0f}" for r in self.results)],
         ]
+        if any(r.nodes for r in self.results):
+            summary += [
+                ["cluster index build s", *(f"{r.cluster_build_s:.0f}" if r.cluster_build_s is not None else ""
+                                            for r in self.results)],
+                ["heap used / max MB per node", *(", ".join(f"{n['heap_used_mb']}/{n['heap_max_mb']}" for n in r.nodes)
+                                                  for r in self.results)],
+                ["index MB per node", *(", ".join(f"{n['index_mb']:,.1f}" for n in r.nodes) for r in self.results)],
+            ]
         arms = sorted({a for r in self.results for a in r.arms_p50})
         arm_rows = [[f"{a} alone p50", *(f"{r.arms_p50.get(a, math.nan):.2f}" for r in self.results)] for a in arms]
         more = tabulate(summary + arm_rows, headers=["entities", *sizes], disable_numparse=True)
+        nodes = self.results[-1].nodes
+        if nodes:
+            more += f"\n(per node: {', '.join(n['node'] for n in nodes)}; index MB: primaries and replicas there)"
         return (f"{stages}\n\n{more}\n({self.n_requests} requests per scenario, concurrency {self.concurrency}, "
                 "127.0.0.1; outside = HTTP − retrieve − embed per request; overhead = p50 HTTP − p50 bare engine; "
                 "slope = log-log growth of p50 from the first size to the last, 1 = linear)")
 
     def slope(self, stage: str) -> float:
         """How the stage's p50 grows: the log-log slope from the smallest size to the largest
-        (0: flat, 1: linear in the entities); NaN with one size or a zero time."""
-        first, last = self.results[0], self.results[-1]
+        (0: flat, 1: linear in the entities; with several topologies, the last one's); NaN with
+        one size or a zero time."""
+        same = [r for r in self.results if r.topology == self.results[-1].topology]
+        first, last = same[0], same[-1]
         a, b = first.p50.get(stage, math.nan), last.p50.get(stage, math.nan)
         if last.entities == first.entities or not (a > 0 and b > 0):
             return math.nan
@@ -275,15 +357,19 @@ class ScaleReport:
 
 def run_scale(settings: Settings, sizes: list[int], seed: int, queries: list[str], concurrency: int,
               say: Say = print) -> ScaleReport:
-    """Every size, smallest first, each built and measured in a fresh process."""
-    cluster = bool(settings.cluster_url)
+    """Every size, smallest first, each built and measured in a fresh process (on a cluster of
+    several hosts: on each of its `topologies`, the same queries)."""
+    layouts: list[Topology | None] = topologies(settings) if settings.cluster_url else [None]
     results = []
     for size in sorted(sizes):
-        if cluster and size > CLUSTER_MAX_ENTITIES:
+        if layouts[0] is not None and len(layouts) == 1 and size > CLUSTER_MAX_ENTITIES:
             say(f"scale {size:,}: skipped on the node (more than {CLUSTER_MAX_ENTITIES:,} entities, see docs/scale.md)")
             continue
-        data = _in_child(run_size, settings, size, seed, queries, concurrency, cluster)
-        results.append(_result(data))
+        for topology in layouts:
+            if topology is not None and topology.label:
+                say(f"scale {size:,}: on {topology.label} ({topology.shards} shards, {topology.replicas} replicas)")
+            data = _in_child(run_size, settings, size, seed, queries, concurrency, topology)
+            results.append(_result(data))
     return ScaleReport(results, len(queries), concurrency)
 
 

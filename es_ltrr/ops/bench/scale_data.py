@@ -27,6 +27,7 @@ from ...catalog.expand import EXPANSION_VERSION, expand, type_counts
 from ...catalog.stats import CatalogStats
 from ...catalog.texts import embedding_texts
 from ...common.datadir import DataDir, file_digest, schema_digest
+from ...common.redact import redact_url
 from ...common.schema import MUSIC
 from ...common.settings import Settings
 from ...retrieval.engines.embedded import EmbeddedEngine
@@ -163,14 +164,20 @@ def dir_mb(path: Path) -> float:
     return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
 
 
-def index_on_cluster(base: Settings, scaled: Settings, build: ScaledBuild, say: Say) -> Any:
+def index_on_cluster(base: Settings, scaled: Settings, build: ScaledBuild, say: Say, shards: int = 1,
+                     replicas: int = 0, pin: str | None = None) -> Any:
     """The build's entities (resized again from `base`'s catalog: deterministic, and cheap at
-    the sizes a node run covers) with their vectors, in a new index behind `scaled.index`."""
+    the sizes a node run covers) with their vectors, in a new index behind `scaled.index` of
+    `shards` primaries with `replicas` each (all kept on node `pin` when given); returns once
+    every copy is started."""
     from ...retrieval.engines.factory import cluster_engine
     from ..apply import apply
 
     engine = cluster_engine(scaled)
-    apply(engine, MUSIC, [], ltr=False, say=lambda _: None)
+    apply(engine, MUSIC, [], ltr=False, say=lambda _: None, shards=shards, replicas=replicas)
+    if pin:
+        engine.request("PUT", f"/{scaled.index}/_settings", {"index.routing.allocation.require._name": pin})
+        _settled(engine, scaled.index)
     entities, vectors = base_catalog(base)
     grown = expand(entities, vectors, build.size, build.seed)
     if grown.vectors is not None:
@@ -178,8 +185,22 @@ def index_on_cluster(base: Settings, scaled: Settings, build: ScaledBuild, say: 
             doc["embedding"] = vector
     with tqdm(total=build.size, desc=f"{engine.flavor} index {build.size:,}", unit="doc", mininterval=2.0) as bar:
         engine.index(grown.entities, progress=bar.update)
-    say(f"scale {build.size:,}: indexed into {scaled.index} on {scaled.cluster_url}")
+    _settled(engine, scaled.index)
+    say(f"scale {build.size:,}: indexed into {scaled.index} on {redact_url(scaled.cluster_url)} "
+        f"({shards} shards, {replicas} replicas{f', on {pin}' if pin else ''})")
     return engine
+
+
+def _settled(engine: Any, index: str, timeout_s: float = 600) -> None:
+    """Wait until every copy of `index` is started where it belongs (none initializing or
+    relocating): a replica still recovering would be measured as load."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        rows = engine.request("GET", f"/_cat/shards/{index}", params={"format": "json", "h": "state"})
+        if rows and all(row["state"] == "STARTED" for row in rows):
+            return
+        time.sleep(1)
+    raise TimeoutError(f"{index}: shards not all started after {timeout_s:.0f} s")
 
 
 def drop_from_cluster(engine: Any, say: Say) -> None:

@@ -23,12 +23,16 @@ the engine-level tests (transport, _msearch/_bulk/_mget, aliases, dense_vector k
 certificate generated into DIR (``tls``: x-pack security's http.ssl; OpenSearch would need its
 security plugin, which Maven Central lacks for 2.19.6).
 
+``es-ltrr node start --nodes 3`` starts a local cluster of such nodes instead (``cluster``: one
+assembled distribution, a home per member, discovery over loopback).
+
 ``es-ltrr node start|stop|status|assemble`` and ``python -m es_ltrr.ops.devnode`` drive it; ``start`` prints
 the URL last. Settings come from ``NodeConfig.from_env`` (the environment, read once).
 """
 
+from . import cluster
 from .assemble import assemble
 from .config import DISTRIBUTIONS, NodeConfig, NodeError
 from .lifecycle import start, status, stop
 
-__all__ = ["DISTRIBUTIONS", "NodeConfig", "NodeError", "assemble", "start", "status", "stop"]
+__all__ = ["DISTRIBUTIONS", "NodeConfig", "NodeError", "assemble", "cluster", "start", "status", "stop"]

@@ -11,14 +11,16 @@ import json
 import sys
 from pathlib import Path
 
+from . import cluster
 from .assemble import assemble
 from .config import DISTRIBUTIONS, NodeConfig, NodeError
 from .lifecycle import start, status, stop
 
 
 def _config_from_args(args: argparse.Namespace) -> NodeConfig:
-    return NodeConfig.from_env(distribution=args.distribution, home=args.home, port=args.port,
-                               version=args.version, heap=args.heap, ltr=False if args.no_ltr else None)
+    return NodeConfig.from_env(distribution=args.distribution, home=args.home,
+                               port=None if args.nodes > 1 else args.port, version=args.version,
+                               heap=None if args.nodes > 1 else args.heap, ltr=False if args.no_ltr else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,10 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distribution", choices=tuple(DISTRIBUTIONS), default="opensearch")
     parser.add_argument("--timeout", type=float, default=180)
     parser.add_argument("--no-ltr", action="store_true", help="leave the LTR plugin out")
+    parser.add_argument("--nodes", type=int, default=1, help="2 or more: a local cluster (es_ltrr.ops.devnode.cluster)")
     args = parser.parse_args(argv)
     config = _config_from_args(args)
     try:
-        if args.command == "start":
+        if args.nodes > 1 and args.command == "start":
+            print(cluster.start(config, args.nodes, port=args.port, heap=args.heap,
+                                progress=lambda s: print(s, flush=True), timeout_s=args.timeout))
+        elif args.nodes > 1 and args.command == "stop":
+            print(f"stopped {cluster.stop(config)} nodes")
+        elif args.nodes > 1 and args.command == "status":
+            print(json.dumps(cluster.status(config), indent=2))
+        elif args.command == "start":
             print(start(config, progress=lambda s: print(s, flush=True), timeout_s=args.timeout))
         elif args.command == "stop":
             print("stopped" if stop(config) else "not running")

@@ -43,16 +43,17 @@ class Distribution:
     group: str  # Maven group of the integ-test zip
     env: str  # prefix of the launcher's variables: <env>_JAVA_HOME, _JAVA_OPTS, _TMPDIR, _PATH_CONF
     java: tuple[int, int]  # supported Java majors (both need the security manager: < 24)
+    cluster_port: int = 9250  # HTTP port of node 0 of a local multi-node cluster (node i: + i)
 
 
 DISTRIBUTIONS = {
     "opensearch": Distribution(
         "opensearch", "OpenSearch", "2.19.6", 9200, "~/.cache/es-ltrr/node", "ES_LTRR_NODE_HOME",
-        "ES_LTRR_LTR_ZIP", "org.opensearch.distribution.integ-test-zip", "OPENSEARCH", (11, 23)),
+        "ES_LTRR_LTR_ZIP", "org.opensearch.distribution.integ-test-zip", "OPENSEARCH", (11, 23), 9250),
     "elasticsearch": Distribution(
         "elasticsearch", "Elasticsearch", "8.19.21", 9201, "~/.cache/es-ltrr/node-elasticsearch",
         "ES_LTRR_ES_NODE_HOME", "ES_LTRR_ES_LTR_ZIP", "org.elasticsearch.distribution.integ-test-zip",
-        "ES", (17, 23)),
+        "ES", (17, 23), 9260),
 }
 
 # What es-ltrr needs beyond the Elasticsearch integ-test zip; none of it is on Maven Central for 8.x.
@@ -77,6 +78,36 @@ def _find_mvn(env: Mapping[str, str]) -> str | None:
 
 
 @dataclass(frozen=True)
+class Member:
+    """A node's place in a local multi-node cluster (``es_ltrr.ops.devnode.cluster``): every
+    member runs the distribution assembled under ``dist_home`` with a config dir of its own,
+    and finds the others over loopback at their transport ports.
+
+    >>> m = Member(1, "es-ltrr-cluster", ("n0", "n1"), (10250, 10251), Path("/h"))
+    >>> (m.name, m.transport_port, m.seeds)
+    ('n1', 10251, ('127.0.0.1:10250', '127.0.0.1:10251'))
+    """
+
+    index: int
+    cluster_name: str
+    node_names: tuple[str, ...]
+    transport_ports: tuple[int, ...]
+    dist_home: Path
+
+    @property
+    def name(self) -> str:
+        return self.node_names[self.index]
+
+    @property
+    def transport_port(self) -> int:
+        return self.transport_ports[self.index]
+
+    @property
+    def seeds(self) -> tuple[str, ...]:
+        return tuple(f"127.0.0.1:{port}" for port in self.transport_ports)
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     """Where and how the node runs; ``None`` fields take the distribution's defaults.
 
@@ -98,6 +129,9 @@ class NodeConfig:
     another's instead of downloading the same zips again.
     ``mvn`` is the Maven executable that fetches artifacts (honouring the user's settings.xml);
     ``None`` downloads directly from ``maven_repo``.
+    ``member`` makes the node one of a local multi-node cluster (``es_ltrr.ops.devnode.cluster``):
+    it runs the distribution assembled under ``member.dist_home`` with its own config dir
+    (``conf_dir``) in ``home``; ``None`` is the single node (``discovery.type: single-node``).
 
     >>> NodeConfig(distribution="elasticsearch").url
     'http://127.0.0.1:9201'
@@ -118,6 +152,7 @@ class NodeConfig:
     maven_repo: str = CENTRAL
     tls_dir: Path | None = None
     downloads: Path | None = None
+    member: Member | None = None
 
     def __post_init__(self) -> None:
         d = _distribution(self.distribution)
@@ -167,8 +202,15 @@ class NodeConfig:
 
     @property
     def dist(self) -> Path:
-        """The assembled distribution directory under ``home``."""
-        return self.home / f"{self.distribution}-{self.version}"
+        """The assembled distribution directory under ``home`` (a cluster member's: under
+        ``member.dist_home``, shared by every member)."""
+        return (self.member.dist_home if self.member else self.home) / f"{self.distribution}-{self.version}"
+
+    @property
+    def conf_dir(self) -> Path:
+        """The node's config dir (``<DIST>_PATH_CONF``): the distribution's own for the single
+        node, a copy in ``home`` for a cluster member (each has its own settings file)."""
+        return self.home / "config" if self.member else self.dist / "config"
 
     @property
     def pid_file(self) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 import signal
 import ssl
 import subprocess
@@ -38,9 +39,12 @@ def _health(config: NodeConfig) -> str | None:
 
 def _runtime_dirs(config: NodeConfig) -> list[Path]:
     """Dirs the node writes: data, logs, tmp; the distro's config (keystore) and logs (gc.log,
-    as jvm.options names it relative to the distro dir that bin/<distribution>-env cd's into)."""
-    return [config.home / "data", config.home / "logs", config.home / "tmp",
-            config.dist / "config", config.dist / "logs"]
+    as jvm.options names it relative to the distro dir that bin/<distribution>-env cd's into).
+    A cluster member writes only under its home (its own config dir; gc.log in its logs)."""
+    own = [config.home / "data", config.home / "logs", config.home / "tmp"]
+    if config.member:
+        return [*own, config.conf_dir]
+    return [*own, config.dist / "config", config.dist / "logs"]
 
 
 def _prepare(config: NodeConfig, owner: tuple[int, int] | None, progress: Progress) -> None:
@@ -55,7 +59,8 @@ def _prepare(config: NodeConfig, owner: tuple[int, int] | None, progress: Progre
 def _write_settings(config: NodeConfig) -> None:
     """<distribution>.yml for a loopback single node that never blocks writes on a full disk
     (and, where x-pack security is bundled, serves plain HTTP without auth, or with
-    ``tls_dir`` HTTPS: ``tls.install``)."""
+    ``tls_dir`` HTTPS: ``tls.install``); for a cluster member, its own config dir with the
+    cluster's discovery settings (``_member_settings``)."""
     settings = {
         "cluster.name": "es-ltrr", "node.name": "es-ltrr-node",
         "discovery.type": "single-node", "network.host": "127.0.0.1",
@@ -63,12 +68,34 @@ def _write_settings(config: NodeConfig) -> None:
         "path.logs": str(config.home / "logs"),
         "cluster.routing.allocation.disk.threshold_enabled": False,
     }
+    if config.member:
+        del settings["discovery.type"]
+        settings.update(_member_settings(config))
     if (config.dist / "modules" / "x-pack-security").is_dir():
         settings["xpack.security.enabled"] = False
     if config.tls_dir is not None:
         settings.update(install(config))
     text = "".join(f"{k}: {json.dumps(v)}\n" for k, v in settings.items())
-    (config.dist / "config" / f"{config.distribution}.yml").write_text(text)
+    (config.conf_dir / f"{config.distribution}.yml").write_text(text)
+
+
+def _member_settings(config: NodeConfig) -> dict:
+    """A member's config dir (a fresh copy of the distribution's, its logs under its home) and
+    the settings that make it one node of the cluster: name, transport port, loopback seeds,
+    and the first cluster-manager election among all members (used only while the cluster
+    has never formed; later starts rejoin from the cluster state in ``path.data``)."""
+    member = config.member
+    assert member is not None
+    shutil.copytree(config.dist / "config", config.conf_dir, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(f"{config.distribution}.yml", "*.keystore*"))
+    jvm = config.conf_dir / "jvm.options"
+    # gc.log and hs_err files: relative to the distribution dir, which every member shares
+    jvm.write_text(jvm.read_text().replace("=logs/", f"={config.home / 'logs'}/"))
+    initial = "cluster.initial_cluster_manager_nodes" if config.distribution == "opensearch" \
+        else "cluster.initial_master_nodes"
+    return {"cluster.name": member.cluster_name, "node.name": member.name,
+            "transport.port": member.transport_port, "discovery.seed_hosts": list(member.seeds),
+            initial: list(member.node_names)}
 
 
 def _launch(config: NodeConfig, java: Path, owner: tuple[int, int] | None) -> subprocess.Popen:
@@ -78,7 +105,7 @@ def _launch(config: NodeConfig, java: Path, owner: tuple[int, int] | None) -> su
            f"{prefix}_JAVA_OPTS": f"-Xms{config.heap} -Xmx{config.heap} "
                                   f"-XX:HeapDumpPath={config.home / 'data'}",
            f"{prefix}_TMPDIR": str(config.home / "tmp"),
-           f"{prefix}_PATH_CONF": str(config.dist / "config")}
+           f"{prefix}_PATH_CONF": str(config.conf_dir)}
     if owner:
         env["HOME"] = str(config.home / "tmp")
     with config.log_file.open("w") as log:

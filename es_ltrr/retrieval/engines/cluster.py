@@ -4,6 +4,15 @@
 Both speak the same REST API for what es-ltrr needs (`_msearch`, `_bulk`, `_mget`,
 aliases, `_reindex`, search templates; the LTR plugin's `_ltr` calls are `es_ltrr.ranking.ltr.plugin`), so
 `ClusterEngine` writes each operation once against a small `_request`/`_client` surface.
+
+Several hosts (`--cluster URL1,URL2,...`) go to the official client's connection pool: requests
+are spread round-robin over the live hosts, and a request that meets a refused or broken
+connection (a dead host) or a 502/503/504 answer is sent again to the next host, every host
+once at least (`max_retries`), while the dead one rests (opensearch-py: 60 s, doubling;
+elasticsearch-py: 1 s, doubling up to 30 s) before a request probes it again. So one call
+fails — and counts for the circuit breaker — only when no host could answer it: the breaker
+and `health` see the cluster, not one host. A host that hangs (accepts, never answers) is not
+skipped: its calls time out at the search deadline, as a single node's do (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -14,11 +23,12 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from ...common.extras import require
-from ...common.redact import redact_url
+from ...common.redact import redact_url, split_urls
 from .base import DocumentMissing, EngineError, check_update, error_item
 
 BULK_CHUNK = 500
@@ -38,6 +48,27 @@ class ClusterError(EngineError):
         super().__init__(message)
         self.status = status
         self.timed_out = timed_out  # the client gave up waiting (the cluster may still be working)
+
+
+def hosts_of(url: str) -> list[str]:
+    """The hosts of `--cluster` (one URL or several, comma-separated); ValueError naming a
+    part that is not an http(s) URL.
+
+    >>> hosts_of("http://127.0.0.1:9250, http://127.0.0.1:9251")
+    ['http://127.0.0.1:9250', 'http://127.0.0.1:9251']
+    """
+    hosts = split_urls(url)
+    bad = [redact_url(h) for h in hosts if not h.lower().startswith(("http://", "https://"))]
+    if not hosts or bad:
+        raise ValueError(f"--cluster {redact_url(url)!r}: expected http(s)://host:port URLs, comma-separated"
+                         + (f" (not a URL: {', '.join(bad)})" if bad else ""))
+    return hosts
+
+
+def _retries(hosts: list[str]) -> int:
+    """Retries per call: every host at least once after the first try (3 at least, as the
+    clients' default, so a single host still rides out a dropped keep-alive connection)."""
+    return max(3, len(hosts))
 
 
 def _jsonable(value: Any) -> Any:
@@ -98,6 +129,9 @@ class ClusterEngine:
     deadline_grace_s: float = 1.0
     #: The client library's timeout exception types (set by the subclass).
     timeout_errors: tuple[type[BaseException], ...] = ()
+    #: Sent with every msearch body when set: `dfs_query_then_fetch` gathers term statistics
+    #: from every shard first (one more round trip), so BM25 scores as on one shard.
+    search_type: str | None = None
 
     def __init__(self, client: Any, index: str, timeout_s: float = 10.0, breaker: CircuitBreaker | None = None,
                  url: str = ""):
@@ -170,7 +204,10 @@ class ClusterEngine:
         for body in bodies:
             if self.search_timeout_ms and "timeout" not in body:
                 body = {**body, "timeout": f"{int(self.search_timeout_ms)}ms"}
-            lines.append(json.dumps({"index": self.index_name}))
+            header = {"index": self.index_name}
+            if self.search_type:
+                header["search_type"] = self.search_type
+            lines.append(json.dumps(header))
             lines.append(json.dumps(body, default=_jsonable))
         return "\n".join(lines) + "\n"
 
@@ -287,13 +324,29 @@ class ClusterEngine:
         return {d["_id"]: d["_source"] for d in result["docs"] if d.get("found")}
 
     def health(self) -> dict:
+        """The cluster's health (`_cluster/health` through any live host), the alias's document
+        count, and with several hosts each one's state in the client's pool (`hosts`)."""
         try:
             # as long as a search may wait: a hung node must not hold /healthz for timeout_s
             health = self.request("GET", "/_cluster/health", timeout_s=self.search_deadline_s)
             count = self.request("GET", f"/{self.index_name}/_count", timeout_s=self.search_deadline_s)["count"]
         except ClusterError as exc:
-            return {"status": "red", "flavor": self.flavor, "error": str(exc)}
-        return {"status": health["status"], "docs": count, "flavor": self.flavor, "index": self.index_name}
+            return {"status": "red", "flavor": self.flavor, "error": str(exc), **self._hosts_field()}
+        return {"status": health["status"], "docs": count, "flavor": self.flavor, "index": self.index_name,
+                "nodes": health.get("number_of_nodes"), **self._hosts_field()}
+
+    def _hosts_field(self) -> dict:
+        hosts = self.hosts()
+        return {"hosts": hosts} if len(hosts) > 1 else {}
+
+    def hosts(self) -> list[dict]:
+        """Each configured host (password masked) and whether the client's pool holds it alive
+        (a host that refused a connection rests before it is tried again)."""
+        return [{"url": redact_url(url), "alive": up} for url, up in self._pool()]
+
+    def _pool(self) -> list[tuple[str, bool]]:
+        """(host URL, alive) per host of the client's connection pool; the subclass reads it."""
+        return []
 
 
 
@@ -328,11 +381,19 @@ class OpenSearchEngine(ClusterEngine):
         OpenSearch = require("opensearchpy", "cluster", "an OpenSearch cluster").OpenSearch
 
         auth = (username, password) if username else None
-        # opensearch-py keeps 1 connection by default: more threads log "Connection pool is full"
-        client = OpenSearch(hosts=[url], http_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs,
-                            timeout=timeout_s, ssl_show_warn=False, pool_maxsize=connections)
+        hosts = hosts_of(url)
+        # pool_maxsize: kept-alive connections per host (opensearch-py keeps 1 by default: more
+        # threads log "Connection pool is full")
+        client = OpenSearch(hosts=hosts, http_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs,
+                            timeout=timeout_s, ssl_show_warn=False, max_retries=_retries(hosts),
+                            pool_maxsize=connections)
         super().__init__(client, index, timeout_s, url=url)
         self.timeout_errors = (require("opensearchpy", "cluster", "an OpenSearch cluster").ConnectionTimeout,)
+
+    def _pool(self) -> list[tuple[str, bool]]:
+        pool = self.client.transport.connection_pool
+        live = {id(c) for c in pool.connections}
+        return [(c.host, id(c) in live) for c in getattr(pool, "orig_connections", pool.connections)]
 
     def _perform(self, method: str, path: str, body: Any, params: dict, timeout_s: float | None) -> Any:
         # opensearch-py sets Content-Type itself; NDJSON bodies go as a string
@@ -349,10 +410,21 @@ class ElasticsearchEngine(ClusterEngine):
         Elasticsearch = require("elasticsearch", "cluster", "an Elasticsearch cluster").Elasticsearch
 
         auth = (username, password) if username else None
-        client = Elasticsearch(url, basic_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs, request_timeout=timeout_s,
+        hosts = hosts_of(url)
+        client = Elasticsearch(hosts, basic_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs,
+                               request_timeout=timeout_s, max_retries=_retries(hosts),
                                connections_per_node=connections)
+        # the pool keeps its nodes in a set: `hosts()` lists them in the order given
+        self._order = {(p.hostname, p.port or (443 if p.scheme == "https" else 80)): i
+                       for i, p in enumerate(urlsplit(h) for h in hosts)}
         super().__init__(client, index, timeout_s, url=url)
         self.timeout_errors = (require("elasticsearch", "cluster", "an Elasticsearch cluster").ConnectionTimeout,)
+
+    def _pool(self) -> list[tuple[str, bool]]:
+        pool = self.client.transport.node_pool
+        live = set(pool._alive_nodes)  # elastic-transport keeps no public view of it
+        nodes = sorted(pool.all(), key=lambda n: self._order.get((n.config.host, n.config.port), len(self._order)))
+        return [(node.base_url, node.config in live) for node in nodes]
 
     def _perform(self, method: str, path: str, body: Any, params: dict, timeout_s: float | None) -> Any:
         ndjson = isinstance(body, str)
@@ -369,13 +441,20 @@ class ElasticsearchEngine(ClusterEngine):
 
 def detect_flavor(url: str, username: str | None = None, password: str | None = None,
                   verify_certs: bool = True, ca_certs: str | None = None) -> str:
-    """'opensearch' or 'elasticsearch' from the root endpoint's `version.distribution`."""
+    """'opensearch' or 'elasticsearch' from the root endpoint's `version.distribution` (of the
+    first of several hosts that answers)."""
     requests = require("requests", "cluster", "a cluster")
 
     auth = (username, password) if username else None
     verify: bool | str = ca_certs or verify_certs
-    try:
-        info = requests.get(url.rstrip("/") + "/", auth=auth, verify=verify, timeout=10).json()
-    except Exception as exc:
-        raise ClusterError(f"cannot reach cluster at {redact_url(url)}: {exc}{tls_hint(exc)}") from exc
-    return "opensearch" if info.get("version", {}).get("distribution") == "opensearch" else "elasticsearch"
+    failures = []
+    for host in hosts_of(url):
+        try:
+            info = requests.get(host.rstrip("/") + "/", auth=auth, verify=verify, timeout=10).json()
+        except Exception as exc:
+            failures.append((host, exc))
+            continue
+        return "opensearch" if info.get("version", {}).get("distribution") == "opensearch" else "elasticsearch"
+    host, exc = failures[0]
+    more = f" (and {len(failures) - 1} more hosts)" if len(failures) > 1 else ""
+    raise ClusterError(f"cannot reach cluster at {redact_url(host)}{more}: {exc}{tls_hint(exc)}") from exc

@@ -12,6 +12,9 @@ from .base import Engine
 from .cluster import CONNECTIONS, ClusterEngine, ElasticsearchEngine, OpenSearchEngine, detect_flavor
 from .embedded import EmbeddedEngine
 
+#: `search_type` values (None: the node's default, query_then_fetch).
+SEARCH_TYPES = (None, "query_then_fetch", "dfs_query_then_fetch")
+
 
 def check_cluster_url(url: str) -> None:
     """A ValueError naming what is wrong with a cluster URL the client libraries would refuse
@@ -49,6 +52,9 @@ def cluster_engine(settings: Settings) -> ClusterEngine:
     engine = cls(settings.cluster_url, settings.index, timeout_s=settings.timeout_s,
                  connections=settings.cluster_connections or CONNECTIONS, **auth)
     engine.search_timeout_ms = settings.arm_timeout_ms
+    if settings.search_type not in SEARCH_TYPES:
+        raise ValueError(f"search_type {settings.search_type!r}: use {' or '.join(t for t in SEARCH_TYPES if t)}")
+    engine.search_type = settings.search_type
     return engine
 
 
