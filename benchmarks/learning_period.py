@@ -3,10 +3,12 @@ fresh data dir, then `es-ltrr evaluate` before and after, against rrf_all_arms.
 
     python benchmarks/learning_period.py --data-dir D [--queries 5000] [--more 2000] [--port 8095]
                                          [--seed 1] [--eval-seeds 2,3] [--out DIR]
+                                         [--catalog F] [--cluster URL --index ALIAS]
 
 Steps (each an `es-ltrr` command, as a user runs them):
 
-1. `index` into D (a fresh data dir), and `evaluate` the fresh install (before);
+1. `index` into D (a fresh data dir; on a `--cluster`, `apply` first), and `evaluate` the
+   fresh install (before);
 2. `serve` D and `simulate --http` the learning users (`--queries`, seed `--seed`): the
    policy learns from every search (the guard decides when its choice serves), the log fills;
 3. `train`: the ranker learns from the logged pages and clicks (gate on judged queries;
@@ -47,8 +49,8 @@ def run(args: list[str], out: Path | None = None) -> dict | None:
     return json.loads(done.stdout)
 
 
-def serve(data: Path, port: int, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen([*ES_LTRR, "--data-dir", str(data), "serve", "--port", str(port),
+def serve(base: list[str], port: int, log: Path) -> subprocess.Popen:
+    process = subprocess.Popen([*ES_LTRR, *base, "serve", "--port", str(port),
                                 "--engagement-window", "5"], stdout=log.open("w"), stderr=subprocess.STDOUT)
     for _ in range(300):
         try:
@@ -91,15 +93,21 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the learning users")
     parser.add_argument("--eval-seeds", default="2,3", help="seeds of the simulated judged users (2 with the hand set)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--catalog", type=Path, help="a catalog of its own (e.g. `es-ltrr catalog slice`)")
+    parser.add_argument("--cluster", help="run every step on this cluster (searches ranked by sltr once a model serves)")
+    parser.add_argument("--index", help="the alias on the --cluster")
     args = parser.parse_args()
     data, out = args.data_dir, args.out or args.data_dir.parent / f"{args.data_dir.name}-period"
     out.mkdir(parents=True, exist_ok=True)
-    base = ["--data-dir", str(data)]
+    base = ["--data-dir", str(data), *(["--catalog", str(args.catalog)] if args.catalog else []),
+            *(["--cluster", args.cluster] if args.cluster else []), *(["--index", args.index] if args.index else [])]
     seeds = [int(s) for s in args.eval_seeds.split(",")]
     started = time.time()
+    if args.cluster:
+        run([*base, "apply"])
     run([*base, "index"])
     before = run([*base, "evaluate", "--judged", "both", "--seed", str(seeds[0]), "--json"], out / "evaluate-before.json")
-    server = serve(data, args.port, out / "serve.log")
+    server = serve(base, args.port, out / "serve.log")
     try:
         url = f"http://127.0.0.1:{args.port}"
         first = run([*base, "simulate", "--http", url, "--queries", str(args.queries), "--report-queries", "200",

@@ -15,7 +15,7 @@ from es_ltrr.retrieval.arms import ARMS
 from es_ltrr.retrieval.policy import POLICIES, PolicyContext, ThompsonPolicy
 from es_ltrr.retrieval.policy.allocation import allocate_depths
 from es_ltrr.retrieval.policy.features import DIM, FEATURES, featurize
-from es_ltrr.retrieval.policy.linear import BayesLinearBank
+from es_ltrr.retrieval.policy.linear import NOISE_PRIOR_OBS, BayesLinearBank
 from es_ltrr.retrieval.policy.rewards import arm_depth_rewards
 from es_ltrr.retrieval.union import ArmResult
 
@@ -43,8 +43,29 @@ def test_posterior_matches_the_closed_form():
     precision = 2.0 * np.eye(5) + x.T @ x
     np.testing.assert_allclose(bank.precision_[0], precision)
     np.testing.assert_allclose(bank.mean_[0], np.linalg.solve(precision, 2.0 * prior[0] + x.T @ r))
+    theta = np.linalg.solve(precision, 2.0 * prior[0] + x.T @ r)
+    ssr = np.sum((r - x @ theta) ** 2)  # the residuals pooled with the prior guess of the noise
+    noise = np.sqrt((NOISE_PRIOR_OBS * 0.3 ** 2 + ssr) / (NOISE_PRIOR_OBS + 40))
     mean, std = bank.predict(x[0])
-    np.testing.assert_allclose(std[0], 0.3 * np.sqrt(x[0] @ np.linalg.solve(precision, x[0])))
+    np.testing.assert_allclose(std[0], noise * np.sqrt(x[0] @ np.linalg.solve(precision, x[0])))
+
+
+@settings(max_examples=30, deadline=None)
+@given(true_noise=st.floats(0.01, 0.6), n=st.integers(200, 600), seed=st.integers(0, 1000))
+def test_the_noise_is_learned_from_the_residuals(true_noise, n, seed):
+    """Rewards with a known spread around a linear truth: the learned σ approaches it as the
+    prior guess's weight fades; a state saved without residuals keeps the prior guess."""
+    rng = np.random.default_rng(seed)
+    bank = BayesLinearBank(1, 3, noise=0.3)
+    for _ in range(n):
+        x = np.r_[1.0, rng.random(2)]
+        bank.learn(x, np.array([0]), np.array([0.2 + 0.3 * x[1] + rng.normal(0, true_noise)]))
+    expected = np.sqrt((NOISE_PRIOR_OBS * 0.09 + n * true_noise ** 2) / (NOISE_PRIOR_OBS + n))
+    assert bank.noise_()[0] == pytest.approx(expected, rel=0.2)
+    old = {k: v for k, v in bank.state().items() if k != "rr"}
+    resumed = BayesLinearBank(1, 3, noise=0.3)
+    resumed.load_state(old)
+    assert resumed.noise_()[0] == pytest.approx(0.3)
 
 
 def test_forgetting_matches_the_closed_form():
