@@ -99,22 +99,27 @@ def main() -> int:
     args = parser.parse_args()
     data, out = args.data_dir, args.out or args.data_dir.parent / f"{args.data_dir.name}-period"
     out.mkdir(parents=True, exist_ok=True)
-    base = ["--data-dir", str(data), *(["--catalog", str(args.catalog)] if args.catalog else []),
+    catalog = ["--catalog", str(args.catalog)] if args.catalog else []
+    base = ["--data-dir", str(data), *catalog,
             *(["--cluster", args.cluster] if args.cluster else []), *(["--index", args.index] if args.index else [])]
     seeds = [int(s) for s in args.eval_seeds.split(",")]
     started = time.time()
+    # the simulated users (and simulate's in-process all_arms and oracle) run on an embedded
+    # index of the same catalog: on a cluster, a data dir of their own beside D
+    users = base if not args.cluster else ["--data-dir", f"{data}-users", *catalog]
     if args.cluster:
         run([*base, "apply"])
+        run([*users, "index"])
     run([*base, "index"])
     before = run([*base, "evaluate", "--judged", "both", "--seed", str(seeds[0]), "--json"], out / "evaluate-before.json")
     server = serve(base, args.port, out / "serve.log")
     try:
         url = f"http://127.0.0.1:{args.port}"
-        first = run([*base, "simulate", "--http", url, "--queries", str(args.queries), "--report-queries", "200",
+        first = run([*users, "simulate", "--http", url, "--queries", str(args.queries), "--report-queries", "200",
                      "--seed", str(args.seed), "--plots", str(out / "learning"), "--json"], out / "simulate-1.json")
         trained = run([*base, "train", "--json"], out / "train.json")
         time.sleep(5)  # the server follows an activated model within its fold interval
-        second = run([*base, "simulate", "--http", url, "--queries", str(args.more), "--report-queries", "200",
+        second = run([*users, "simulate", "--http", url, "--queries", str(args.more), "--report-queries", "200",
                       "--seed", str(args.seed + 100), "--plots", str(out / "with-model"), "--json"],
                      out / "simulate-2.json") if args.more else None
     finally:
