@@ -25,6 +25,7 @@ from click.testing import CliRunner
 
 from es_ltrr.cli import main
 from es_ltrr.common.settings import Settings
+from es_ltrr.ops.apply import installed_components
 from es_ltrr.ranking.ltr.plugin import LtrPlugin
 from es_ltrr.ranking.ltr.upload import PARITY_TOLERANCE
 from es_ltrr.retrieval.engines.factory import cluster_engine
@@ -76,7 +77,7 @@ def q2e_ids(url: str, query: str) -> list[str]:
 
 def test_the_elasticsearch_path_end_to_end(node):
     args, engine, data, models = node
-    components = engine.components()
+    components = installed_components(engine)
 
     # apply: the music schema with what the node has, and the LTR featureset
     applied = cli(args, "apply").stdout

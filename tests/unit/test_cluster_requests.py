@@ -5,6 +5,7 @@ against the real plugin in tests/integration/test_ltr_plugin.py."""
 import numpy as np
 import pytest
 
+from es_ltrr.common.schema import Capabilities
 from es_ltrr.ranking import PluginRanker
 from es_ltrr.ranking.ltr import (
     MsearchFeatureLogger,
@@ -14,7 +15,6 @@ from es_ltrr.ranking.ltr import (
     feature_params,
 )
 from es_ltrr.ranking.ltr.plugin import LtrPlugin
-from es_ltrr.common.schema import Capabilities
 from es_ltrr.retrieval.engines.cluster import ClusterEngine
 from es_ltrr.retrieval.union import Candidate
 from es_ltrr.understanding import Understanding
