@@ -145,7 +145,8 @@ def test_the_plugins_tojson_writes_a_string_raw(plugin, featureset, indexed):
     plugin, like lang-mustache, writes a string raw — here it becomes JSON structure."""
     ids = [h["_id"] for h in plugin.engine.request("POST", f"/{plugin.engine.index_name}/_search",
                                                    {"size": 5, "query": {"term": {"type": "album"}}})["hits"]["hits"]]
-    params = {**feature_params("x", understand("x", Gazetteer.from_entities([])), []), "types": '["album"]'}
+    params = {**feature_params("x", understand("x", Gazetteer.from_entities([])), [],
+                               memory=plugin.engine.capabilities.memory), "types": '["album"]'}
     logged = PluginFeatureLogger().log(plugin.engine, featureset, params, ids)
     assert (logged[:, featureset.names.index("type_match")] == 1.0).all()
 
