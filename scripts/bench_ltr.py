@@ -49,7 +49,7 @@ def _train(searcher, fs, queries: list[str], path: Path) -> Path:
     xs, ys, groups = [], [], []
     for query in queries:
         result = searcher.search(parse_search_request({"query": query}))
-        case = ParityCase.of(query, result.understanding, result.candidates)
+        case = _case(searcher.engine, query, result.understanding, result.candidates)
         xs.append(PluginFeatureLogger().log(searcher.engine, fs, case.params, case.ids))
         ys.append([_grade(query, c.source) for c in result.candidates])
         groups.append(len(case.ids))
@@ -57,6 +57,11 @@ def _train(searcher, fs, queries: list[str], path: Path) -> Path:
     data.set_group(groups)
     xgb.train({"objective": "rank:ndcg", "max_depth": 4, "eta": 0.3, "seed": 1}, data, 50).save_model(str(path))
     return path
+
+
+def _case(engine, query: str, understanding, candidates) -> ParityCase:
+    """The params of a search for this node (no vector: the bench runs without embedding)."""
+    return ParityCase.of(query, understanding, candidates, None, engine.flavor, engine.capabilities.memory)
 
 
 def _ms(fn: Callable[[], object]) -> float:
@@ -88,7 +93,7 @@ def main() -> None:
     LtrPlugin(engine).delete_model("es-ltrr-bench")  # a previous run's
     with tempfile.TemporaryDirectory() as tmp:
         path = _train(searcher, fs, train, Path(tmp) / "bench.json")
-        cases = [ParityCase.of(q, r.understanding, r.candidates) for q in train[:5]
+        cases = [_case(engine, q, r.understanding, r.candidates) for q in train[:5]
                  for r in [searcher.search(parse_search_request({"query": q}))]]
         done = upload_model(LtrPlugin(engine), path, fs, cases, lambda name: Path(tmp) / name, name="es-ltrr-bench")
         model = LtrModel.load(done.directory, fs)
@@ -100,7 +105,7 @@ def main() -> None:
         cands, u = list(result.candidates), result.understanding
         if len(cands) < args.min_union or len(sizes) == args.queries:
             continue
-        case = ParityCase.of(query, u, cands)
+        case = _case(engine, query, u, cands)
         sizes.append(len(cands))
         features = PluginFeatureLogger().log(engine, fs, case.params, case.ids)
         paths = {

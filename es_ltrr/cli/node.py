@@ -30,7 +30,7 @@ def _node_config(home: Path | None, port: int | None, distribution: str = "opens
 _distribution_option = click.option(
     "--distribution", type=click.Choice(["opensearch", "elasticsearch"]), default="opensearch", show_default=True,
     help="elasticsearch: the integ-test zip on port 9201 with its own home (no mapper-extras/lang-mustache/"
-         "analysis-common/reindex: none is on Maven Central for 8.x).")
+         "analysis-common/reindex: none is on Maven Central for 8.x; `apply` does without them).")
 _tls_option = click.option(
     "--tls-dir", type=click.Path(file_okay=False, path_type=Path),
     help="Serve HTTPS with ca.pem, node.pem and node.key from this dir (generated when missing; "

@@ -97,8 +97,8 @@ def upload_model(obj: Ctx, model_file: Path, name: str | None, activate: bool, a
     data = DataDir(settings.data_dir)
     queries = [q[:200] for q in sample_queries(load_catalog(settings.catalog), 5, seed=11)]
     results = [searcher.search(parse_search_request({"query": q})) for q in queries]
-    cases = [ParityCase.of(r.request.query, r.understanding, r.candidates, r.vector, searcher.engine.flavor)
-             for r in results]
+    cases = [ParityCase.of(r.request.query, r.understanding, r.candidates, r.vector, searcher.engine.flavor,
+                           searcher.engine.capabilities.memory) for r in results]
     before = set(data.model_names())
     try:
         done = upload(LtrPlugin(searcher.engine), model_file, default_featureset(), cases, data.model_dir, name,

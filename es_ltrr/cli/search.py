@@ -136,10 +136,13 @@ def _arms_help() -> str:
 @click.option("--size", default=10, show_default=True, type=click.IntRange(1, 10_000), help="Candidates the arm draws.")
 @click.option("--flavor", type=click.Choice(["embedded", "opensearch", "elasticsearch"]), default="opensearch", show_default=True,
               help="Whose syntax: the embedded engine's or a cluster flavor's (the semantic arm's kNN clause differs).")
+@click.option("--memory", type=click.Choice(["rank_features", "sparse_vector"]), default="rank_features",
+              show_default=True, help="How the cluster stores the Q2E memory (the q2e arm's clause): sparse_vector on "
+              "an Elasticsearch without mapper-extras (`apply` says which).")
 @click.option("--short-vectors", is_flag=True, help="Abbreviate query vectors in the output (not what is sent).")
 @settings_options(skip=("--flavor",))
 @click.pass_obj
-def render(obj: Ctx, arm: str, query: str, size: int, flavor: str, short_vectors: bool) -> None:
+def render(obj: Ctx, arm: str, query: str, size: int, flavor: str, memory: str, short_vectors: bool) -> None:
     from ..retrieval.arms import ArmInput
     from ..retrieval.embedding import Encoder
     from ..serving.wiring import query_tables
@@ -160,7 +163,7 @@ def render(obj: Ctx, arm: str, query: str, size: int, flavor: str, short_vectors
         fail(str(exc))
     encoder = Encoder(cache_dir=settings.cache_dir) if settings.embed and ARMS[arm].needs_vector else None
     vector = encoder.encode_query(query) if encoder else None
-    inp = ArmInput(query, understand(query, gazetteer), vector, 0, catalog)
+    inp = ArmInput(query, understand(query, gazetteer), vector, 0, catalog, memory=memory)
     body = ARMS[arm].render(inp, size, flavor)
     if body is None:
         fail(f"arm {arm!r} does not apply to {query!r} (no slots / no vector / empty key)")

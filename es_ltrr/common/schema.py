@@ -21,6 +21,13 @@ FLAVORS: tuple[Flavor, ...] = ("elasticsearch", "opensearch")
 
 EMBEDDING_DIM = 384
 
+#: How a cluster stores a `rank_features` field (the Q2E memory): `rank_features` (the
+#: mapper-extras module) queried with `rank_feature`, or, on an Elasticsearch ≥ 8.11 without
+#: that module, `sparse_vector` (in the server itself) queried with `term`. Both index each key
+#: as a Lucene FeatureField (9 significant bits), and a `term` scores the key's value, as
+#: `rank_feature` with `linear` does: the same scores, only the query syntax differs.
+Memory = Literal["rank_features", "sparse_vector"]
+
 #: Analysis chain shared by both flavors. `ltrr_text` folds case and accents so "Beyoncé"
 #: matches "beyonce"; `ltrr_trigram` indexes character trigrams so a misspelt name still
 #: shares most of its grams with the right one; `ltrr_norm` normalizes keyword sub-fields
@@ -55,6 +62,55 @@ ANALYSIS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What the cluster's modules let the schema use; everything rendered for a cluster (the
+    mappings, the q2e arm, the featureset's params) is chosen by it, in one place each.
+
+    * `memory`: how `rank_features` fields are stored and queried (see `Memory`);
+    * `analysis_common`: the analysis-common module (asciifolding, the n-gram and pattern
+      tokenizers). Without it every analyzer is the standard tokenizer + lowercase: no accent
+      folding, and the trigram and symbol sub-fields hold words (`CORE_ANALYSIS`).
+
+    >>> Capabilities.of("elasticsearch", {"x-pack-core", "transport-netty4"})
+    Capabilities(memory='sparse_vector', analysis_common=False)
+    >>> Capabilities.of("opensearch", {"mapper-extras", "analysis-common"}) == Capabilities()
+    True
+    >>> Capabilities.of("opensearch", set()).memory is None    # no representation: apply says so
+    True
+    """
+
+    memory: Memory | None = "rank_features"
+    analysis_common: bool = True
+
+    @classmethod
+    def of(cls, flavor: str, components: set[str], version: tuple[int, ...] = (8, 19)) -> "Capabilities":
+        """The capabilities of a cluster of `flavor` (at `version`) whose nodes all have the
+        plugins and modules `components`."""
+        if "mapper-extras" in components:
+            memory: Memory | None = "rank_features"
+        elif flavor == "elasticsearch" and tuple(version[:2]) >= (8, 11):
+            memory = "sparse_vector"
+        else:
+            memory = None
+        return cls(memory, "analysis-common" in components)
+
+    @property
+    def gaps(self) -> list[str]:
+        """What differs from a full cluster, for `apply`'s plan."""
+        return ([] if self.memory == "rank_features" else [f"q2e as {self.memory}"]) + (
+            [] if self.analysis_common else ["core analysis (no folding, trigrams or symbols)"])
+
+
+#: The analysis a server without analysis-common offers: every `ANALYSIS` analyzer becomes the
+#: standard tokenizer + lowercase, the normalizer lowercase only.
+CORE_ANALYSIS: dict[str, Any] = {
+    "analyzer": {name: {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]}
+                 for name in ANALYSIS["analyzer"]},
+    "normalizer": {"ltrr_norm": {"type": "custom", "filter": ["lowercase"]}},
+}
+
+
+@dataclass(frozen=True)
 class Field:
     """One indexed field; `subfields` become `name.sub` multi-fields."""
 
@@ -65,17 +121,21 @@ class Field:
     subfields: tuple["Field", ...] = ()
     dims: int | None = None
 
-    def mapping(self, flavor: Flavor) -> dict[str, Any]:
-        """The mapping JSON of this field for `flavor`."""
+    def mapping(self, flavor: Flavor, capabilities: Capabilities = Capabilities()) -> dict[str, Any]:
+        """The mapping JSON of this field for `flavor` with `capabilities`."""
         if self.kind == "vector":
             return _vector_mapping(self.dims or EMBEDDING_DIM, flavor)
+        if self.kind == "rank_features":
+            if capabilities.memory is None:
+                raise ValueError(f"{self.name}: the cluster has no rank_features field type (mapper-extras)")
+            return {"type": capabilities.memory}
         body: dict[str, Any] = {"type": self.kind}
         if self.analyzer:
             body["analyzer"] = self.analyzer
         if self.normalizer:
             body["normalizer"] = self.normalizer
         if self.subfields:
-            body["fields"] = {sub.name: sub.mapping(flavor) for sub in self.subfields}
+            body["fields"] = {sub.name: sub.mapping(flavor, capabilities) for sub in self.subfields}
         return body
 
 
@@ -113,17 +173,19 @@ class Schema:
                         return Field(path, s.kind, s.analyzer, s.normalizer, (), s.dims)
         raise KeyError(f"unknown field {path!r}")
 
-    def index_body(self, flavor: Flavor, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+    def index_body(self, flavor: Flavor, shards: int = 1, replicas: int = 0,
+                   capabilities: Capabilities = Capabilities()) -> dict[str, Any]:
         """Settings + mappings for creating the index on `flavor` with `shards` primary shards,
-        each with `replicas` copies on other nodes."""
+        each with `replicas` copies on other nodes, using what `capabilities` allow."""
         index_settings: dict[str, Any] = {"number_of_shards": shards, "number_of_replicas": replicas}
         if flavor == "opensearch":
             index_settings["knn"] = True
+        analysis = self.analysis if capabilities.analysis_common else CORE_ANALYSIS
         return {
-            "settings": {"index": index_settings, "analysis": self.analysis},
+            "settings": {"index": index_settings, "analysis": analysis},
             "mappings": {
                 "dynamic": "strict",
-                "properties": {f.name: f.mapping(flavor) for f in self.fields},
+                "properties": {f.name: f.mapping(flavor, capabilities) for f in self.fields},
             },
         }
 

@@ -1,9 +1,12 @@
 """`es-ltrr apply`: bring a cluster to the state es-ltrr needs, idempotently.
 
-1. check plugins/modules (mapper-extras for rank_features, k-NN on OpenSearch, the LTR
-   plugin unless `ltr=False`);
+1. check plugins/modules (k-NN on OpenSearch, the LTR plugin unless `ltr=False`) and read
+   the cluster's `Capabilities`: without mapper-extras an Elasticsearch ≥ 8.11 stores the Q2E
+   memory as `sparse_vector` (OpenSearch has no such type: an error), without analysis-common
+   the analyzers are core-only;
 2. a versioned index `<alias>-v<hash of settings+mappings>` behind the alias: unchanged if
-   the alias already points at it; otherwise create it, `_reindex` from the old version and
+   the alias already points at it; otherwise create it, `_reindex` from the old version (or,
+   without the reindex module, a scroll + bulk copy through the sidecar) and
    swap the alias atomically (no downtime; the old index is kept for rollback). The shard
    count is part of the hash (it cannot change in place); the replica count is not (it is
    updated in place). Neither given: the live index's layout, or 1 shard and 0 replicas;
@@ -20,7 +23,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..common.schema import Schema
+from ..common.schema import Capabilities, Schema
 from ..ranking.ltr import FeatureSet
 from ..ranking.ltr.plugin import LtrPlugin
 from ..retrieval.arms import ARMS
@@ -64,10 +67,11 @@ class Change:
         return f"{self.action:<11} {self.target}" + (f"  ({self.detail})" if self.detail else "")
 
 
-def index_version(schema: Schema, flavor: str, shards: int = 1) -> str:
+def index_version(schema: Schema, flavor: str, shards: int = 1, capabilities: Capabilities = Capabilities()) -> str:
     """8 hex of the index body's hash: mappings, analysis and the shard count, not the replicas
-    (which change in place; with 1 shard the version is the one before layouts existed)."""
-    body = json.dumps(schema.index_body(flavor, shards), sort_keys=True)
+    (which change in place; with 1 shard the version is the one before layouts existed). The
+    capabilities are in the body (a module installed later gives a new version: reindexed)."""
+    body = json.dumps(schema.index_body(flavor, shards, capabilities=capabilities), sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()[:8]
 
 
@@ -86,9 +90,7 @@ def wanted_layout(engine: ClusterEngine, current: str | None, shards: int | None
 
 def installed_components(engine: ClusterEngine) -> set[str]:
     """Names of installed plugins and modules on every node (intersection)."""
-    nodes = engine.request("GET", "/_nodes/plugins")["nodes"].values()
-    sets = [{p["name"] for p in n.get("plugins", [])} | {m["name"] for m in n.get("modules", [])} for n in nodes]
-    return set.intersection(*sets) if sets else set()
+    return engine.components()
 
 
 def _ltr_installed(components: set[str]) -> bool:
@@ -98,8 +100,9 @@ def _ltr_installed(components: set[str]) -> bool:
 def check_plugins(engine: ClusterEngine, ltr: bool) -> set[str]:
     components = installed_components(engine)
     missing = []
-    if "mapper-extras" not in components:
-        missing.append("mapper-extras (rank_features / rank_feature for the Q2E memory)")
+    if engine.capabilities.memory is None:
+        missing.append("mapper-extras (rank_features / rank_feature for the Q2E memory; only an "
+                       "Elasticsearch ≥ 8.11 can store it without, as sparse_vector)")
     if engine.flavor == "opensearch" and "opensearch-knn" not in components:
         missing.append("opensearch-knn (knn_vector for the semantic arm)")
     if ltr and not _ltr_installed(components):
@@ -137,16 +140,19 @@ def plan_index(engine: ClusterEngine, schema: Schema, shards: int | None = None,
     alias = engine.index_name
     current = _alias_target(engine, alias)
     layout = wanted_layout(engine, current, shards, replicas)
-    target = f"{alias}-v{index_version(schema, engine.flavor, layout.shards)}"
+    capabilities = engine.capabilities
+    target = f"{alias}-v{index_version(schema, engine.flavor, layout.shards, capabilities)}"
     if current == target:
         live = live_layout(engine, target)
         changes = [Change("unchanged", f"index {target}", f"alias {alias}; {live}")]
         if live.replicas != layout.replicas:
             changes.append(Change("replicas", f"index {target}", f"{live.replicas} → {layout.replicas} per shard"))
         return changes
-    changes = [Change("create", f"index {target}", f"settings + mappings from schema; {layout}")]
+    changes = [Change("create", f"index {target}",
+                      "; ".join(["settings + mappings from schema", str(layout), *capabilities.gaps]))]
     if current:
-        changes.append(Change("reindex", f"{current} → {target}"))
+        copy = "" if "reindex" in engine.components() else "no reindex module: copied by the sidecar (scroll + bulk)"
+        changes.append(Change("reindex", f"{current} → {target}", copy))
     changes.append(Change("swap-alias", f"{alias} → {target}", f"was {current}" if current else "new alias"))
     return changes
 
@@ -203,7 +209,8 @@ def apply(engine: ClusterEngine, schema: Schema, featuresets: list[FeatureSet], 
 
 def _apply_index(engine: ClusterEngine, schema: Schema, changes: list[Change], layout: Layout) -> None:
     alias = engine.index_name
-    target = f"{alias}-v{index_version(schema, engine.flavor, layout.shards)}"
+    capabilities = engine.capabilities
+    target = f"{alias}-v{index_version(schema, engine.flavor, layout.shards, capabilities)}"
     for change in changes:
         if change.action == "replicas":
             engine.request("PUT", f"/{target}/_settings", {"index": {"number_of_replicas": layout.replicas}})
@@ -217,14 +224,41 @@ def _apply_index(engine: ClusterEngine, schema: Schema, changes: list[Change], l
         # every overwritten one counted in the term statistics (BM25 scores drift by ~2 %)
         engine.request("DELETE", f"/{target}")
     if not _exists(engine, f"/{target}"):
-        engine.request("PUT", f"/{target}", schema.index_body(engine.flavor, layout.shards, layout.replicas))
-    if current:
+        engine.request("PUT", f"/{target}", schema.index_body(engine.flavor, layout.shards, layout.replicas,
+                                                               capabilities))
+    if current and any(c.action == "reindex" and c.detail for c in changes):
+        copy_documents(engine, current, target)
+    elif current:
         engine.request("POST", "/_reindex", {"source": {"index": current}, "dest": {"index": target}},
                        {"wait_for_completion": "true", "refresh": "true"})
     swap: list[dict[str, Any]] = [{"add": {"index": target, "alias": alias}}]
     if current:
         swap.insert(0, {"remove": {"index": current, "alias": alias}})
     engine.request("POST", "/_aliases", {"actions": swap})
+
+
+def copy_documents(engine: ClusterEngine, source: str, target: str, batch: int = 500) -> int:
+    """`_reindex` without the reindex module: scroll over `source` and bulk-index each page
+    into `target` (same ids, same sources), then refresh; how many documents were copied."""
+    page = engine.request("POST", f"/{source}/_search", {"size": batch, "sort": ["_doc"]}, {"scroll": "2m"})
+    copied = 0
+    try:
+        while page["hits"]["hits"]:
+            lines: list[str] = []
+            for hit in page["hits"]["hits"]:
+                lines.append(json.dumps({"index": {"_index": target, "_id": hit["_id"]}}))
+                lines.append(json.dumps(hit["_source"]))
+            result = engine.request("POST", "/_bulk", "\n".join(lines) + "\n")
+            if result.get("errors"):
+                failed = [item for item in result["items"] if item["index"].get("error")]
+                raise ApplyError(f"copying {source} → {target} failed for {len(failed)} document(s), e.g. "
+                                 f"{failed[0]['index']['_id']}: {failed[0]['index']['error']}")
+            copied += len(page["hits"]["hits"])
+            page = engine.request("POST", "/_search/scroll", {"scroll": "2m", "scroll_id": page["_scroll_id"]})
+    finally:
+        engine.request("DELETE", "/_search/scroll", {"scroll_id": [page["_scroll_id"]]})
+    engine.request("POST", f"/{target}/_refresh")
+    return copied
 
 
 def _apply_templates(engine: ClusterEngine, changes: list[Change]) -> None:

@@ -8,7 +8,7 @@ prints the table; an integration test holds the real OpenSearch node to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 from tabulate import tabulate
@@ -59,8 +59,8 @@ def measure(searcher: Searcher, other: Engine, queries: Sequence[str], k: int = 
         inp = ArmInput(query, u, vector, seed=i, catalog=searcher.catalog)
         names, bodies_a, bodies_b = [], [], []
         for name, arm in ARMS.items():
-            body_a = arm.render(inp, k, searcher.engine.flavor)
-            body_b = arm.render(inp, k, other.flavor)
+            body_a = arm.render(replace(inp, memory=searcher.memory), k, searcher.engine.flavor)
+            body_b = arm.render(replace(inp, memory=other.capabilities.memory), k, other.flavor)
             if body_a is None or body_b is None:
                 continue
             body_a["track_total_hits"] = body_b["track_total_hits"] = True

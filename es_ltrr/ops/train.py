@@ -276,8 +276,8 @@ def _upload(plugin: LtrPlugin, model: LtrModel, featureset: Any, data: DataDir, 
     the upload's metrics in models/<name>/metrics.json."""
     with tempfile.TemporaryDirectory() as tmp:
         model_file = model.save(Path(tmp) / model.name) / "model.json"
-        cases = [ParityCase.of(r.request.query, r.understanding, r.candidates, r.vector, plugin.engine.flavor)
-                 for r in results]
+        cases = [ParityCase.of(r.request.query, r.understanding, r.candidates, r.vector, plugin.engine.flavor,
+                               plugin.engine.capabilities.memory) for r in results]
         done = upload_model(plugin, model_file, featureset, cases, data.model_dir, model.name)
     metrics_file = data.model_dir(done.name) / "metrics.json"
     merged = {**json.loads(metrics_file.read_text()), **details} if metrics_file.is_file() else details

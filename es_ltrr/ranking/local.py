@@ -33,6 +33,6 @@ class XGBoostRanker:
 
     def score(self, engine: Engine, text: str, understanding: Understanding, candidates: Sequence[Candidate],
               vector: np.ndarray | None = None) -> list[float]:
-        params = feature_params(text, understanding, candidates, vector, engine.flavor)
+        params = feature_params(text, understanding, candidates, vector, engine.flavor, engine.capabilities.memory)
         features = self.logger.log(engine, self.model.featureset, params, [c.id for c in candidates])
         return [float(s) for s in self.model.predict(features)]

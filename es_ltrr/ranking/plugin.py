@@ -43,6 +43,6 @@ class PluginRanker:
 
     def score(self, engine: ClusterEngine, text: str, understanding: Understanding, candidates: Sequence[Candidate],
               vector: np.ndarray | None = None) -> list[float]:
-        params = feature_params(text, understanding, candidates, vector, engine.flavor)
+        params = feature_params(text, understanding, candidates, vector, engine.flavor, engine.capabilities.memory)
         scores = LtrPlugin(engine).rescore([c.id for c in candidates], self.model, params)
         return [scores.get(c.id, 0.0) for c in candidates]

@@ -111,6 +111,8 @@ class Searcher:
     arms: Mapping[str, Arm] = field(default_factory=lambda: dict(ARMS))
     catalog: CatalogStats = field(default_factory=CatalogStats)
     flavor: str = "embedded"
+    #: How the engine stores the Q2E memory (`Engine.capabilities.memory`): the q2e arm's clause.
+    memory: str | None = "rank_features"
     new_id: Callable[[], str] = new_impression_id
     seed_of: Callable[[str], int] = explore_seed
     clock: Callable[[], float] = time.time
@@ -229,7 +231,10 @@ class Searcher:
         return self.encoder.encode_query(text) if self.encoder and self._needs_vector(decision) else None
 
     def _render(self, inp: ArmInput, decision: Decision) -> dict[str, dict[str, Any]]:
-        """Arm name → search body, for the chosen arms that apply to this query."""
+        """Arm name → search body, for the chosen arms that apply to this query (rendered for
+        this engine: its flavor's templates, its memory's clause)."""
+        if inp.memory != self.memory:
+            inp = replace(inp, memory=self.memory)
         bodies = {}
         for name in decision.chosen:
             body = self.arms[name].render(inp, decision.allocations[name], self.flavor)

@@ -64,6 +64,7 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
         interleave_share=share,
         catalog=CatalogStats.load(data.stats_path),
         flavor=engine.flavor,
+        memory=engine.capabilities.memory,
     )
 
 

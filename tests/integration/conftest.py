@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from es_ltrr.common.schema import MUSIC
+from es_ltrr.common.schema import MUSIC, Capabilities
 from es_ltrr.common.settings import Settings
 from es_ltrr.ops.apply import apply, installed_components
 from es_ltrr.ranking.ltr import default_featureset
@@ -23,20 +23,21 @@ from es_ltrr.retrieval.engines.factory import cluster_engine
 
 FLAVORS = ["opensearch", "elasticsearch"]
 
-#: Modules es-ltrr's schema and `apply` need besides the server (OpenSearch also its k-NN plugin).
+#: Modules es-ltrr's schema and `apply` use besides the server (OpenSearch also its k-NN plugin).
 MODULES = frozenset({"mapper-extras", "lang-mustache", "analysis-common", "reindex"})
+
+#: Modules an Elasticsearch node may lack with no loss of function: without mapper-extras the
+#: Q2E memory is a sparse_vector (`Capabilities`), without reindex `apply` copies through the
+#: sidecar (`es_ltrr.ops.apply.copy_documents`).
+ES_WORKED_AROUND = frozenset({"mapper-extras", "reindex"})
 
 #: The Elasticsearch test node's known gaps: name -> (modules whose absence makes it, reason).
 #: Its integ-test zip, the only 8.x distribution on Maven Central, has none of MODULES and
-#: Elastic publishes no 8.x artifacts of them. Pointed at a full distribution
+#: Elastic publishes no 8.x artifacts of them; `apply` works there all the same (core
+#: analysis, the memory as sparse_vector). Pointed at a full distribution
 #: (ES_LTRR_TEST_ES_CLUSTER, e.g. `docker compose --profile elasticsearch`) it has no gaps.
 ES_GAPS: dict[str, tuple[frozenset[str], str]] = {
-    "apply": (frozenset({"mapper-extras", "analysis-common"}),
-              "`es-ltrr apply` of the music schema needs rank_features (mapper-extras) and the "
-              "folding/trigram analysis (analysis-common)"),
     "stored_templates": (frozenset({"lang-mustache"}), "stored search templates need lang-mustache"),
-    "reindex": (frozenset({"reindex"}), "a schema change reindexes behind the alias: needs the reindex module"),
-    "q2e": (frozenset({"mapper-extras"}), "the q2e arm's rank_feature query needs mapper-extras"),
     "lexical_analysis": (frozenset({"analysis-common"}), "without folding and trigram sub-fields the "
                          "lexical arm is not the query the embedded engine runs"),
 }
@@ -120,25 +121,15 @@ def _skip_on_known_gaps(request) -> None:
 
 
 def core_index_body() -> dict:
-    """The music mappings with analysis the bare server has and `q2e` stored, not indexed."""
-    body = MUSIC.index_body("elasticsearch")
-    plain = {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]}
-    analyzers = {name: plain for name in MUSIC.analysis["analyzer"]}
-    body["settings"]["analysis"] = {"analyzer": analyzers,
-                                    "normalizer": {"ltrr_norm": {"type": "custom", "filter": ["lowercase"]}}}
-    body["mappings"]["properties"]["q2e"] = {"type": "object", "enabled": False}
-    return body
+    """The music index an Elasticsearch server without modules gets from `apply`: core
+    analysis, the Q2E memory as sparse_vector (`Capabilities` of a bare integ-test zip)."""
+    return MUSIC.index_body("elasticsearch", capabilities=Capabilities.of("elasticsearch", set()))
 
 
 @pytest.fixture(scope="module")
-def applied(engine, gaps, alias):
-    """The index behind the alias: `apply` of the music schema, or its core-only twin where
-    the node cannot apply it (the index then has core analysis and no q2e)."""
-    if "apply" not in gaps:
-        return apply(engine, MUSIC, [default_featureset()], ltr=False, say=lambda _: None)
-    engine.request("PUT", f"/{alias}-core", core_index_body())
-    engine.request("POST", "/_aliases", {"actions": [{"add": {"index": f"{alias}-core", "alias": alias}}]})
-    return None
+def applied(engine, alias):
+    """The index behind the alias: `apply` of the music schema (with what the node offers)."""
+    return apply(engine, MUSIC, [default_featureset()], ltr=False, say=lambda _: None)
 
 
 @pytest.fixture(scope="module")

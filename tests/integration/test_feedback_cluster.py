@@ -2,7 +2,8 @@
 
 20 users type a misspelling no memory knows and play the same song; afterwards the cluster's
 q2e arm (the template the sidecar sends) returns that song first, and its cold-start keys
-are kept. Needs rank_features (the Elasticsearch integ-test node lacks mapper-extras)."""
+are kept. On the Elasticsearch integ-test node (no mapper-extras) the memory is a
+sparse_vector queried with `term` (`Capabilities`)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ def _q2e_top(searcher) -> list[str]:
     return [h["_id"] for h in response["q2e"]["hits"]["hits"]]
 
 
-@pytest.mark.skip_on_gap("q2e", "apply")
 def test_the_q2e_memory_learns_on_the_cluster(cluster_searcher, tmp_path):
     searcher = replace(cluster_searcher, policy=StaticPolicy())
     store = FeedbackStore(tmp_path / "feedback.sqlite3")

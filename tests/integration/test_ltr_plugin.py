@@ -3,8 +3,9 @@ hostile text in feature templates, `ltr_log` logging parity with the embedded en
 upload with its parity check, `sltr` rescoring, a rejected model, a model missing on the node.
 
 The featuresets and models get per-run names (the feature store is node-wide) and are
-deleted afterwards. The Elasticsearch node has no rank_feature query (no mapper-extras), so
-its featureset leaves out q2e_memory, like tests/integration/test_cluster.py.
+deleted afterwards. The Elasticsearch node has no rank_feature query (no mapper-extras): there
+the same featureset's q2e_memory runs its `term` form on the sparse_vector memory (the params'
+`q2e_terms`, from the engine's `Capabilities`).
 """
 
 from __future__ import annotations
@@ -45,11 +46,8 @@ TRAIN = ["ed sheeran", "the chainsmokers", "remix", "love", "summer", "dance", "
 HELD_OUT = ["maroon 5", "justin bieber", "night", "tropical"]
 
 
-def _featureset(gaps, name: str) -> FeatureSet:
-    fs = replace(default_featureset(), name=name)
-    if "q2e" in gaps:
-        fs = replace(fs, features=tuple(f for f in fs.features if f.name != "q2e_memory"))
-    return fs
+def _featureset(name: str) -> FeatureSet:
+    return replace(default_featureset(), name=name)
 
 
 @pytest.fixture(scope="module")
@@ -67,19 +65,21 @@ def plugin(engine, components, flavor) -> LtrPlugin:
 
 
 @pytest.fixture(scope="module")
-def featureset(plugin, gaps, alias) -> FeatureSet:
+def featureset(plugin, alias) -> FeatureSet:
     """This run's featureset, stored on the node (removed afterwards)."""
-    fs = _featureset(gaps, f"{alias}-fs")
+    fs = _featureset(f"{alias}-fs")
     apply_ltr(plugin.engine, [fs], say=lambda _: None)
     yield fs
     plugin.engine.request("DELETE", f"/_ltr/_featureset/{fs.name}")
 
 
-def _case(searcher, query: str, flavor: str) -> tuple[list, ParityCase]:
-    """One search's candidates and its params, built for the node's `flavor` (the embedded
-    engine runs either flavor's clauses, so one case serves both sides)."""
+def _case(searcher, query: str, node) -> tuple[list, ParityCase]:
+    """One search's candidates and its params, built for the `node` engine's flavor and memory
+    (the embedded engine runs either flavor's clauses and both memory forms, so one case serves
+    both sides)."""
     result = searcher.search(parse_search_request({"query": query, "k": 50}))
-    return list(result.candidates), ParityCase.of(query, result.understanding, result.candidates, result.vector, flavor)
+    return list(result.candidates), ParityCase.of(query, result.understanding, result.candidates, result.vector,
+                                                  node.flavor, node.capabilities.memory)
 
 
 # -- the plugin and featuresets -----------------------------------------------------------------
@@ -91,8 +91,8 @@ def test_the_plugin_is_installed(plugin, components, flavor):
     assert PLUGIN_NAME[flavor] in {row["component"] for row in rows}
 
 
-def test_featureset_upload_is_idempotent(plugin, gaps, alias):
-    fs = _featureset(gaps, f"{alias}-idem")
+def test_featureset_upload_is_idempotent(plugin, alias):
+    fs = _featureset(f"{alias}-idem")
     try:
         first = apply_ltr(plugin.engine, [fs], say=lambda _: None)
         assert [c.action for c in first] == ["unchanged", "store"]
@@ -105,7 +105,6 @@ def test_featureset_upload_is_idempotent(plugin, gaps, alias):
         plugin.engine.request("DELETE", f"/_ltr/_featureset/{fs.name}")
 
 
-@pytest.mark.skip_on_gap("apply")
 def test_apply_uploads_the_shipped_featuresets_idempotently(plugin, applied):
     first = apply(plugin.engine, MUSIC, [default_featureset()], ltr=True, say=lambda _: None)
     assert {c.action for c in first if c.target.startswith("featureset")} <= {"store", "unchanged"}
@@ -118,7 +117,7 @@ def test_apply_uploads_the_shipped_featuresets_idempotently(plugin, applied):
 def test_hostile_keywords_cannot_change_the_feature_queries(flavor, plugin, featureset, indexed, embedded_searcher, text):
     """The plugin renders the templates itself: hostile text must stay the literal text the
     embedded engine searches for (an injected match_all would match every candidate)."""
-    candidates, case = _case(embedded_searcher, "ed sheeran", flavor)
+    candidates, case = _case(embedded_searcher, "ed sheeran", plugin.engine)
     params = {**case.params, "keywords": text}
     try:
         remote = PluginFeatureLogger().log(plugin.engine, featureset, params, case.ids)
@@ -131,7 +130,7 @@ def test_hostile_keywords_cannot_change_the_feature_queries(flavor, plugin, feat
 
 def test_hostile_strings_in_list_params_stay_strings(flavor, plugin, featureset, indexed, embedded_searcher):
     """toJson of a list quotes its strings on the node as in es_ltrr.common.templating."""
-    candidates, case = _case(embedded_searcher, "love", flavor)
+    candidates, case = _case(embedded_searcher, "love", plugin.engine)
     evil = ['track"]}}, {"match_all": {}}, {"x": ["', "album"]
     clause = {"constant_score": {"filter": {"ids": {"values": evil + list(case.ids[:3])}}, "boost": 0.5}}
     params = {**case.params, "types": evil, "rank_lexical": [{"ids": {"values": evil}}, clause]}
@@ -146,7 +145,8 @@ def test_the_plugins_tojson_writes_a_string_raw(plugin, featureset, indexed):
     plugin, like lang-mustache, writes a string raw — here it becomes JSON structure."""
     ids = [h["_id"] for h in plugin.engine.request("POST", f"/{plugin.engine.index_name}/_search",
                                                    {"size": 5, "query": {"term": {"type": "album"}}})["hits"]["hits"]]
-    params = {**feature_params("x", understand("x", Gazetteer.from_entities([])), []), "types": '["album"]'}
+    params = {**feature_params("x", understand("x", Gazetteer.from_entities([])), [],
+                               memory=plugin.engine.capabilities.memory), "types": '["album"]'}
     logged = PluginFeatureLogger().log(plugin.engine, featureset, params, ids)
     assert (logged[:, featureset.names.index("type_match")] == 1.0).all()
 
@@ -161,7 +161,7 @@ def test_ltr_log_is_one_request_and_matches_the_embedded_engine(flavor, plugin, 
     monkeypatch.setattr(plugin.engine, "request", lambda m, p, *a, **k: calls.append(p) or request(m, p, *a, **k))
     compared = 0
     for query in QUERIES[:9]:  # "i dont care" too: "I'm" is one token on both engines
-        candidates, case = _case(embedded_searcher, query, flavor)
+        candidates, case = _case(embedded_searcher, query, plugin.engine)
         calls.clear()
         remote = PluginFeatureLogger().log(plugin.engine, featureset, case.params, case.ids)
         assert len(calls) == 1
@@ -171,9 +171,9 @@ def test_ltr_log_is_one_request_and_matches_the_embedded_engine(flavor, plugin, 
     assert compared > 300
 
 
-def test_the_plugin_path_is_chosen_only_where_the_featureset_is_stored(plugin, featureset, gaps):
+def test_the_plugin_path_is_chosen_only_where_the_featureset_is_stored(plugin, featureset):
     assert feature_logger(plugin, featureset).kind == "ltr_log"
-    assert feature_logger(plugin, _featureset(gaps, "es-ltrr-not-stored")).kind == "msearch"
+    assert feature_logger(plugin, _featureset("es-ltrr-not-stored")).kind == "msearch"
 
 
 # -- models ---------------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def trained(flavor, plugin, featureset, cluster_searcher, tmp_path_factory):
 
     xs, ys, groups = [], [], []
     for query in TRAIN:
-        candidates, case = _case(cluster_searcher, query, flavor)
+        candidates, case = _case(cluster_searcher, query, plugin.engine)
         xs.append(PluginFeatureLogger().log(plugin.engine, featureset, case.params, case.ids))
         ys.append([grade(query, c.source) for c in candidates])
         groups.append(len(candidates))
@@ -201,7 +201,7 @@ def trained(flavor, plugin, featureset, cluster_searcher, tmp_path_factory):
 @pytest.fixture(scope="module")
 def uploaded(flavor, plugin, featureset, trained, cluster_searcher, tmp_path_factory):
     models = tmp_path_factory.mktemp("models")
-    cases = [_case(cluster_searcher, q, flavor)[1] for q in TRAIN[:3] + HELD_OUT]
+    cases = [_case(cluster_searcher, q, plugin.engine)[1] for q in TRAIN[:3] + HELD_OUT]
     done = upload_model(plugin, trained, featureset, cases, lambda name: models / name)
     yield done
     plugin.delete_model(done.name)
@@ -217,7 +217,7 @@ def test_upload_passes_the_parity_check(uploaded, featureset):
 
 
 def test_uploading_the_same_model_again_changes_nothing(flavor, plugin, uploaded, featureset, trained, cluster_searcher):
-    cases = [_case(cluster_searcher, "maroon 5", flavor)[1]]
+    cases = [_case(cluster_searcher, "maroon 5", plugin.engine)[1]]
     again = upload_model(plugin, trained, featureset, cases, lambda name: uploaded.directory.parent / name)
     assert again.name == uploaded.name and not again.created
 
@@ -229,7 +229,7 @@ def test_a_name_that_exists_with_another_model_is_refused(flavor, plugin, upload
     other = xgb.train({"objective": "rank:pairwise"}, xgb.DMatrix(x, label=x[:, 0] > 0.5, feature_names=featureset.names), 3)
     other.save_model(str(tmp_path / "other.json"))
     with pytest.raises(UploadError, match="already exists on the node"):
-        upload_model(plugin, tmp_path / "other.json", featureset, [_case(cluster_searcher, "love", flavor)[1]],
+        upload_model(plugin, tmp_path / "other.json", featureset, [_case(cluster_searcher, "love", plugin.engine)[1]],
                      lambda name: tmp_path / name, name=uploaded.name)
 
 
@@ -241,7 +241,8 @@ def test_sltr_rescoring_orders_the_union_as_the_model_says(plugin, uploaded, fea
         result = ranked.search(parse_search_request({"query": query, "k": 10}))
         assert result.ranker == f"sltr:{uploaded.name}"
         cands = list(result.candidates)
-        params = feature_params(query, result.understanding, cands, result.vector, plugin.engine.flavor)
+        params = feature_params(query, result.understanding, cands, result.vector, plugin.engine.flavor,
+                                plugin.engine.capabilities.memory)
         local = model.predict(PluginFeatureLogger().log(plugin.engine, featureset, params, [c.id for c in cands]))
         expected = sorted(range(len(cands)), key=lambda i: -local[i])[:10]
         np.testing.assert_allclose([local[i] for i in result.page], [local[i] for i in expected], atol=1e-4)
@@ -259,7 +260,7 @@ def test_a_model_the_plugin_rejects_is_a_clear_error(flavor, plugin, featureset,
     xgb.train({"objective": "reg:squarederror"}, xgb.DMatrix(x, label=x[:, 0], feature_names=featureset.names),
               2).save_model(str(tmp_path / "reg.json"))
     with pytest.raises(UploadError, match=r"rejected model .*reg:squarederror"):
-        upload_model(plugin, tmp_path / "reg.json", featureset, [_case(cluster_searcher, "love", flavor)[1]],
+        upload_model(plugin, tmp_path / "reg.json", featureset, [_case(cluster_searcher, "love", plugin.engine)[1]],
                      lambda name: tmp_path / name)
     assert not list(tmp_path.glob(f"{featureset.name}-*"))
 
@@ -297,7 +298,7 @@ def test_a_model_deleted_behind_the_sidecar_falls_back_to_fusion_and_recovers(fl
         health = client.get("/healthz")
         assert health.status_code == 200 and health.get_json()["ranker"] == page["ranker"]  # searches are served
     finally:
-        cases = [_case(cluster_searcher, "maroon 5", flavor)[1]]
+        cases = [_case(cluster_searcher, "maroon 5", plugin.engine)[1]]
         back = upload_model(plugin, trained, featureset, cases, lambda name: uploaded.directory.parent / name)
     assert back.created and back.name == uploaded.name
     assert client.post("/search", json={"query": "ed sheeran"}).get_json()["ranker"] == f"sltr:{uploaded.name}"
@@ -305,7 +306,6 @@ def test_a_model_deleted_behind_the_sidecar_falls_back_to_fusion_and_recovers(fl
     assert (health["status"], health["ranker"]) == ("ok", f"sltr:{uploaded.name}") and "ranker_error" not in health
 
 
-@pytest.mark.skip_on_gap("q2e")
 def test_upload_model_command(plugin, node_url, flavor, alias, small_catalog, indexed, trained, settings):
     """`es-ltrr upload-model --activate --json` (default featureset, stored by `apply`), then
     searches of that data dir on this cluster rescore with sltr."""
@@ -353,7 +353,6 @@ def test_upload_model_command(plugin, node_url, flavor, alias, small_catalog, in
         (settings.data_dir / "models" / "ACTIVE").unlink(missing_ok=True)
 
 
-@pytest.mark.skip_on_gap("q2e")
 def test_upload_model_command_errors(plugin, node_url, flavor, alias, small_catalog, indexed, settings, tmp_path):
     import xgboost as xgb
     from click.testing import CliRunner

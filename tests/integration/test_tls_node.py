@@ -61,8 +61,8 @@ def wrong_ca(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def alias(tls_node):
-    """An index behind a per-run alias on the HTTPS node (the core mapping: the integ-test zip
-    cannot `apply` the music schema), reached through the engine with --ca-certs."""
+    """An index behind a per-run alias on the HTTPS node (the mapping `apply` gives the
+    integ-test zip: core analysis, the memory as sparse_vector), reached with --ca-certs."""
     name = f"es-ltrr-tls-{uuid.uuid4().hex[:8]}"
     settings = Settings.load(env={}, cluster_url=tls_node.url, flavor="elasticsearch", index=name,
                              ca_certs=str(tls_node.tls_dir / "ca.pem"))
@@ -109,10 +109,7 @@ def test_with_the_right_ca_index_search_and_health_work(tls_node, cli):
     assert found.exit_code == 0, found.output
     page = json.loads(found.stdout)
     statuses = {a["arm"]: a["status"] for a in page["arms"]}
-    assert statuses["lexical"] == statuses["popular"] == "ok", page["arms"]
-    # the q2e arm's rank_feature query needs mapper-extras, which this node lacks (a known gap
-    # of the integ-test zip, tests/integration/conftest.py): its error is the node's, not TLS's
-    assert all("unknown query [rank_feature]" in a["error"] for a in page["arms"] if a["status"] == "error")
+    assert statuses["lexical"] == statuses["popular"] == statuses["q2e"] == "ok", page["arms"]
     assert any("Memories" in hit["name"] for hit in page["hits"][:3])
 
 

@@ -32,7 +32,6 @@ def stored_featureset(engine, alias, gaps):
     engine.request("DELETE", f"/_ltr/_featureset/{fs.name}")
 
 
-@pytest.mark.skip_on_gap("q2e", "apply")
 def test_train_uploads_activates_gates_and_rolls_back(settings, cluster_searcher, stored_featureset):
     from es_ltrr.serving.wiring import build_searcher
 
@@ -70,7 +69,7 @@ def test_train_uploads_activates_gates_and_rolls_back(settings, cluster_searcher
 
         result = cluster_searcher.search(parse_search_request({"query": "maroon 5"}))
         case = ParityCase.of("maroon 5", result.understanding, result.candidates, result.vector,
-                             cluster_searcher.engine.flavor)
+                             cluster_searcher.engine.flavor, cluster_searcher.engine.capabilities.memory)
         stored = [data.model_dir(n) for n in data.model_names()]
         up = upload_model(plugin, data.model_dir(again["model"]) / "model.json", stored_featureset, [case],
                           data.model_dir, stored=stored)

@@ -5,6 +5,7 @@ against the real plugin in tests/integration/test_ltr_plugin.py."""
 import numpy as np
 import pytest
 
+from es_ltrr.common.schema import Capabilities
 from es_ltrr.ranking import PluginRanker
 from es_ltrr.ranking.ltr import (
     MsearchFeatureLogger,
@@ -25,7 +26,7 @@ class Recording(ClusterEngine):
     flavor = "opensearch"
 
     def __init__(self, reply):
-        super().__init__(client=None, index="music")
+        super().__init__(client=None, index="music", capabilities=Capabilities())
         self.calls, self.reply = [], reply
 
     def _perform(self, method, path, body, params, timeout_s=None):
@@ -223,7 +224,7 @@ class SlowArmNode(ClusterEngine):
     timeout_errors = (ReadTimeout,)
 
     def __init__(self):
-        super().__init__(client=None, index="music")
+        super().__init__(client=None, index="music", capabilities=Capabilities())
         self.waits = []
 
     def _perform(self, method, path, body, params, timeout_s=None):

@@ -15,9 +15,9 @@ sha1-checked and cached under ``NodeConfig.home``, so later starts are offline.
 ``NodeConfig(distribution="elasticsearch")`` runs Elasticsearch's integ-test zip instead (its
 own home and port 9201). That zip has only transport-netty4, apm and x-pack core/security, and
 Elastic publishes no 8.x module artifacts (``org.elasticsearch.plugin:<module>-client`` ends at
-7.17): the node has no mapper-extras, lang-mustache, analysis-common or reindex, so it serves
-the engine-level tests (transport, _msearch/_bulk/_mget, aliases, dense_vector kNN), not
-``es-ltrr apply`` of the music schema.
+7.17): the node has no mapper-extras, lang-mustache, analysis-common or reindex. ``es-ltrr
+apply`` works there all the same, with what it has: the Q2E memory as a sparse_vector and core
+analysis (docs/cluster.md, "A cluster without mapper-extras or analysis-common").
 
 ``NodeConfig(distribution="elasticsearch", tls_dir=DIR)`` serves HTTPS with a CA and node
 certificate generated into DIR (``tls``: x-pack security's http.ssl; OpenSearch would need its

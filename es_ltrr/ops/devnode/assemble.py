@@ -132,7 +132,8 @@ def assemble(config: NodeConfig, progress: Progress = print) -> Path:
         progress(f"WARNING: no {', '.join(ES_MISSING_MODULES)} module: the integ-test zip lacks them "
                  f"and Maven Central has no {config.version} artifacts for them (e.g. "
                  f"org.elasticsearch.plugin:mapper-extras-client ends at 7.17). `es-ltrr apply` "
-                 "needs them: use a full distribution (docker compose --profile elasticsearch).")
+                 "does without them (the Q2E memory as sparse_vector, core analysis: no accent folding "
+                 "or trigrams); a full distribution has them (docker compose --profile elasticsearch).")
     plugins = []
     for source, archive in _plugin_zips(config, built / "lib", maven, progress):
         progress(f"installing plugin {source}")

@@ -93,16 +93,23 @@ class FeatureSet:
 
 
 def feature_params(text: str, understanding: Understanding, candidates: Sequence[Candidate],
-                   vector: Sequence[float] | None = None, flavor: str = "embedded") -> dict[str, Any]:
+                   vector: Sequence[float] | None = None, flavor: str = "embedded",
+                   memory: str | None = "rank_features") -> dict[str, Any]:
     """The sltr params of a query: its keywords, Q2E key, QU slot values (entity types,
     genres, subgenres, moods) and every sidecar feature's clause list (the fusion scores
-    with the arms' own weights, so a configured `rrf_weights` does not move the features)."""
+    with the arms' own weights, so a configured `rrf_weights` does not move the features).
+    `flavor` and `memory` are the engine's (`Engine.flavor`, `Engine.capabilities.memory`):
+    the vector clause's syntax, and `q2e_memory`'s clause (`rank_feature` on `q2e.<key>`, or
+    `term` on a sparse_vector `q2e`), so one stored featureset serves every cluster."""
     def values(kind: str) -> list[str]:
         return sorted({str(s.value) for s in understanding.slots if s.kind == kind})
 
+    key = q2e_key(text) or "_"
     params: dict[str, Any] = {
         "keywords": text,
-        "q2e_field": f"q2e.{q2e_key(text) or '_'}",
+        "q2e_field": f"q2e.{key}",
+        "q2e_key": key,
+        "q2e_terms": memory == "sparse_vector",
         "types": values("entity_type"),
         "genres": values("genre"),
         "subgenres": values("subgenre"),

@@ -102,7 +102,7 @@ def collect_clicks(pages: Iterable[LoggedPage], search: Callable[[LoggedPage], A
         if len(shown) < 2:
             continue
         params = feature_params(page.query, result.understanding, list(result.candidates), result.vector,
-                                engine.flavor)
+                                engine.flavor, engine.capabilities.memory)
         labels = np.array([click_label(page.engagement.get(i, 0.0)) for i in shown], dtype=float)
         out.append(QueryExamples(page.query, shown, logger.log(engine, featureset, params, shown), labels,
                                  split_of(page.query), result.understanding.intent))
@@ -126,7 +126,8 @@ def collect_judged(search: Callable[[str], Any], engine: Any, featureset: Featur
         ids = [c.id for c in candidates if unjudged is not None or c.id in grades]
         if len(ids) < 2:
             continue
-        params = feature_params(query, result.understanding, candidates, result.vector, engine.flavor)
+        params = feature_params(query, result.understanding, candidates, result.vector, engine.flavor,
+                                engine.capabilities.memory)
         labels = np.array([grades.get(i, unjudged or 0.0) for i in ids], dtype=float)
         out.append(QueryExamples(query, ids, logger.log(engine, featureset, params, ids), labels, split_of(query),
                                  result.understanding.intent))

@@ -72,9 +72,12 @@ class ParityCase:
 
     @classmethod
     def of(cls, text: str, understanding: Understanding, candidates: Sequence[Candidate],
-           vector: Sequence[float] | None = None, flavor: str = "embedded") -> "ParityCase":
-        """The case of one search; `flavor` is the cluster's (the vector clause's syntax)."""
-        return cls(feature_params(text, understanding, candidates, vector, flavor), tuple(c.id for c in candidates))
+           vector: Sequence[float] | None = None, flavor: str = "embedded",
+           memory: str | None = "rank_features") -> "ParityCase":
+        """The case of one search; `flavor` and `memory` are the cluster's (the vector clause's
+        syntax, the Q2E memory's clause: `feature_params`)."""
+        return cls(feature_params(text, understanding, candidates, vector, flavor, memory),
+                   tuple(c.id for c in candidates))
 
 
 @dataclass(frozen=True)

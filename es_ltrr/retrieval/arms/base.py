@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 import numpy as np
 
 from ...catalog.stats import CatalogStats
+from ...common.schema import Memory
 from ...common.templating import check_template, render
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ class ArmInput:
     vector: np.ndarray | None = None
     seed: int = 0
     catalog: CatalogStats = field(default_factory=CatalogStats)
+    #: How the engine stores the Q2E memory (the engine's `capabilities.memory`).
+    memory: Memory | None = "rank_features"
 
 
 ParamsBuilder = Callable[[ArmInput], "dict[str, Any] | None"]

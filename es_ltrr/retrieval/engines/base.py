@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Collection, Iterable, Mapping, Protocol, runtime_checkable
 
+from ...common.schema import Capabilities
+
 
 class EngineError(Exception):
     """Base error of every engine; `error_type`/`status` become an msearch error item."""
@@ -70,6 +72,8 @@ class Engine(Protocol):
     """What retrieval needs from a search backend."""
 
     flavor: str  # "embedded" | "opensearch" | "elasticsearch"
+    #: What the engine's index can hold and run (the Q2E memory's representation, analysis).
+    capabilities: Capabilities
 
     def index(
         self, docs: Iterable[dict], progress: Callable[[int], None] | None = None

@@ -29,6 +29,7 @@ import numpy as np
 
 from ...common.extras import require
 from ...common.redact import redact_url, split_urls
+from ...common.schema import Capabilities
 from .base import DocumentMissing, EngineError, check_update, error_item
 
 BULK_CHUNK = 500
@@ -134,12 +135,14 @@ class ClusterEngine:
     search_type: str | None = None
 
     def __init__(self, client: Any, index: str, timeout_s: float = 10.0, breaker: CircuitBreaker | None = None,
-                 url: str = ""):
+                 url: str = "", capabilities: Capabilities | None = None):
         self.client = client
         self.url = redact_url(url)  # for messages: a connection or TLS failure names the cluster
         self.index_name = index
         self.timeout_s = timeout_s
         self.breaker = breaker or CircuitBreaker()
+        self._capabilities = capabilities  # None: asked of the cluster on first use
+        self._capabilities_lock = threading.Lock()
 
     # -- transport ------------------------------------------------------------------------
 
@@ -165,6 +168,39 @@ class ClusterEngine:
 
     def _perform(self, method: str, path: str, body: Any, params: dict, timeout_s: float | None) -> Any:
         raise NotImplementedError
+
+    # -- what the cluster offers ------------------------------------------------------------
+
+    def components(self) -> set[str]:
+        """Names of the plugins and modules installed on every node (the intersection)."""
+        return self._nodes()[0]
+
+    def _nodes(self) -> tuple[set[str], tuple[int, ...]]:
+        """The plugins and modules every node has, and the oldest node's version, e.g. (8, 19, 21)."""
+        nodes = list(self.request("GET", "/_nodes/plugins")["nodes"].values())
+        sets = [{p["name"] for p in n.get("plugins", [])} | {m["name"] for m in n.get("modules", [])}
+                for n in nodes]
+        versions = [tuple(int(part) for part in str(n["version"]).split("-")[0].split(".") if part.isdigit())
+                    for n in nodes if "version" in n]
+        return (set.intersection(*sets) if sets else set()), min(versions, default=())
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the cluster's modules allow (how the Q2E memory is stored and queried, which
+        analysis exists), asked once (`_nodes/plugins`). A node that
+        cannot be asked (unreachable, or a user without the monitor privilege) is taken to be
+        a full cluster; an unreachable one is asked again next time."""
+        with self._capabilities_lock:
+            if self._capabilities is None:
+                try:
+                    self._capabilities = Capabilities.of(self.flavor, *self._nodes())
+                except ClusterError as exc:
+                    if exc.status >= 500:
+                        return Capabilities()
+                    self._capabilities = Capabilities()
+                except (KeyError, TypeError, ValueError):  # an answer of another shape
+                    self._capabilities = Capabilities()
+            return self._capabilities
 
     @property
     def search_deadline_s(self) -> float:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from es_ltrr.common import analysis
-from es_ltrr.common.schema import MUSIC, Schema
+from es_ltrr.common.schema import MUSIC, Capabilities, Schema
 from es_ltrr.retrieval.engines.base import EngineError, QueryError, UnsupportedQuery, error_item
 
 from .clauses import knn_es
@@ -66,6 +66,9 @@ class EmbeddedEngine:
     """
 
     flavor = "embedded"
+    #: rank_features and the full analysis: the embedded engine executes both memory forms
+    #: (`rank_feature`, and `term` on a rank_features field as Elasticsearch's sparse_vector).
+    capabilities = Capabilities()
 
     def __init__(self, schema: Schema = MUSIC, index_name: str = "ltrr"):
         self.schema = schema

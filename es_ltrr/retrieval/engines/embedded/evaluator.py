@@ -14,7 +14,7 @@ from es_ltrr.retrieval.engines.base import QueryError, UnsupportedQuery
 
 from .ann import nearest
 from .clauses import CLAUSES
-from .fields import Fuzzy, Numeric, Terms, TextField, Vectors
+from .fields import Features, Fuzzy, Numeric, Terms, TextField, Vectors
 from .lucene import LEGACY_BM25_GAIN
 from .params import brief, clause_list, param_int, param_number, query_number, query_text
 from .protocol import Result
@@ -90,6 +90,16 @@ class Eval:
         if isinstance(part, Numeric):
             number = query_number(value, part.kind, path)
             return self.constant(part.where(lambda v: v == number))
+        if isinstance(part, Features):
+            # as Elasticsearch's sparse_vector (and 8.x rank_features): the key's stored value,
+            # scored like `rank_feature` with `linear` (the Q2E memory without mapper-extras)
+            scores, matched = self.none()
+            key = query_text(value, path)
+            if key in part:
+                docs, vals = part[key]
+                scores[docs] = vals
+                matched[docs] = True
+            return scores, matched
         raise QueryError(f"field [{field}] of type [{part.kind}] does not support term "
                          f"queries at {path}")
 
