@@ -79,10 +79,16 @@ def es_url() -> str:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The hostile-input tally (tests/hostile.py): how many bad-input cases ran, how many 5xx."""
+    """The hostile-input tally (tests/hostile.py): how many bad-input cases ran, how many 5xx;
+    then the figures tests reported (tests/reports.py), e.g. the kill-a-node timeline."""
     from .hostile import CASES, SERVER_ERRORS
+    from .reports import REPORTS
 
     if CASES:
         per = ", ".join(f"{surface} {n}" for surface, n in sorted(CASES.items()))
         terminalreporter.write_line(f"hostile input: {sum(CASES.values())} cases ({per}); "
                                     f"5xx: {sum(SERVER_ERRORS.values())}")
+    for title, lines in REPORTS:
+        terminalreporter.write_sep("-", title)
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -42,6 +42,7 @@ from es_ltrr.retrieval.engines.factory import cluster_engine
 from es_ltrr.serving.contract import parse_search_request
 
 from ..judgments import grade
+from ..reports import report
 from ..servers import free_port
 from .conftest import delete_indices
 
@@ -260,7 +261,8 @@ def test_parity_between_one_and_three_shards(indexed1, settings3):
     index, not comparable.)"""
     plain = _parity(indexed1, settings3.index)
     dfs = _parity(indexed1, settings3.index, {"ES_LTRR_SEARCH_TYPE": "dfs_query_then_fetch"})
-    print(f"\ntop-10 overlap 1 vs 3 shards: {plain}\n  with dfs_query_then_fetch: {dfs}")
+    report("top-10 overlap, 1 shard vs 3 (parity --against-index, 40 queries, small catalog)",
+           [f"query_then_fetch:     {plain}", f"dfs_query_then_fetch: {dfs}"])
     for arm in ("lexical", "popular", "structured", "q2e"):
         assert plain[arm] >= 0.8, (arm, plain)
         assert dfs[arm] >= 0.95, (arm, dfs)
@@ -347,7 +349,9 @@ def test_a_model_uploaded_through_one_node_scores_through_another(multinode, set
     last = _one_host(settings3, multinode.urls[-1])
     local = LtrModel.load(model.directory, default_featureset())
     diff, documents = parity(LtrPlugin(last), local, _cases(searcher3, PARITY_QUERIES))
-    print(f"\nparity through {multinode.urls[-1]}: max |sltr - xgboost| = {diff:.3g} over {documents} documents")
+    report("LTR model uploaded through node 0, scored through another",
+           [f"through {multinode.urls[-1]}: max |sltr - xgboost| = {diff:.3g} over {documents} documents "
+            f"(on upload through {multinode.urls[0]}: {model.parity_max_abs_diff:.3g})"])
     assert documents > 100 and diff <= PARITY_TOLERANCE
 
 
@@ -479,6 +483,7 @@ class Aftermath:
     in_ubi: set[str]
     pids_unchanged: bool
     healthz: list[int]
+    fallbacks: list[str]  # the sidecars' "ranker ... failed, falling back" warnings: why a page was fused
 
 
 def _wait(what: str, check, timeout_s: float):
@@ -592,6 +597,8 @@ def killed(multinode, settings3, searcher3, model, run_id, tmp_path_factory) -> 
         server.process.send_signal(signal.SIGINT)
     for server in servers:
         server.process.wait(timeout=60)
+    fallbacks = [f"sidecar {i}: {line.strip()}" for i, s in enumerate(servers)
+                 for line in s.log.read_text(errors="replace").splitlines() if "falling back" in line]
     logged = []
     for i in range(2):
         log = sqlite3.connect(root / f"data-{i}" / "logs" / "feedback.sqlite3")
@@ -604,14 +611,34 @@ def killed(multinode, settings3, searcher3, model, run_id, tmp_path_factory) -> 
     for a in answers:
         a.at -= t_kill
     after = Aftermath(store, roles, timeline, answers, acknowledged, [e for tr in traffic for e in tr.feedback_errors],
-                      logged, in_ubi, unchanged, healthz)
+                      logged, in_ubi, unchanged, healthz, fallbacks)
     (root / "timeline.json").write_text(json.dumps({"killed": store, "roles": roles, **timeline}, indent=1))
-    print(f"\nkilled {store} ({', '.join(roles)}) holding the LTR store's primary; timeline (s after the kill): "
-          f"{json.dumps(timeline)}; {len(answers)} searches ({sum(a.at > 0 for a in answers)} after the kill), "
-          f"statuses {sorted({a.status for a in answers})}, partial {sum(a.partial for a in answers)}, "
-          f"rankers {dict(Counter(a.ranker for a in answers))}, "
-          f"max {max(a.elapsed_s for a in answers):.2f} s; {len(acknowledged)} events acknowledged")
+    report(f"kill-a-node timeline (tests/integration/test_multinode.py; {root / 'timeline.json'})",
+           timeline_lines(after))
     return after
+
+
+def timeline_lines(after: Aftermath) -> list[str]:
+    """The timeline as a table (seconds after the kill, in order; "—": not seen), then what
+    the searches and the feedback did."""
+    from tabulate import tabulate
+
+    events = sorted(after.timeline.items(), key=lambda kv: (kv[1] is None, kv[1] or 0.0))
+    rows = [[name, "—" if at is None else f"{at:.1f}"] for name, at in events]
+    since = [a for a in after.answers if a.at > 0]
+    statuses = Counter(a.status for a in since)
+    rankers = Counter(a.ranker for a in since)
+    lost = len(set(after.acknowledged) - after.in_ubi)
+    return [f"killed {after.killed} ({', '.join(after.roles)}), the node holding the LTR store's primary",
+            *tabulate(rows, headers=["event", "s after the kill"], disable_numparse=True).splitlines(),
+            f"searches: {len(after.answers)} ({len(since)} after the kill: statuses {dict(sorted(statuses.items()))}, "
+            f"partial {sum(a.partial for a in since)}, fused {sum(_fused(a) for a in since)}, "
+            f"503 with Retry-After {sum(a.status == 503 and bool(a.retry_after) for a in since)}); "
+            f"rankers {dict(rankers)}; slowest {max(a.elapsed_s for a in after.answers):.2f} s",
+            f"feedback: {len(after.acknowledged)} events acknowledged, {len(after.feedback_errors)} refused, "
+            f"{len(after.acknowledged) - lost} in ubi_events ({lost} lost); sidecars restarted: "
+            f"{'no' if after.pids_unchanged else 'YES'}, /healthz {after.healthz}",
+            *(f"fused page: {line[:400]}" for line in after.fallbacks)]
 
 
 def test_searches_answer_a_page_or_a_503_with_retry_after_within_the_bound(killed):
