@@ -59,7 +59,7 @@ PAGE_BOUND_S = 2 * (ARM_BUDGET_MS / 1000 + 1.0) + TIMEOUT_S
 SLACK_S = 3.0  # a loaded 2-core machine running three nodes and two sidecars (not a benchmark)
 #: How long after a node's death a page may still be ranked by fusion: the cluster's fault
 #: detection (a follower check fails 3 times, 10 s timeout each, before a hung node is
-#: removed; a killed node's connections close at once). docs/cluster.md "Failover".
+#: removed; a killed node's connections close at once): docs/cluster.md, "The LTR store on a cluster".
 FALLBACK_WINDOW_S = 30.0
 
 
