@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -24,8 +25,8 @@ MSEARCH = {"took": 1, "responses": [{"hits": {"total": {"value": 1}, "hits": [{"
 class FakeHost:
     """A node's HTTP answers on 127.0.0.1 (`status` 200 or an error), counting requests."""
 
-    def __init__(self, status: int = 200):
-        self.status, self.requests = status, 0
+    def __init__(self, status: int = 200, delay_s: float = 0.0):
+        self.status, self.requests, self.delay_s = status, 0, delay_s
         host = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,6 +34,8 @@ class FakeHost:
                 length = int(self.headers.get("content-length") or 0)
                 self.rfile.read(length)
                 host.requests += 1
+                if host.delay_s:
+                    time.sleep(host.delay_s)  # a node that answers too late (a cold JVM rejoining)
                 if host.status != 200:
                     body = {"error": {"type": "cluster_block_exception", "reason": "no cluster manager"},
                             "status": host.status}
@@ -104,6 +107,22 @@ def test_a_503_from_one_host_is_answered_by_another(cls, hosts):
         assert refusing.requests >= 1 and engine.breaker.failures == 0
     finally:
         refusing.close()
+
+
+@pytest.mark.parametrize("cls", ENGINES, ids=["opensearch", "elasticsearch"])
+def test_a_call_that_times_out_on_one_host_is_answered_by_another(cls, hosts):
+    """With several hosts a timed-out call goes to the next host (one host's timeout is final)."""
+    slow = FakeHost(delay_s=3.0)
+    try:
+        engine = cls(f"{slow.url},{hosts[0].url}", "music", timeout_s=1)
+        for _ in range(4):
+            assert engine.request("GET", "/music/_count", timeout_s=1)["count"] == 7
+        assert slow.requests >= 1 and engine.breaker.failures == 0
+        single = cls(slow.url, "music", timeout_s=1)
+        with pytest.raises(ClusterError):
+            single.request("GET", "/music/_count", timeout_s=1)
+    finally:
+        slow.close()
 
 
 @pytest.mark.parametrize("cls", ENGINES, ids=["opensearch", "elasticsearch"])

@@ -11,8 +11,10 @@ connection (a dead host) or a 502/503/504 answer is sent again to the next host,
 once at least (`max_retries`), while the dead one rests (opensearch-py: 60 s, doubling;
 elasticsearch-py: 1 s, doubling up to 30 s) before a request probes it again. So one call
 fails — and counts for the circuit breaker — only when no host could answer it: the breaker
-and `health` see the cluster, not one host. A host that hangs (accepts, never answers) is not
-skipped: its calls time out at the search deadline, as a single node's do (docs/cluster.md).
+and `health` see the cluster, not one host. With several hosts a call that times out is sent
+once more to the next host too (a node rejoining with a cold JVM answered its first `sltr`
+after 3 s, and the page fell back to fusion): a hung host costs that call one timeout, then
+rests. A single node's timeout is final, as before (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -363,8 +365,10 @@ class ClusterEngine:
         """The cluster's health (`_cluster/health` through any live host), the alias's document
         count, and with several hosts each one's state in the client's pool (`hosts`)."""
         try:
-            # as long as a search may wait: a hung node must not hold /healthz for timeout_s
-            health = self.request("GET", "/_cluster/health", timeout_s=self.search_deadline_s)
+            # as long as a search may wait: a hung node must not hold /healthz for timeout_s; the
+            # health of the alias's own indices (an unrelated red index must not take every
+            # sidecar out of a load balancer while its searches answer)
+            health = self.request("GET", f"/_cluster/health/{self.index_name}", timeout_s=self.search_deadline_s)
             count = self.request("GET", f"/{self.index_name}/_count", timeout_s=self.search_deadline_s)["count"]
         except ClusterError as exc:
             return {"status": "red", "flavor": self.flavor, "error": str(exc), **self._hosts_field()}
@@ -422,6 +426,7 @@ class OpenSearchEngine(ClusterEngine):
         # threads log "Connection pool is full")
         client = OpenSearch(hosts=hosts, http_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs,
                             timeout=timeout_s, ssl_show_warn=False, max_retries=_retries(hosts),
+                            retry_on_timeout=len(hosts) > 1,
                             pool_maxsize=connections)
         super().__init__(client, index, timeout_s, url=url)
         self.timeout_errors = (require("opensearchpy", "cluster", "an OpenSearch cluster").ConnectionTimeout,)
@@ -449,6 +454,7 @@ class ElasticsearchEngine(ClusterEngine):
         hosts = hosts_of(url)
         client = Elasticsearch(hosts, basic_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs,
                                request_timeout=timeout_s, max_retries=_retries(hosts),
+                               retry_on_timeout=len(hosts) > 1,
                                connections_per_node=connections)
         # the pool keeps its nodes in a set: `hosts()` lists them in the order given
         self._order = {(p.hostname, p.port or (443 if p.scheme == "https" else 80)): i
