@@ -89,7 +89,23 @@ class FeedbackStore:
             raise StoreError(f"cannot open the feedback log {path}: {exc}" + (f"; {DAMAGED}" if damaged else "")) from exc
         if version != str(SCHEMA_VERSION):
             raise StoreError(f"{path} has schema version {version}, this es-ltrr reads {SCHEMA_VERSION}")
+        self._add_columns()
         self._lock = threading.Lock()
+
+    def _add_columns(self) -> None:
+        """Columns added to schema version 1 since (nullable, so an older es-ltrr still reads
+        the file): the impression's UBI client and session, the event's session."""
+        try:
+            with self._events:
+                for table, column in (("impressions", "client_id"), ("impressions", "session_id"),
+                                      ("events", "session_id")):
+                    have = {row[1] for row in self._events.execute(f"PRAGMA table_info({table})")}
+                    if column not in have:
+                        self._events.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+                self._events.execute("CREATE INDEX IF NOT EXISTS impressions_session"
+                                     " ON impressions (session_id, client_id, served_at)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the feedback log {self.path}: {exc}") from exc
 
     def _connect(self, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_ms / 1000)
@@ -104,10 +120,10 @@ class FeedbackStore:
         with self._lock:
             try:
                 self._impressions.execute(
-                    "INSERT OR IGNORE INTO impressions (id, served_at, query, normalized, q2e_key, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO impressions (id, served_at, query, normalized, q2e_key, body,"
+                    " client_id, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (impression.id, impression.served_at, impression.query, impression.normalized,
-                     q2e_key(impression.query), impression.to_json()))
+                     q2e_key(impression.query), impression.to_json(), impression.client_id, impression.session_id))
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot write the feedback log {self.path}: {exc}") from exc
 
@@ -144,10 +160,10 @@ class FeedbackStore:
                 for e, received_at in events:
                     cur = conn.execute(
                         "INSERT OR IGNORE INTO events (event_key, query_id, action_name, object_id, object_id_field,"
-                        " client_id, timestamp, position, dwell_ms, weight, received_at, body)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " client_id, timestamp, position, dwell_ms, weight, received_at, body, session_id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (e.key, e.query_id, e.action_name, e.object_id, e.object_id_field, e.client_id, e.timestamp,
-                         e.position, e.dwell_ms, e.weight, received_at, e.body))
+                         e.position, e.dwell_ms, e.weight, received_at, e.body, e.session_id))
                     if cur.rowcount:
                         inserted.append((int(cur.lastrowid), e))
                 duplicates = len(events) - len(inserted)
