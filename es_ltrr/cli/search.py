@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..common.console import say
+from ..common.datadir import DataDir
 from ..retrieval.arms import ARMS
 from ..search.request import MAX_K, MAX_QUERY_CHARS
 from ..serving.contract import BadRequest, decode_json, parse_search_request, search_response
-from ..common.datadir import DataDir
 from .group import Ctx, fail, main, searcher_for, settings_options
 
 if TYPE_CHECKING:

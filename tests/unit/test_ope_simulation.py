@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from es_ltrr.catalog import load_catalog
 from es_ltrr.cli import main
+from es_ltrr.common.datadir import DataDir
 from es_ltrr.evaluation.ope_simulated import OpeConfig, run_ope, table
 from es_ltrr.evaluation.simulation.traffic import generate_traffic
-from es_ltrr.common.datadir import DataDir
 from es_ltrr.feedback import FeedbackLoop
 from es_ltrr.feedback.store import FeedbackStore
 from es_ltrr.retrieval.arms import ARMS
