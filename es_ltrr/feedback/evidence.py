@@ -20,9 +20,9 @@ memory's security boundary, documented in docs/feedback.md ("The Q2E memory that
   evidence that such a transition is a reformulation is agreement: the credit for (key, e)
   counts only once `min_clients` distinct identified clients made a transition from the
   key that ended on e. One client going "hello" → "metallica" teaches nothing.
-* **Confirmed pairs.** (key, e) is confirmed when at least `min_clients` distinct
-  identified clients vote for e and e holds at least `min_share` of the key's positive
-  votes: the memory stores it above `CONFIRMED_VALUE` and the page puts it first
+* **Confirmed pairs.** (key, e) is confirmed when the distinct identified clients voting
+  for e outnumber those voting against it (skips) by at least `min_clients`, and e's net
+  votes hold at least `min_share` of the key's positive net votes: the memory stores it above `CONFIRMED_VALUE` and the page puts it first
   (`ranking/memory.py`).
 """
 
@@ -66,8 +66,8 @@ class KeySearch:
 @dataclass(frozen=True)
 class PairEvidence:
     votes: float  # Σ over clients of their vote for the entity (may be < 0: skips)
-    clients: int  # distinct identified clients voting for it (> 0)
-    share: float  # of the key's positive votes
+    clients: int  # distinct identified clients voting for it, less those voting against (skips)
+    share: float  # its net votes' share of the key's positive net votes
     confirmed: bool
 
 
@@ -111,15 +111,14 @@ def key_evidence(searches: Iterable[KeySearch], rules: MemoryRules = MemoryRules
         for entity, weight in s.skipped.items():
             mine[entity] = mine.get(entity, 0.0) + s.weight * weight
     votes: dict[str, float] = {}
-    positive: dict[str, float] = {}
     voters: dict[str, int] = {}
     for client, entities in raw.items():
         for entity, total in entities.items():
             vote = max(-rules.cap, min(rules.cap, total / max(1.0, n[client])))
             votes[entity] = votes.get(entity, 0.0) + vote
-            positive[entity] = positive.get(entity, 0.0) + max(0.0, vote)
-            if vote > 0 and client != ANONYMOUS:
-                voters[entity] = voters.get(entity, 0) + 1
+            if vote != 0 and client != ANONYMOUS:
+                voters[entity] = voters.get(entity, 0) + (1 if vote > 0 else -1)
+    positive = {entity: max(0.0, v) for entity, v in votes.items()}
     total = sum(positive.values())
     pairs = {}
     for entity in sorted(votes):

@@ -87,7 +87,12 @@ def test_reformulations_over_http_reach_the_page_on_both_replicas(small_catalog,
                 post_json(f"{a.url}/feedback", [{"query_id": qid, "action_name": "play", "object_id": unrelated,
                                                  "event_id": f"spam-{n}-{i}"} for i in range(500)])
         time.sleep(3)  # past the memory interval
-        assert _ids(a, "rock")[:3] == top3 and _ids(b, "rock")[:3] == top3
+        # the explore arm's random candidates can swap ranks 2-3 by themselves: the spam must not
+        # bring its entity into the top 3, and the answer stays first
+        for server in (a, b):
+            for _ in range(5):
+                after = _ids(server, "rock")[:3]
+                assert unrelated not in after and after[0] == top3[0]
     finally:
         for server in (a, b):
             server.process.send_signal(signal.SIGINT)

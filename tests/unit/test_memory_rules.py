@@ -91,7 +91,9 @@ def test_the_confirmed_bound_matches_the_template():
 @pytest.fixture
 def world(small_searcher, tmp_path):
     """A searcher on its own copy of the small index, a log and a memory."""
-    searcher = replace(small_searcher, engine=copy.copy(small_searcher.engine), policy=StaticPolicy())
+    # a fixed explore order: the explore arm's random candidates would move ranks 2-3 by themselves
+    searcher = replace(small_searcher, engine=copy.copy(small_searcher.engine), policy=StaticPolicy(),
+                       seed_of=lambda _: 7)
     store = FeedbackStore(tmp_path / "feedback.sqlite3")
     loop = FeedbackLoop(store, searcher.policy, memory=Q2EMemory(searcher.engine, store))
     clock = [1_800_000_000.0]
@@ -175,8 +177,7 @@ def test_one_client_cannot_steer_a_popular_query_but_many_agreeing_can(world):
         search(query, client="spammer", play=unrelated, plays=20)
     learn()
     assert search(query)[:3] == top3
-    assert search(query)[:3] == top3  # anonymous spam is one client too
-    for n in range(50):
+    for n in range(50):  # anonymous spam is one client too
         search(query, play=unrelated, plays=20)
     learn()
     assert search(query)[:3] == top3
