@@ -201,3 +201,38 @@ def test_skips_lower_a_pair(world):
     learn()
     assert _q2e(searcher, entity)["maroon_5"] < min(1.0, confirmed - CONFIRMED_VALUE)
     assert search(query)[0] != entity
+
+
+def test_a_confirmed_pair_leads_under_a_trained_model_and_the_feature_carries_it(world):
+    """A model trained to rank by popularity alone (it never saw a learned memory value) still
+    puts the confirmed entity first; the `q2e_memory` feature logs the learned value."""
+    xgb = pytest.importorskip("xgboost")
+    import numpy as np
+
+    from es_ltrr.ranking import XGBoostRanker
+    from es_ltrr.ranking.ltr import LtrModel, MsearchFeatureLogger, default_featureset, feature_params
+    from es_ltrr.understanding import understand
+
+    searcher, search, learn, _ = world
+    featureset = default_featureset()
+    column = featureset.names.index("log_popularity")
+    rng = np.random.default_rng(0)
+    x = rng.random((400, len(featureset.names))).astype(np.float32)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 2, "nthread": 1},
+                        xgb.DMatrix(x, label=(x[:, column] > 0.5).astype(float)), num_boost_round=10)
+    searcher.ranker = XGBoostRanker(LtrModel(booster, featureset, "popularity-only"))
+    query = "maroon 5"
+    page = search(query)
+    entity = page[-1]
+    assert page[0] != entity
+    for n in range(4):
+        search(query, client=f"c{n}", play=entity)
+    learn()
+    assert search(query)[0] == entity
+    result = searcher.search(parse_search_request({"query": query}))
+    assert result.ranker == "xgboost:popularity-only"
+    candidates = list(result.candidates)
+    params = feature_params(query, understand(query, searcher.gazetteer), candidates)
+    values = MsearchFeatureLogger().log(searcher.engine, featureset, params, [c.id for c in candidates])
+    memory = values[[c.id for c in candidates].index(entity), featureset.names.index("q2e_memory")]
+    assert memory > CONFIRMED_VALUE
