@@ -12,6 +12,10 @@ memory's security boundary, documented in docs/feedback.md ("The Q2E memory that
   request's `client_id`, else the `client_id` of the first event on it; without either, every
   such search is the same client, `ANONYMOUS` (they cannot be told apart, so together they
   weigh as one).
+* **One client moves nothing.** A pair's value moves only once at least `min_movers`
+  distinct identified clients voted on it (for or against): a lone client — or the
+  anonymous crowd — can neither add a key to an entity nor raise or lower a pair, so the
+  page it sees is the page everyone sees.
 * **Skips lower a pair.** A skip's weight (−0.5) subtracts from the client's vote.
 * **Reformulations, by agreement.** A search that earned no positive engagement, followed
   in the same session (same client and `session_id`) within the window by a search for
@@ -46,6 +50,8 @@ class MemoryRules:
     min_share: float = 0.5
     #: The most one client's vote for one entity (and its searches) weighs.
     cap: float = 1.0
+    #: Distinct identified clients that must have voted on a pair before its value moves.
+    min_movers: int = 2
     #: Seconds between a search and the session's next one for a reformulation.
     window_s: float = 180.0
 
@@ -69,6 +75,11 @@ class PairEvidence:
     clients: int  # distinct identified clients voting for it, less those voting against (skips)
     share: float  # its net votes' share of the key's positive net votes
     confirmed: bool
+    movers: int = 0  # distinct identified clients voting on it, for or against
+
+    def moves(self, rules: "MemoryRules") -> bool:
+        """Whether enough distinct clients voted for the pair's value to move."""
+        return self.movers >= rules.min_movers
 
 
 @dataclass(frozen=True)
@@ -82,10 +93,10 @@ def key_evidence(searches: Iterable[KeySearch], rules: MemoryRules = MemoryRules
 
     >>> one = [KeySearch("c1", engaged={"metallica": 1.0})] * 1000
     >>> key_evidence(one).pairs["metallica"]
-    PairEvidence(votes=1.0, clients=1, share=1.0, confirmed=False)
+    PairEvidence(votes=1.0, clients=1, share=1.0, confirmed=False, movers=1)
     >>> many = [KeySearch(f"c{i}", reformulated={"gaga": 1.0}) for i in range(4)]
     >>> key_evidence(many).pairs["gaga"]
-    PairEvidence(votes=2.0, clients=4, share=1.0, confirmed=True)
+    PairEvidence(votes=2.0, clients=4, share=1.0, confirmed=True, movers=4)
     >>> key_evidence(many[:1]).pairs
     {}
     """
@@ -112,12 +123,14 @@ def key_evidence(searches: Iterable[KeySearch], rules: MemoryRules = MemoryRules
             mine[entity] = mine.get(entity, 0.0) + s.weight * weight
     votes: dict[str, float] = {}
     voters: dict[str, int] = {}
+    movers: dict[str, int] = {}
     for client, entities in raw.items():
         for entity, total in entities.items():
             vote = max(-rules.cap, min(rules.cap, total / max(1.0, n[client])))
             votes[entity] = votes.get(entity, 0.0) + vote
             if vote != 0 and client != ANONYMOUS:
                 voters[entity] = voters.get(entity, 0) + (1 if vote > 0 else -1)
+                movers[entity] = movers.get(entity, 0) + 1
     positive = {entity: max(0.0, v) for entity, v in votes.items()}
     total = sum(positive.values())
     pairs = {}
@@ -125,5 +138,6 @@ def key_evidence(searches: Iterable[KeySearch], rules: MemoryRules = MemoryRules
         share = positive[entity] / total if total > 0 else 0.0
         clients = voters.get(entity, 0)
         pairs[entity] = PairEvidence(round(votes[entity], 9), clients, round(share, 9),
-                                     clients >= rules.min_clients and share >= rules.min_share and votes[entity] > 0)
+                                     clients >= rules.min_clients and share >= rules.min_share and votes[entity] > 0,
+                                     movers.get(entity, 0))
     return KeyEvidence(sum(min(rules.cap, v) for v in n.values()), pairs)

@@ -7,6 +7,7 @@ For a normalized query key k and an entity e, the stored value is a smoothed eng
 where V is the sum of the clients' votes for e on k and N the clients' searches for k, each
 client weighing at most `cap` (`evidence.py`: one client, one vote per key; skips lower it;
 a reformulation credits the key it left, discounted, once enough distinct clients agree),
+a pair moving only once at least two distinct identified clients voted on it,
 everything decayed with a half-life (`half_life_days`: a search a half-life old counts
 half), `s` the prior's strength in searches, and `prior` the entity's cold-start predicted
 score for k (`catalog/queries.py`), or `floor` when the catalog never predicted k for e. A
@@ -81,13 +82,14 @@ class Q2EMemory:
             for key in sorted(keys_of):
                 evidence = evidence_of[key]
                 pair = evidence.pairs.get(entity)
-                votes = pair.votes if pair else 0.0
-                if key not in q2e and votes <= 0 and not self.store.has_prior(key, entity):
-                    continue  # never add a key for an entity users only skipped
+                moved = pair is not None and pair.moves(self.rules)
+                votes = pair.votes if moved else 0.0
+                if not self.store.has_prior(key, entity) and (not moved or (key not in q2e and votes <= 0)):
+                    continue  # one client moves nothing; no key is added for an entity users only skipped
                 current = q2e.get(key, self.floor)
                 prior = self.store.q2e_prior(key, entity, current if current <= 1.0 else self.floor)
                 value = max(MIN_VALUE, (self.strength * prior + votes) / (self.strength + evidence.searches))
-                q2e[key] = round(CONFIRMED_VALUE + value if pair is not None and pair.confirmed else value, 6)
+                q2e[key] = round(CONFIRMED_VALUE + value if moved and pair.confirmed else value, 6)
                 changed = True
             if changed:
                 updates[entity] = {"q2e": q2e}

@@ -79,20 +79,21 @@ def test_reformulations_over_http_reach_the_page_on_both_replicas(small_catalog,
         assert _ids(a, "memories maroon 5")[0] == target  # the reformulation itself stays right
 
         # one client, 1,000 plays of an unrelated entity on a query: its top 3 does not move
-        page = _ids(a, "rock")
-        top3, unrelated = page[:3], page[-1]
+        page = _ids(a, "dance pop")
+        assert len(page) >= 6
+        unrelated = page[-1]
+        # the explore arm's random candidates swap near-tied ranks by themselves: what a page
+        # may hold in its top 3 is what five searches showed before the spam
+        usual = {hit for _ in range(5) for hit in _ids(a, "dance pop")[:3]}
+        assert unrelated not in usual
         for n in range(2):
-            qid = post_json(f"{a.url}/search", {"query": "rock", "client_id": "spammer"})[1]["impression_id"]
-            for start in range(0, 500, 500):
-                post_json(f"{a.url}/feedback", [{"query_id": qid, "action_name": "play", "object_id": unrelated,
-                                                 "event_id": f"spam-{n}-{i}"} for i in range(500)])
+            qid = post_json(f"{a.url}/search", {"query": "dance pop", "client_id": "spammer"})[1]["impression_id"]
+            post_json(f"{a.url}/feedback", [{"query_id": qid, "action_name": "play", "object_id": unrelated,
+                                             "event_id": f"spam-{n}-{i}"} for i in range(500)])
         time.sleep(3)  # past the memory interval
-        # the explore arm's random candidates can swap ranks 2-3 by themselves: the spam must not
-        # bring its entity into the top 3, and the answer stays first
         for server in (a, b):
             for _ in range(5):
-                after = _ids(server, "rock")[:3]
-                assert unrelated not in after and after[0] == top3[0]
+                assert set(_ids(server, "dance pop")[:3]) <= usual
     finally:
         for server in (a, b):
             server.process.send_signal(signal.SIGINT)
