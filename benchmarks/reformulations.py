@@ -80,8 +80,11 @@ def simulate(port: int, label: str, out: Path, rounds: int, users: int, spam: st
 
 
 def run(name: str, code: Path, args: argparse.Namespace, port: int, sessions: bool) -> dict:
+    if name in args.reuse:
+        return json.loads((args.out / f"{name}.json").read_text())
     data = args.out / f"data-{name}"
-    if args.cluster:
+    if args.cluster:  # the data dir of the alias's `es-ltrr index` (--base), or a fresh one
+        data = args.base or data
         data.mkdir(parents=True, exist_ok=True)
         cluster = ["--cluster", args.cluster, "--flavor", args.flavor, "--index", args.index, "--no-embed"]
     else:
@@ -100,7 +103,8 @@ def run(name: str, code: Path, args: argparse.Namespace, port: int, sessions: bo
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base", type=Path, help="an indexed data dir (copied, never written)")
+    parser.add_argument("--base", type=Path, help="an indexed data dir (copied, never written; with --cluster: the "
+                        "data dir `es-ltrr --cluster URL --index ALIAS index` wrote, used as it is)")
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--users", type=int, default=3)
     parser.add_argument("--spam", default="taylor swift")
@@ -112,6 +116,8 @@ def main() -> int:
     parser.add_argument("--flavor", default="opensearch")
     parser.add_argument("--index", default="es-ltrr-reform")
     parser.add_argument("--slice", type=int, default=None, help="the first N queries of the set only")
+    parser.add_argument("--reuse", action="append", default=[], metavar="RUN",
+                        help="take RUN's result (sessions, today's rule) from --out instead of running it again")
     args = parser.parse_args()
     if not args.cluster and args.base is None:
         parser.error("--base is required without --cluster")

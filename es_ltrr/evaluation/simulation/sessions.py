@@ -147,6 +147,11 @@ class RoundsResult:
     ranks_after: dict[str, int | None] = field(default_factory=dict)
     spam_top3_before: list[str] = field(default_factory=list)
     spam_top3_after: list[str] = field(default_factory=list)
+    #: Whether the spam moved the query's top 3: an entity after it that five searches before it
+    #: never showed in their top 3 (the explore arm's random candidates swap near ties by
+    #: themselves), or the spammed entity in it.
+    spam_moved: bool | None = None
+    spam_entity: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -165,8 +170,11 @@ def run_rounds(backend: Backend, tasks: Sequence[Reformulation], rounds: int = 1
     """`rounds` rounds of `users` new users per task, probed before each round and after the last."""
     clicks, rng = clicks or ClickModel(), random.Random(seed)
     result = RoundsResult(label)
+    usual: set[str] = set()
     if spam is not None:
-        result.spam_top3_before = [hit[0] for hit in backend.search(spam.query)[1][:3]]
+        result.spam_entity = spam.entity
+        tops = [[hit[0] for hit in backend.search(spam.query)[1][:3]] for _ in range(5)]
+        result.spam_top3_before, usual = tops[0], {i for top in tops for i in top}
     for r in range(rounds + 1):
         first, second = probe(backend, tasks)
         if r == 0:
@@ -196,7 +204,9 @@ def run_rounds(backend: Backend, tasks: Sequence[Reformulation], rounds: int = 1
                                   for i in range(spam.plays)])
         backend.settle()
     if spam is not None:
-        result.spam_top3_after = [hit[0] for hit in backend.search(spam.query)[1][:3]]
+        tops = [[hit[0] for hit in backend.search(spam.query)[1][:3]] for _ in range(5)]
+        result.spam_top3_after = tops[0]
+        result.spam_moved = any(not set(top) <= usual or spam.entity in top for top in tops)
     return result
 
 
@@ -219,8 +229,7 @@ def table(results: Sequence[RoundsResult]) -> str:
 
     rows = []
     for res in results:
-        spam = "" if not res.spam_top3_before else ("unchanged" if res.spam_top3_before == res.spam_top3_after
-                                                    else "CHANGED")
+        spam = "" if res.spam_moved is None else ("moved" if res.spam_moved else "unchanged")
         rows.append([res.label, f"{res.rank1[0]:.2f} → {res.rank1[-1]:.2f}", f"{res.mrr[0]:.3f} → {res.mrr[-1]:.3f}",
                      f"{res.on_page[0]:.2f} → {res.on_page[-1]:.2f}",
                      f"{res.reformulation_rank1[0]:.2f} → {res.reformulation_rank1[-1]:.2f}", spam])
