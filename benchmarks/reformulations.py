@@ -46,9 +46,9 @@ def es_ltrr(code: Path) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "es_ltrr.cli"], env
 
 
-def serve(code: Path, data: Path, port: int, log: Path, cluster: list[str]) -> subprocess.Popen:
+def serve(code: Path, data: Path, port: int, log: Path, cluster: list[str], policy: list[str]) -> subprocess.Popen:
     cmd, env = es_ltrr(code)
-    args = [*cmd, "--data-dir", str(data), *cluster, "serve", "--port", str(port), "--memory-interval", "2"]
+    args = [*cmd, "--data-dir", str(data), *cluster, *policy, "serve", "--port", str(port), "--memory-interval", "2"]
     print("$ " + " ".join(args[2:]), f"  (PYTHONPATH={code})", file=sys.stderr, flush=True)
     process = subprocess.Popen(args, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
     for _ in range(600):
@@ -92,7 +92,8 @@ def run(name: str, code: Path, args: argparse.Namespace, port: int, sessions: bo
             shutil.rmtree(data)
         shutil.copytree(args.base, data, symlinks=True)
         cluster = []
-    server = serve(code, data, port, args.out / f"serve-{name}.log", cluster)
+    server = serve(code, data, port, args.out / f"serve-{name}.log", cluster,
+                   ["--policy", args.policy] if args.policy else [])
     try:
         return simulate(port, name, args.out / f"{name}.json", args.rounds, args.users, args.spam, sessions,
                         args.slice)
@@ -116,6 +117,9 @@ def main() -> int:
     parser.add_argument("--flavor", default="opensearch")
     parser.add_argument("--index", default="es-ltrr-reform")
     parser.add_argument("--slice", type=int, default=None, help="the first N queries of the set only")
+    parser.add_argument("--policy", default=None, help="the servers' --policy (default: the served one, thompson); "
+                        "static keeps the arms' depths fixed, so only the memory moves pages")
+    parser.add_argument("--runs", default="sessions,today's rule", help="which runs (comma-separated)")
     parser.add_argument("--reuse", action="append", default=[], metavar="RUN",
                         help="take RUN's result (sessions, today's rule) from --out instead of running it again")
     args = parser.parse_args()
@@ -129,8 +133,9 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     from es_ltrr.evaluation.simulation.sessions import RoundsResult, curve_plot, table
 
-    results = [run("sessions", ROOT, args, args.port, sessions=True)]
-    if baseline is not None:
+    wanted = {r.strip() for r in args.runs.split(",")}
+    results = [run("sessions", ROOT, args, args.port, sessions=True)] if "sessions" in wanted else []
+    if baseline is not None and "today's rule" in wanted:
         results.append(run("today's rule", baseline, args, args.port + 1, sessions=False))
     runs = []
     for doc in results:

@@ -152,6 +152,9 @@ class RoundsResult:
     #: themselves), or the spammed entity in it.
     spam_moved: bool | None = None
     spam_entity: str = ""
+    #: The spammed entity's best rank over the five searches before and after (None: not on the page).
+    spam_rank_before: int | None = None
+    spam_rank_after: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -173,8 +176,10 @@ def run_rounds(backend: Backend, tasks: Sequence[Reformulation], rounds: int = 1
     usual: set[str] = set()
     if spam is not None:
         result.spam_entity = spam.entity
-        tops = [[hit[0] for hit in backend.search(spam.query)[1][:3]] for _ in range(5)]
+        pages = [backend.search(spam.query)[1] for _ in range(5)]
+        tops = [[hit[0] for hit in page[:3]] for page in pages]
         result.spam_top3_before, usual = tops[0], {i for top in tops for i in top}
+        result.spam_rank_before = _best_rank(pages, spam.entity)
     for r in range(rounds + 1):
         first, second = probe(backend, tasks)
         if r == 0:
@@ -204,10 +209,17 @@ def run_rounds(backend: Backend, tasks: Sequence[Reformulation], rounds: int = 1
                                   for i in range(spam.plays)])
         backend.settle()
     if spam is not None:
-        tops = [[hit[0] for hit in backend.search(spam.query)[1][:3]] for _ in range(5)]
+        pages = [backend.search(spam.query)[1] for _ in range(5)]
+        tops = [[hit[0] for hit in page[:3]] for page in pages]
         result.spam_top3_after = tops[0]
+        result.spam_rank_after = _best_rank(pages, spam.entity)
         result.spam_moved = any(not set(top) <= usual or spam.entity in top for top in tops)
     return result
+
+
+def _best_rank(pages: Sequence[Page], entity: str) -> int | None:
+    ranks = [r for r in (rank_of(page, entity) for page in pages) if r is not None]
+    return min(ranks) if ranks else None
 
 
 def curve_plot(results: Sequence[RoundsResult], path: Path) -> Path:
@@ -229,7 +241,8 @@ def table(results: Sequence[RoundsResult]) -> str:
 
     rows = []
     for res in results:
-        spam = "" if res.spam_moved is None else ("moved" if res.spam_moved else "unchanged")
+        spam = "" if res.spam_moved is None else (("moved" if res.spam_moved else "unchanged")
+                                                  + f"; spammed entity {res.spam_rank_before} → {res.spam_rank_after}")
         rows.append([res.label, f"{res.rank1[0]:.2f} → {res.rank1[-1]:.2f}", f"{res.mrr[0]:.3f} → {res.mrr[-1]:.3f}",
                      f"{res.on_page[0]:.2f} → {res.on_page[-1]:.2f}",
                      f"{res.reformulation_rank1[0]:.2f} → {res.reformulation_rank1[-1]:.2f}", spam])
