@@ -58,7 +58,7 @@ class Impression:
                    result.decision, result.arm_results, tuple(result.ids), summary, dict(result.timings_ms),
                    result.challenger, dict(result.teams), result.champion,
                    tuple(tuple(result.variant_ids(j)) for j in range(len(result.page))),
-                   result.request.client_id, result.request.session_id)
+                   result.request.client_id or _context_client(result.request.context), result.request.session_id)
 
     def arm_result(self, arm: str) -> ArmResult | None:
         return find_arm_result(self.arm_results, arm)
@@ -109,3 +109,9 @@ class Impression:
                    doc.get("teams", {}), doc.get("champion", ""),
                    None if variants is None else tuple(tuple(v) for v in variants),
                    doc.get("client_id"), doc.get("session_id"))
+
+
+def _context_client(context: Mapping[str, Any]) -> str | None:
+    """The request context's `client_id` (where clients put it before it was a field)."""
+    value = context.get("client_id")
+    return value if isinstance(value, str) and value.strip() else None

@@ -222,18 +222,6 @@ class FeedbackStore:
     def has_prior(self, key: str, entity: str) -> bool:
         return bool(self._read("SELECT 1 FROM q2e_priors WHERE key = ? AND entity = ?", (key, entity)))
 
-    def q2e_evidence(self, key: str, entity: str, now: float, half_life_days: float) -> tuple[float, float]:
-        """Decayed engagement of `entity` on searches whose Q2E key is `key`, and the decayed
-        number of those searches (impressions are matched on their stored key)."""
-        rate = 1.0 / (half_life_days * 86400.0)
-        engaged = self._read(
-            "SELECT COALESCE(SUM(e.weight * decay(? - e.received_at, ?)), 0) FROM events e"
-            " JOIN impressions i ON i.id = e.query_id WHERE i.q2e_key = ? AND e.object_id = ? AND e.weight > 0",
-            (now, rate, key, entity))[0][0]
-        searches = self._read("SELECT COALESCE(SUM(decay(? - served_at, ?)), 0) FROM impressions"
-                              " WHERE q2e_key = ?", (now, rate, key))[0][0]
-        return float(engaged), float(searches)
-
     def key_searches(self, key: str, now: float, half_life_days: float, window_s: float) -> list[KeySearch]:
         """Every search whose Q2E key is `key`, as the memory reads it (`evidence.py`): its
         client, decay, engagement and skips per entity, and — when it earned no positive
