@@ -236,3 +236,48 @@ def test_a_confirmed_pair_leads_under_a_trained_model_and_the_feature_carries_it
     values = MsearchFeatureLogger().log(searcher.engine, featureset, params, [c.id for c in candidates])
     memory = values[[c.id for c in candidates].index(entity), featureset.names.index("q2e_memory")]
     assert memory > CONFIRMED_VALUE
+
+
+# -- the log's reading of sessions, against a reference model ----------------------------------
+
+_steps = st.lists(st.tuples(st.sampled_from(["c1", "c2", None]), st.sampled_from(["s1", "s2", None]),
+                            st.sampled_from(["mother monster", "lady gaga", "hello"]),
+                            st.sampled_from([None, "gaga", "metallica"]), st.integers(1, 300)),
+                  max_size=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_steps)
+def test_the_log_reads_reformulations_as_the_rule_says(tmp_path_factory, steps):
+    """Random sessions written to the log: `key_searches` credits a search with the next
+    search of its session (same client and session, within the window, another key) exactly
+    when it earned nothing itself — checked against a direct reading of the rule."""
+    from es_ltrr.common.analysis import q2e_key
+
+    store = FeedbackStore(tmp_path_factory.mktemp("log") / "f.sqlite3")
+    window = MemoryRules().window_s
+    rows, t = [], 1_000_000.0
+    with store._events:
+        for n, (client, session, query, played, gap) in enumerate(steps):
+            t += gap
+            rows.append((f"i{n}", t, client, session, q2e_key(query), played))
+            store._events.execute("INSERT INTO impressions (id, served_at, query, normalized, q2e_key, body, client_id,"
+                                  " session_id) VALUES (?, ?, ?, ?, ?, '{}', ?, ?)",
+                                  (f"i{n}", t, query, query, q2e_key(query), client, session))
+            if played:
+                store._events.execute("INSERT INTO events (event_key, query_id, action_name, object_id, object_id_field,"
+                                      " timestamp, weight, received_at, body) VALUES (?, ?, 'play', ?, 'id', '', 1.0,"
+                                      " ?, '{}')", (f"e{n}", f"i{n}", played, t))
+    for key in {r[4] for r in rows}:
+        got = store.key_searches(key, t, 30.0, window)
+        mine = [r for r in rows if r[4] == key]
+        assert len(got) == len(mine)
+        for search, (iid, served, client, session, _, played) in zip(got, mine):
+            assert search.client == (client or ANONYMOUS)
+            assert search.engaged == ({played: 1.0} if played else {})
+            expected = {}
+            if not played and session is not None:
+                later = [r for r in rows if r[3] == session and r[2] == client and served < r[1] <= served + window]
+                if later and later[0][4] != key and later[0][5]:
+                    expected = {later[0][5]: 1.0}
+            assert search.reformulated == expected
