@@ -27,13 +27,34 @@ from .group import Ctx, fail, main, searcher_for, settings_options
 @click.option("--http", "http_url", metavar="URL", help="Simulate through a running `es-ltrr serve` (POST /search and "
               "/feedback): its policy learns from the users' clicks; compared with the oracle.")
 @click.option("--save-policy", is_flag=True, help="Save the learned Thompson state to the data dir (serving then uses it).")
+@click.option("--reformulations", is_flag=True, help="Instead: users who reformulate (the shipped nickname set, "
+              "docs/feedback.md) in --rounds rounds of --users users per query; prints the rank-1 curve.")
+@click.option("--rounds", default=12, show_default=True, help="--reformulations: rounds of users.")
+@click.option("--users", default=3, show_default=True, help="--reformulations: new users per query and round.")
+@click.option("--settle", default=3.0, show_default=True,
+              help="--reformulations --http: seconds to wait after a round (more than the server's --memory-interval).")
+@click.option("--spam", "spam_query", default=None, metavar="QUERY",
+              help="--reformulations: one client also posts ~1,000 plays of QUERY's 10th hit; its top 3 is compared.")
+@click.option("--no-sessions", is_flag=True, help="--reformulations --http: send no client_id/session_id on "
+              "searches (an es-ltrr before sessions); events keep client_id.")
+@click.option("--label", default=None, help="--reformulations: the run's name in the table and plot.")
+@click.option("--slice", "slice_", default=None, type=click.IntRange(1), help="--reformulations: the first N queries only.")
 @settings_options()
 @click.pass_obj
 def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: str | None, cost: float, budget: int,
              burn_in: int, as_json: bool, plots: Path | None, out: Path | None, http_url: str | None,
-             save_policy: bool) -> None:
+             save_policy: bool, reformulations: bool, rounds: int, users: int, settle: float,
+             spam_query: str | None, no_sessions: bool, label: str | None, slice_: int | None) -> None:
     """Simulated users on the shipped catalog (embedded engine): every policy learns from their
-    clicks on the same query stream, then is measured on users with held-out targets."""
+    clicks on the same query stream, then is measured on users with held-out targets.
+
+    With --reformulations: users who type a nickname, abbreviation or vague reference and,
+    when they do not find their target, reformulate in the same session with the canonical
+    wording — the Q2E memory's loop, in process or through a server (--http)."""
+    if reformulations:
+        _simulate_reformulations(obj, http_url, rounds, users, seed, settle, spam_query, no_sessions,
+                                 label, as_json, plots, out, slice_)
+        return
     from ..catalog import load_catalog
     from ..common.datadir import DataDir
     from ..evaluation.simulation.experiment import POLICY_NAMES, SimulationConfig
@@ -66,6 +87,54 @@ def simulate(obj: Ctx, queries: int, report_queries: int, seed: int, policies: s
     if out:
         out.write_text(document + "\n")
     click.echo(document if as_json else table(result))
+
+
+def _simulate_reformulations(obj: Ctx, http_url: str | None, rounds: int, users: int, seed: int, settle: float,
+                             spam_query: str | None, no_sessions: bool, label: str | None, as_json: bool,
+                             plots: Path | None, out: Path | None, slice_: int | None = None) -> None:
+    import copy
+    import tempfile
+    from dataclasses import replace
+
+    from ..evaluation.judged import load_reformulations
+    from ..evaluation.simulation import sessions
+    from ..evaluation.simulation.http import HttpError
+
+    tasks = load_reformulations()[:slice_]
+    if rounds < 0 or users < 1:
+        fail("--rounds must be at least 0 and --users at least 1")
+    if http_url:
+        backend: sessions.Backend = sessions.HttpBackend(http_url, sessions=not no_sessions, settle_s=settle)
+        name = label or f"over HTTP{' (no sessions)' if no_sessions else ''}"
+    else:
+        from ..feedback import FeedbackLoop, FeedbackStore, Q2EMemory
+        from ..retrieval.policy import StaticPolicy
+
+        settings = obj.settings()
+        if settings.cluster_url:
+            fail("--reformulations in process runs on the embedded engine (drop --cluster, or use --http)")
+        base = searcher_for(obj, settings)
+        searcher = replace(base, engine=copy.copy(base.engine), policy=StaticPolicy())  # the data dir is untouched
+        store = FeedbackStore(Path(tempfile.mkdtemp(prefix="es-ltrr-reform-")) / "feedback.sqlite3")
+        backend = sessions.LocalBackend(searcher, FeedbackLoop(store, searcher.policy,
+                                                               memory=Q2EMemory(searcher.engine, store)))
+        name = label or "in process"
+    try:
+        spam = None
+        if spam_query:
+            page = backend.search(spam_query)[1]
+            if len(page) < 10:
+                fail(f"--spam {spam_query!r}: the page has fewer than 10 hits")
+            spam = sessions.Spam(spam_query, page[9][0])
+        result = sessions.run_rounds(backend, tasks, rounds, users, seed, name, spam, say=say)
+    except HttpError as exc:
+        fail(str(exc))
+    if plots:
+        say(f"wrote {sessions.curve_plot([result], plots / 'reformulations.png')}")
+    document = json.dumps(result.to_json(), indent=2)
+    if out:
+        out.write_text(document + "\n")
+    click.echo(document if as_json else sessions.table([result]))
 
 
 @main.command()

@@ -29,12 +29,17 @@ with an error, never silently cut.""")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON response of POST /search.")
 @click.option("--debug", is_flag=True, help="Include query understanding and per-arm results.")
 @click.option("--context", "context_json", default=None, metavar="JSON", help="JSON object passed as the request context.")
+@click.option("--client-id", default=None, metavar="ID", help="UBI client_id: who searches (the Q2E memory counts clients).")
+@click.option("--session-id", default=None, metavar="ID",
+              help="UBI session_id: searches of one session (a reformulation is the session's next search).")
 @settings_options()
 @click.pass_obj
-def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_json: str | None) -> None:
+def search(obj: Ctx, query: str, k: int, as_json: bool, debug: bool, context_json: str | None,
+           client_id: str | None, session_id: str | None) -> None:
     try:
         context = _decode_context(context_json) if context_json else {}
-        request = parse_search_request({"query": query, "k": k, "context": context, "debug": debug})
+        ids = {name: value for name, value in (("client_id", client_id), ("session_id", session_id)) if value is not None}
+        request = parse_search_request({"query": query, "k": k, "context": context, "debug": debug, **ids})
     except BadRequest as exc:
         fail(str(exc))
     settings = obj.settings()

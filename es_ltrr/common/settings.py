@@ -94,6 +94,9 @@ class Settings:
     #: The page gain per search a learned policy may give up against the static allocation
     #: before it serves (`retrieval/policy/guard.py`; 0: it must be shown at least as good).
     guard_tolerance: float = 0.02
+    #: Seconds between a search and the same session's next one for the Q2E memory to read the
+    #: second as a reformulation of the first (`feedback/evidence.py`).
+    reformulation_window_s: float = 180.0
     allocation: dict[str, int] = field(default_factory=dict)
     #: A model of the data dir tested online against the serving ranker by team-draft
     #: interleaving on `interleave_share` of searches (`es-ltrr models` shows the outcome).
@@ -202,7 +205,7 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
                 out[key] = int(out[key])
             except ValueError:
                 raise ValueError(f"setting {key!r} must be an integer, got {out[key]!r:.40}") from None
-    for key in ("interleave_share", "guard_tolerance", "model_guard_share"):
+    for key in ("interleave_share", "guard_tolerance", "model_guard_share", "reformulation_window_s"):
         if isinstance(out.get(key), (str, int)) and not isinstance(out.get(key), bool):
             out[key] = float(out[key])
     for key in ("verify_certs", "embed"):

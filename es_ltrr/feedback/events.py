@@ -1,7 +1,7 @@
 """UBI events: what `POST /feedback` accepts, validated field by field.
 
 The shape is OpenSearch User Behavior Insights' event (`query_id`, `action_name`,
-`client_id`, `timestamp`, `event_attributes.object.object_id` / `object_id_field` — also
+`client_id`, `session_id`, `timestamp`, `event_attributes.object.object_id` / `object_id_field` — also
 accepted at the top level — and `event_attributes.position.ordinal`) plus
 `event_attributes.dwell_ms` and the idempotency key `event_id`. Without `event_id` the
 key is a digest of the event's own fields, so a client retrying the same body is counted
@@ -50,6 +50,7 @@ class Event:
     dwell_ms: float | None
     weight: float
     body: str  # the event as received (canonical JSON), kept in the log
+    session_id: str | None = None  # UBI's session_id, as sent
 
 
 def parse_event(payload: Any, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
@@ -99,7 +100,8 @@ def parse_event(payload: Any, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
     key = event_id if event_id is not None else "sha256:" + hashlib.sha256(encoded).hexdigest()
     return Event(key, query_id, action, object_id, id_field or "id",
                  _text(payload, "client_id"), _timestamp(payload.get("timestamp"), now),
-                 position, None if dwell is None else float(dwell), float(weights[action]), body)
+                 position, None if dwell is None else float(dwell), float(weights[action]), body,
+                 _text(payload, "session_id"))
 
 
 def _text(payload: Mapping[str, Any], name: str, required: bool = False, where: str | None = None) -> str | None:

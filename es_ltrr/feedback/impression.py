@@ -44,6 +44,9 @@ class Impression:
     #: Per page entry, the ids of the versions collapsed into it (shown with the hit); None for
     #: an impression logged before they were kept.
     variants: tuple[tuple[str, ...], ...] | None = None
+    #: UBI's `client_id` and `session_id` of the request (None: anonymous, a session of its own).
+    client_id: str | None = None
+    session_id: str | None = None
 
     @classmethod
     def of(cls, result: SearchResult) -> "Impression":
@@ -54,7 +57,8 @@ class Impression:
         return cls(result.impression_id, result.served_at, result.request.query, u.normalized, result.context,
                    result.decision, result.arm_results, tuple(result.ids), summary, dict(result.timings_ms),
                    result.challenger, dict(result.teams), result.champion,
-                   tuple(tuple(result.variant_ids(j)) for j in range(len(result.page))))
+                   tuple(tuple(result.variant_ids(j)) for j in range(len(result.page))),
+                   result.request.client_id or _context_client(result.request.context), result.request.session_id)
 
     def arm_result(self, arm: str) -> ArmResult | None:
         return find_arm_result(self.arm_results, arm)
@@ -86,6 +90,8 @@ class Impression:
             **({"challenger": self.challenger, "teams": dict(self.teams), "champion": self.champion}
                if self.challenger else {}),
             **({"variants": [list(v) for v in self.variants]} if self.variants is not None else {}),
+            **({"client_id": self.client_id} if self.client_id is not None else {}),
+            **({"session_id": self.session_id} if self.session_id is not None else {}),
         }, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -101,4 +107,11 @@ class Impression:
         return cls(doc["id"], doc["served_at"], doc["query"], doc["normalized"], context, decision, arms,
                    tuple(doc["page"]), doc["understanding"], doc["timings_ms"], doc.get("challenger", ""),
                    doc.get("teams", {}), doc.get("champion", ""),
-                   None if variants is None else tuple(tuple(v) for v in variants))
+                   None if variants is None else tuple(tuple(v) for v in variants),
+                   doc.get("client_id"), doc.get("session_id"))
+
+
+def _context_client(context: Mapping[str, Any]) -> str | None:
+    """The request context's `client_id` (where clients put it before it was a field)."""
+    value = context.get("client_id")
+    return value if isinstance(value, str) and value.strip() else None

@@ -39,6 +39,7 @@ from ..retrieval.engines.cluster import ClusterEngine
 from ..retrieval.policy import Policy
 from ..retrieval.policy.guard import Verdict, compare, decide
 from .events import DEFAULT_WEIGHTS, MAX_BATCH, NO_ENGAGEMENT, Event, EventError, no_engagement, parse_event
+from .evidence import MemoryRules
 from .impression import Impression
 from .memory import Q2EMemory
 from .store import FeedbackStore
@@ -106,7 +107,8 @@ class FeedbackLoop:
     @classmethod
     def open(cls, data: DataDir, policy: Policy, weights: Mapping[str, float] | None = None,
              engine: Engine | None = None, fold: bool = True,
-             engagement_window_s: float = ENGAGEMENT_WINDOW_S, guard_tolerance: float | None = None) -> "FeedbackLoop":
+             engagement_window_s: float = ENGAGEMENT_WINDOW_S, guard_tolerance: float | None = None,
+             reformulation_window_s: float = MemoryRules.window_s) -> "FeedbackLoop":
         """The data dir's log, with `policy` resumed at the `log_seq` its saved state records;
         events logged after that are folded now (unless `fold` is False: a process that only
         logs searches, such as `es-ltrr search`). With `engine`, engagement also teaches the
@@ -115,7 +117,7 @@ class FeedbackLoop:
         state = data.policy_state(policy.name) or {}
         store = FeedbackStore(data.feedback_log)
         loop = cls(store, policy, weights or DEFAULT_WEIGHTS, save=data.save_policy_state,
-                   log_seq=int(state.get("log_seq", 0)), log_from=int(state.get("log_from", 0)), memory=Q2EMemory(engine, store) if engine else None,
+                   log_seq=int(state.get("log_seq", 0)), log_from=int(state.get("log_from", 0)), memory=Q2EMemory(engine, store, rules=MemoryRules(window_s=reformulation_window_s)) if engine else None,
                    mirror=UbiMirror(engine) if isinstance(engine, ClusterEngine) else None,
                    sync=UbiSync(engine, weights or DEFAULT_WEIGHTS) if isinstance(engine, ClusterEngine) else None,
                    engagement_window_s=engagement_window_s, guard_tolerance=guard_tolerance,
@@ -203,6 +205,15 @@ class FeedbackLoop:
                     elif impression is not None and object_id in impression.shown:  # never credit the unseen
                         self.policy.update(impression, {object_id: weight})
                         engaged.add((impression.query, object_id))
+                        if self.memory is not None and impression.session_id is not None:
+                            # a reformulation: the session's search before this one learns too
+                            previous = self.store.previous_in_session(query_id, self.memory.rules.window_s)
+                            if previous is not None:
+                                engaged.add((previous, object_id))
+                elif weight < 0 and object_id is not None and self.memory is not None:
+                    impression = self._impression(query_id)
+                    if impression is not None and object_id in impression.shown:
+                        engaged.add((impression.query, object_id))  # a skip lowers the pair
                 self.log_seq, n = seq, n + 1
             if self.memory is not None:
                 self._memory_pending |= engaged

@@ -2,33 +2,43 @@
 
 For a normalized query key k and an entity e, the stored value is a smoothed engagement rate
 
-    q2e[k](e) = (s · prior + E) / (s + N)
+    q2e[k](e) = (s · prior + V) / (s + N)
 
-where E is the engagement of e on searches for k (the events' action weights, > 0 only), N
-the number of searches for k, both decayed with a half-life (`half_life_days`: an event a
-half-life old counts half), `s` the prior's strength in searches, and `prior` the
-entity's cold-start predicted score for k (`catalog/queries.py`), or `floor` when the
-catalog never predicted k for e. A key users engage with rises towards their engagement
-rate; one they skip past sinks; a key is *added* for an entity another arm found — the
-misspelling only the fuzzy or semantic arm solved today is answered by the memory arm's
-rank_feature clause tomorrow (the `q2e_queries` text, the arm's fuzzy clause, keeps the
-catalog's predicted queries: rewriting that text field rebuilds it for every entity on the
-embedded engine, ~3.4 s at 62k entities). The prior is read from the index the first time
-a pair is learned and kept in the log (`q2e_priors`), so learning never loses it.
+where V is the sum of the clients' votes for e on k and N the clients' searches for k, each
+client weighing at most `cap` (`evidence.py`: one client, one vote per key; skips lower it;
+a reformulation credits the key it left, discounted, once enough distinct clients agree),
+a pair moving only once at least two distinct identified clients voted on it,
+everything decayed with a half-life (`half_life_days`: a search a half-life old counts
+half), `s` the prior's strength in searches, and `prior` the entity's cold-start predicted
+score for k (`catalog/queries.py`), or `floor` when the catalog never predicted k for e. A
+key users engage with rises towards their engagement rate; one they skip past sinks; a key
+is *added* for an entity another arm found — or that users found by reformulating — so the
+misspelling or nickname only another search solved today is answered by the memory arm's
+rank_feature clause tomorrow. A pair with clear evidence (enough distinct clients, a
+dominant share of the key's votes) is **confirmed**: stored at `CONFIRMED_VALUE` + its rate,
+so the page puts it first under any ranker (`ranking/memory.py`). The `q2e_queries` text
+(the arm's fuzzy clause) keeps the catalog's predicted queries: rewriting that text field
+rebuilds it for every entity on the embedded engine, ~3.4 s at 62k entities. The prior is
+read from the index the first time a pair is learned and kept in the log (`q2e_priors`), so
+learning never loses it.
 
-Values are a function of the log (and the clock), so every replica folding the same events
-writes the same values; writes go through `Engine.update` (on a cluster: read, merge, write
-back with sequence-number guards).
+Each relearned key is recomputed whole — every entity it holds evidence for and every
+entity learned on it before — since one entity's votes move the others' shares. Values are
+a function of the log (and the clock), so every replica folding the same events writes the
+same values; writes go through `Engine.update` (on a cluster: read, merge, write back with
+sequence-number guards).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..common.analysis import q2e_key
+from ..retrieval.arms.q2e import CONFIRMED_VALUE
 from ..retrieval.engines.base import Engine
+from .evidence import MemoryRules, key_evidence
 from .store import FeedbackStore
 
 #: Smallest stored value: rank_features refuses 0 and negatives.
@@ -42,27 +52,45 @@ class Q2EMemory:
     half_life_days: float = 30.0
     strength: float = 5.0
     floor: float = 0.05
+    rules: MemoryRules = field(default_factory=MemoryRules)
 
     def learn(self, pairs: Iterable[tuple[str, str]], now: float | None = None) -> int:
-        """Recompute and write q2e values for (query text, entity id) pairs; how many entities."""
+        """Recompute and write the q2e values of the keys of (query text, entity id) pairs;
+        how many entities were written."""
         now = time.time() if now is None else now
-        by_entity: dict[str, set[str]] = {}
-        for query, entity in pairs:
-            key = q2e_key(query)
-            if key:
-                by_entity.setdefault(entity, set()).add(key)
-        if not by_entity:
+        keys = sorted({k for k in (q2e_key(query) for query, _ in pairs) if k})
+        learned: dict[str, set[str]] = {}  # entity → the keys to write for it
+        evidence_of = {}
+        for key in keys:
+            evidence = key_evidence(self.store.key_searches(key, now, self.half_life_days, self.rules.window_s),
+                                    self.rules)
+            evidence_of[key] = evidence
+            entities = {e for e, p in evidence.pairs.items() if p.votes > 0} | set(self.store.learned_entities(key))
+            entities |= {e for e, p in evidence.pairs.items() if p.votes <= 0}  # skips lower a known pair
+            for entity in entities:
+                learned.setdefault(entity, set()).add(key)
+        if not learned:
             return 0
-        sources = self.engine.get(sorted(by_entity))
+        sources = self.engine.get(sorted(learned))
         updates = {}
-        for entity, keys in by_entity.items():
+        for entity, keys_of in learned.items():
             source = sources.get(entity)
             if source is None:
                 continue  # an id the catalog no longer has
             q2e = dict(source.get("q2e") or {})
-            for key in sorted(keys):
-                prior = self.store.q2e_prior(key, entity, q2e.get(key, self.floor))
-                engagement, searches = self.store.q2e_evidence(key, entity, now, self.half_life_days)
-                q2e[key] = round(max(MIN_VALUE, (self.strength * prior + engagement) / (self.strength + searches)), 6)
-            updates[entity] = {"q2e": q2e}
+            changed = False
+            for key in sorted(keys_of):
+                evidence = evidence_of[key]
+                pair = evidence.pairs.get(entity)
+                moved = pair is not None and pair.moves(self.rules)
+                votes = pair.votes if moved else 0.0
+                if not self.store.has_prior(key, entity) and (not moved or (key not in q2e and votes <= 0)):
+                    continue  # one client moves nothing; no key is added for an entity users only skipped
+                current = q2e.get(key, self.floor)
+                prior = self.store.q2e_prior(key, entity, current if current <= 1.0 else self.floor)
+                value = max(MIN_VALUE, (self.strength * prior + votes) / (self.strength + evidence.searches))
+                q2e[key] = round(CONFIRMED_VALUE + value if moved and pair.confirmed else value, 6)
+                changed = True
+            if changed:
+                updates[entity] = {"q2e": q2e}
         return self.engine.update(updates) if updates else 0

@@ -19,6 +19,7 @@ from typing import Iterator, Sequence
 
 from ..common.analysis import q2e_key
 from .events import Event
+from .evidence import ANONYMOUS, KeySearch
 from .impression import Impression
 
 SCHEMA_VERSION = 1
@@ -89,7 +90,23 @@ class FeedbackStore:
             raise StoreError(f"cannot open the feedback log {path}: {exc}" + (f"; {DAMAGED}" if damaged else "")) from exc
         if version != str(SCHEMA_VERSION):
             raise StoreError(f"{path} has schema version {version}, this es-ltrr reads {SCHEMA_VERSION}")
+        self._add_columns()
         self._lock = threading.Lock()
+
+    def _add_columns(self) -> None:
+        """Columns added to schema version 1 since (nullable, so an older es-ltrr still reads
+        the file): the impression's UBI client and session, the event's session."""
+        try:
+            with self._events:
+                for table, column in (("impressions", "client_id"), ("impressions", "session_id"),
+                                      ("events", "session_id")):
+                    have = {row[1] for row in self._events.execute(f"PRAGMA table_info({table})")}
+                    if column not in have:
+                        self._events.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+                self._events.execute("CREATE INDEX IF NOT EXISTS impressions_session"
+                                     " ON impressions (session_id, client_id, served_at)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the feedback log {self.path}: {exc}") from exc
 
     def _connect(self, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_ms / 1000)
@@ -104,10 +121,10 @@ class FeedbackStore:
         with self._lock:
             try:
                 self._impressions.execute(
-                    "INSERT OR IGNORE INTO impressions (id, served_at, query, normalized, q2e_key, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO impressions (id, served_at, query, normalized, q2e_key, body,"
+                    " client_id, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (impression.id, impression.served_at, impression.query, impression.normalized,
-                     q2e_key(impression.query), impression.to_json()))
+                     q2e_key(impression.query), impression.to_json(), impression.client_id, impression.session_id))
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot write the feedback log {self.path}: {exc}") from exc
 
@@ -144,10 +161,10 @@ class FeedbackStore:
                 for e, received_at in events:
                     cur = conn.execute(
                         "INSERT OR IGNORE INTO events (event_key, query_id, action_name, object_id, object_id_field,"
-                        " client_id, timestamp, position, dwell_ms, weight, received_at, body)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " client_id, timestamp, position, dwell_ms, weight, received_at, body, session_id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (e.key, e.query_id, e.action_name, e.object_id, e.object_id_field, e.client_id, e.timestamp,
-                         e.position, e.dwell_ms, e.weight, received_at, e.body))
+                         e.position, e.dwell_ms, e.weight, received_at, e.body, e.session_id))
                     if cur.rowcount:
                         inserted.append((int(cur.lastrowid), e))
                 duplicates = len(events) - len(inserted)
@@ -198,17 +215,70 @@ class FeedbackStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot write the feedback log {self.path}: {exc}") from exc
 
-    def q2e_evidence(self, key: str, entity: str, now: float, half_life_days: float) -> tuple[float, float]:
-        """Decayed engagement of `entity` on searches whose Q2E key is `key`, and the decayed
-        number of those searches (impressions are matched on their stored key)."""
+    def learned_entities(self, key: str) -> list[str]:
+        """The entities the memory learned `key` for before (their priors are kept)."""
+        return [row[0] for row in self._read("SELECT entity FROM q2e_priors WHERE key = ?", (key,))]
+
+    def has_prior(self, key: str, entity: str) -> bool:
+        return bool(self._read("SELECT 1 FROM q2e_priors WHERE key = ? AND entity = ?", (key, entity)))
+
+    def key_searches(self, key: str, now: float, half_life_days: float, window_s: float) -> list[KeySearch]:
+        """Every search whose Q2E key is `key`, as the memory reads it (`evidence.py`): its
+        client, decay, engagement and skips per entity, and — when it earned no positive
+        engagement — what the same session's next search (another key, within `window_s`)
+        engaged."""
         rate = 1.0 / (half_life_days * 86400.0)
-        engaged = self._read(
-            "SELECT COALESCE(SUM(e.weight * decay(? - e.received_at, ?)), 0) FROM events e"
-            " JOIN impressions i ON i.id = e.query_id WHERE i.q2e_key = ? AND e.object_id = ? AND e.weight > 0",
-            (now, rate, key, entity))[0][0]
-        searches = self._read("SELECT COALESCE(SUM(decay(? - served_at, ?)), 0) FROM impressions"
-                              " WHERE q2e_key = ?", (now, rate, key))[0][0]
-        return float(engaged), float(searches)
+        impressions = self._read("SELECT id, served_at, client_id, session_id FROM impressions WHERE q2e_key = ?"
+                                 " ORDER BY seq", (key,))
+        events: dict[str, list[tuple[str, float, str | None]]] = {}
+        for query_id, object_id, weight, client in self._read(
+                "SELECT e.query_id, e.object_id, e.weight, e.client_id FROM events e JOIN impressions i"
+                " ON i.id = e.query_id WHERE i.q2e_key = ? AND e.object_id IS NOT NULL ORDER BY e.seq", (key,)):
+            events.setdefault(query_id, []).append((object_id, float(weight), client))
+        searches = []
+        for impression_id, served_at, own, session in impressions:
+            client = own
+            engaged: dict[str, float] = {}
+            negative: dict[str, float] = {}
+            for object_id, weight, event_client in events.get(impression_id, ()):
+                client = client or event_client
+                if weight > 0:
+                    engaged[object_id] = max(engaged.get(object_id, 0.0), weight)
+                elif weight < 0:
+                    negative[object_id] = min(negative.get(object_id, 0.0), weight)
+            skipped = {e: w for e, w in negative.items() if e not in engaged}
+            reformulated = {} if engaged or session is None else self._next_engaged(
+                key, session, own, served_at, window_s)
+            searches.append(KeySearch(client or ANONYMOUS, 0.5 ** (max(0.0, now - served_at) * rate), engaged,
+                                      skipped, reformulated))
+        return searches
+
+    def _next_engaged(self, key: str, session: str, client: str | None, served_at: float,
+                      window_s: float) -> dict[str, float]:
+        """Entity → positive weight engaged on the session's next search, if it is for
+        another key and within `window_s`."""
+        rows = self._read("SELECT id, q2e_key FROM impressions WHERE session_id = ? AND client_id IS ?"
+                          " AND served_at > ? AND served_at <= ? ORDER BY served_at, seq LIMIT 1",
+                          (session, client, served_at, served_at + window_s))
+        if not rows or rows[0][1] == key:
+            return {}
+        return {object_id: float(weight) for object_id, weight in self._read(
+            "SELECT object_id, MAX(weight) FROM events WHERE query_id = ? AND weight > 0 AND object_id IS NOT NULL"
+            " GROUP BY object_id", (rows[0][0],))}
+
+    def previous_in_session(self, impression_id: str, window_s: float) -> str | None:
+        """The query of the search before `impression_id` in its session (same client and
+        `session_id`), within `window_s`; None when it is the session's first, or has none."""
+        rows = self._read("SELECT session_id, client_id, served_at, seq FROM impressions WHERE id = ?",
+                          (impression_id,))
+        if not rows or rows[0][0] is None:
+            return None
+        session, client, served_at, seq = rows[0]
+        previous = self._read("SELECT query FROM impressions WHERE session_id = ? AND client_id IS ? AND"
+                              " served_at >= ? AND (served_at < ? OR (served_at = ? AND seq < ?))"
+                              " ORDER BY served_at DESC, seq DESC LIMIT 1",
+                              (session, client, served_at - window_s, served_at, served_at, seq))
+        return previous[0][0] if previous else None
 
     def sessions(self) -> Iterator[tuple[str, list[str], set[str]]]:
         """(normalized query, page ids in rank order, ids engaged with a positive weight) per

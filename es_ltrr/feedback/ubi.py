@@ -41,8 +41,8 @@ MAX_PENDING = 100_000
 
 _KEYWORD = {"type": "keyword"}
 QUERIES_MAPPING = {"properties": {
-    "application": _KEYWORD, "query_id": _KEYWORD, "client_id": _KEYWORD, "user_query": _KEYWORD,
-    "object_id_field": _KEYWORD, "query_response_id": _KEYWORD, "query_response_hit_ids": _KEYWORD,
+    "application": _KEYWORD, "query_id": _KEYWORD, "client_id": _KEYWORD, "session_id": _KEYWORD,
+    "user_query": _KEYWORD, "object_id_field": _KEYWORD, "query_response_id": _KEYWORD, "query_response_hit_ids": _KEYWORD,
     "timestamp": {"type": "date"}, "query_attributes": {"type": "object", "enabled": False},
 }}
 #: es-ltrr's own fields beside UBI's: the whole impression / event as logged (stored, not
@@ -73,6 +73,7 @@ def query_doc(impression: Impression, application: str) -> dict[str, Any]:
         "query_attributes": {"normalized": impression.normalized, "policy": d.policy,
                              "allocations": d.allocations, "propensities": d.propensities,
                              "intent": impression.understanding.get("intent")},
+        **({"session_id": impression.session_id} if impression.session_id is not None else {}),
         "es_ltrr_record": {"impression": impression.to_json()},
     }
 
@@ -86,7 +87,7 @@ def event_doc(event: Event, application: str, received_at: float) -> dict[str, A
         attributes["dwell_ms"] = event.dwell_ms
     return {
         "application": sent.get("application") or application, "action_name": event.action_name,
-        "query_id": event.query_id, "client_id": event.client_id, "session_id": sent.get("session_id"),
+        "query_id": event.query_id, "client_id": event.client_id, "session_id": event.session_id,
         "event_id": event.key, "timestamp": event.timestamp, "message_type": sent.get("message_type"),
         "message": sent.get("message"), "event_attributes": attributes,
         "es_ltrr_record": {"event": event.body}, "es_ltrr_received_at": received_at,
@@ -94,6 +95,9 @@ def event_doc(event: Event, application: str, received_at: float) -> dict[str, A
 
 
 def _client(impression: Impression) -> str | None:
+    """The request's UBI `client_id`, or (before it was a field of its own) the context's."""
+    if impression.client_id is not None:
+        return impression.client_id
     value = impression.context.request_context.get("client_id")
     return value if isinstance(value, str) else None
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..common.analysis import script_of
 from ..ranking import Ranker, RRFRanker, label
+from ..ranking.memory import pin_confirmed
 from ..ranking.team_draft import team_draft
 from ..retrieval.arms import ARMS, Arm, ArmInput, CatalogStats
 from ..retrieval.embedding import Encoder
@@ -254,6 +255,7 @@ class Searcher:
             log.warning("ranker %s failed, falling back to %s: %s", label(ranker), self.fallback.kind, exc)
             self.ranker_fault = f"{label(ranker)}: {exc}"
             scores = self.fallback.score(self.engine, text, u, candidates, vector)
-            return scores, fallback_label(ranker, self.fallback)
+            return pin_confirmed(candidates, scores), fallback_label(ranker, self.fallback)
         self.ranker_fault = None
-        return scores, label(ranker)
+        # pairs the Q2E memory confirmed lead the page, whatever ranked it (ranking/memory.py)
+        return pin_confirmed(candidates, scores), label(ranker)

@@ -12,6 +12,8 @@ DEFAULT_K = 10
 MAX_QUERY_CHARS = 256
 #: Largest page a client may ask for.
 MAX_K = 100
+#: Longest UBI `client_id` / `session_id`, in characters (as an event's text fields).
+MAX_ID_CHARS = 512
 
 
 @dataclass(frozen=True)
@@ -20,3 +22,8 @@ class SearchRequest:
     k: int = DEFAULT_K
     context: Mapping[str, Any] = field(default_factory=dict)
     debug: bool = False
+    #: UBI's `client_id` (who searches: the unit the Q2E memory caps) and `session_id` (which
+    #: searches belong together: a reformulation is the next search of the same session).
+    #: None: an anonymous client, and a search that is a session of its own.
+    client_id: str | None = None
+    session_id: str | None = None

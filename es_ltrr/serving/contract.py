@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..search.request import DEFAULT_K, MAX_K, MAX_QUERY_CHARS, SearchRequest
+from ..search.request import DEFAULT_K, MAX_ID_CHARS, MAX_K, MAX_QUERY_CHARS, SearchRequest
 
 if TYPE_CHECKING:
     from ..retrieval.union import Candidate
@@ -81,7 +81,7 @@ def parse_search_request(payload: Any, max_query_chars: int = MAX_QUERY_CHARS, m
         raise BadRequest("request body must be a JSON object")
     for name in payload:
         _check_text(name, "a field name")
-    unknown = set(payload) - {"query", "k", "context", "debug"}
+    unknown = set(payload) - {"query", "k", "context", "debug", "client_id", "session_id"}
     if unknown:  # `{"q": "x"}`: both faults at once, so the client fixes the body in one go
         missing = "" if "query" in payload else "; 'query' is required (the search text)"
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}{missing}")
@@ -109,7 +109,34 @@ def parse_search_request(payload: Any, max_query_chars: int = MAX_QUERY_CHARS, m
     debug = payload.get("debug", False)
     if not isinstance(debug, bool):
         raise BadRequest("'debug' must be a boolean")
-    return SearchRequest(query=query.strip(), k=k, context=dict(context), debug=debug)
+    return SearchRequest(query=query.strip(), k=k, context=dict(context), debug=debug,
+                         client_id=_ubi_id(payload, "client_id"), session_id=_ubi_id(payload, "session_id"))
+
+
+def _ubi_id(payload: Mapping[str, Any], name: str) -> str | None:
+    """UBI's `client_id` / `session_id`: optional, a non-empty string of at most
+    `MAX_ID_CHARS` characters without control characters (they are logged and mirrored).
+
+    >>> _ubi_id({"session_id": "s-1"}, "session_id"), _ubi_id({}, "client_id")
+    ('s-1', None)
+    >>> _ubi_id({"client_id": "a\\nb"}, "client_id")
+    Traceback (most recent call last):
+    ...
+    es_ltrr.serving.contract.BadRequest: 'client_id' must not contain control characters
+    """
+    value = payload.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"'{name}' must be a string")
+    _check_text(value, f"'{name}'")
+    if not value.strip():
+        raise BadRequest(f"'{name}' must not be empty or whitespace")
+    if len(value) > MAX_ID_CHARS:
+        raise BadRequest(f"'{name}' is longer than the limit of {MAX_ID_CHARS} characters (got {len(value)})")
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
+        raise BadRequest(f"'{name}' must not contain control characters")
+    return value
 
 
 def search_response(result: SearchResult) -> dict[str, Any]:

@@ -72,7 +72,8 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
     searcher = searcher or build_searcher(settings, say=say)
     loop = FeedbackLoop.open(DataDir(settings.data_dir), searcher.policy, settings.action_weights or None,
                              engine=searcher.engine, engagement_window_s=engagement_window_s,
-                             guard_tolerance=settings.guard_tolerance)
+                             guard_tolerance=settings.guard_tolerance,
+                             reformulation_window_s=settings.reformulation_window_s)
     atexit.register(loop.save)
     atexit.register(loop.learn_memory)
     follow_model = ModelFollower(settings, searcher, loop.store)

@@ -182,7 +182,7 @@ def test_path_parameters_and_unknown_routes(apps):
             check_http(http.open(path, method=method, data=b"{}", content_type=JSON_TYPE), "http: paths")
 
 
-@pytest.mark.parametrize("field", ["query", "k", "context", "debug"])
+@pytest.mark.parametrize("field", ["query", "k", "context", "debug", "client_id", "session_id"])
 def test_every_search_field_with_every_wrong_type(client, field):
     for value in WRONG:
         body = {"query": "memories", field: value}

@@ -55,7 +55,7 @@ def test_feedback_to_one_replica_reaches_the_other(small_catalog, tmp_path):
         for user in range(20):
             qid = post_json(f"{a.url}/search", {"query": QUERY})[1]["impression_id"]
             status, _ = post_json(f"{a.url}/feedback", {"query_id": qid, "action_name": "play", "object_id": target,
-                                                    "event_id": f"u{user}"})
+                                                    "event_id": f"u{user}", "client_id": f"user-{user}"})
             assert status == 200
         def learned_decision():
             """B's decision for a search, once it no longer serves its burn-in (else None)."""

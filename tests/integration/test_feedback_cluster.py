@@ -126,3 +126,70 @@ def test_replicas_on_two_machines_share_the_log_through_ubi(cluster_searcher, tm
     assert fresh.state()["learned"] == b.policy.state()["learned"]
     assert b.sync_cluster() == 0  # nothing new: what B holds is skipped
     assert b.store.counts()["duplicates_ignored"] == 0
+
+
+@pytest.mark.skip_on_gap("q2e", "apply")
+def test_reformulations_by_agreement_lead_the_page_through_the_alias(cluster_searcher, tmp_path):
+    """Issue 22 on the node: one client going "hello" → the song teaches nothing; four clients
+    reformulating "mother monster" → the song put it at rank 1 of the page (through the alias,
+    rank_features stored with 9 significant bits); one client's 1,000 plays of an unrelated
+    entity leave a query's top 3 unchanged, many distinct clients agreeing move it, and skips
+    lower the pair again; the UBI mirror carries client and session."""
+    from es_ltrr.feedback import UbiMirror
+    from es_ltrr.feedback.ubi import query_doc
+    from es_ltrr.retrieval.arms.q2e import CONFIRMED_VALUE
+
+    searcher = replace(cluster_searcher, policy=StaticPolicy(), seed_of=lambda _: 7)  # a fixed explore order
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    loop = FeedbackLoop(store, searcher.policy, memory=Q2EMemory(searcher.engine, store))
+    clock = [1_800_000_000.0]
+
+    def tick():
+        clock[0] += 5.0
+        return clock[0]
+
+    searcher.clock = tick
+
+    def search(query, client=None, session=None, play=None, skip=None, plays=1):
+        body = {"query": query, **({"client_id": client} if client else {}), **({"session_id": session} if session else {})}
+        result = searcher.search(parse_search_request(body))
+        loop.log_search(result)
+        events = [{"query_id": result.impression_id, "action_name": "play", "object_id": play,
+                   "event_id": f"{result.impression_id}-{n}"} for n in range(plays if play else 0)]
+        if skip:
+            events.append({"query_id": result.impression_id, "action_name": "skip", "object_id": skip})
+        for start in range(0, len(events), 500):
+            assert not loop.ingest(events[start:start + 500]).errors
+        return result
+
+    target = search("memories maroon 5").ids[0]
+    for n in range(3):
+        search("hello", client="lonely", session=f"h{n}")
+        search("memories maroon 5", client="lonely", session=f"h{n}", play=target)
+    for n in range(4):
+        assert search("mother monster", client=f"c{n}", session=f"s{n}").ids[:1] != [target]
+        search("memories maroon 5", client=f"c{n}", session=f"s{n}", play=target)
+    loop.learn_memory()
+    q2e = searcher.engine.get([target])[target]["q2e"]
+    assert q2e["mother_monster"] > 0.99 * CONFIRMED_VALUE and "hello" not in q2e
+    assert search("mother monster").ids[0] == target
+    assert search("memories maroon 5").ids[0] == target
+
+    page = search("dance pop").ids
+    top3, unrelated = page[:3], page[-1]
+    for n in range(2):
+        search("dance pop", client="spammer", play=unrelated, plays=500)
+    loop.learn_memory()
+    assert search("dance pop").ids[:3] == top3
+    for n in range(6):
+        search("dance pop", client=f"user{n}", play=unrelated)
+    loop.learn_memory()
+    assert search("dance pop").ids[0] == unrelated
+    for n in range(12):
+        search("dance pop", client=f"skipper{n}", skip=unrelated)
+    loop.learn_memory()
+    assert search("dance pop").ids[0] != unrelated
+
+    logged = store.impression(search("rock", client="c-1", session="s-1").impression_id)
+    doc = query_doc(logged, UbiMirror(searcher.engine).application)
+    assert (doc["client_id"], doc["session_id"]) == ("c-1", "s-1")

@@ -104,3 +104,46 @@ def on_catalog(queries: Sequence[JudgedQuery], ids: Collection[str]) -> list[Jud
         if grades and max(grades.values()) >= RELEVANT:
             kept.append(JudgedQuery(q.text, q.intent, grades, q.qid, q.target))
     return kept
+
+
+#: The shipped reformulation set (package data): nickname, abbreviation and vague-reference
+#: queries, each with the canonical wording a user types next and the entity both mean.
+REFORMULATION_SET = "reformulations.jsonl"
+
+
+@dataclass(frozen=True)
+class Reformulation:
+    """A query that shares no words with what it means ("mother monster"), the canonical
+    wording a user who does not find it types next ("lady gaga"), and the entity both mean."""
+
+    qid: str
+    text: str
+    reformulation: str
+    target: str
+    kind: str = "nickname"  # nickname | abbreviation | vague
+    name: str = ""  # the target as a person reads it
+
+
+def load_reformulations(path: Path | None = None) -> list[Reformulation]:
+    """The reformulation set (default: the shipped one).
+
+    >>> tasks = load_reformulations()
+    >>> len(tasks) >= 30 and {t.kind for t in tasks} == {"nickname", "abbreviation", "vague"}
+    True
+    """
+    path = path or Path(str(resources.files(__package__) / REFORMULATION_SET))
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise JudgedSetError(f"cannot read reformulation set {path}: {exc}") from exc
+    tasks = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            doc = json.loads(line)
+            tasks.append(Reformulation(doc["id"], doc["text"], doc["reformulation"], doc["target"],
+                                       doc.get("kind", "nickname"), doc.get("name", "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise JudgedSetError(f"{path}:{number}: not a reformulation ({exc})") from exc
+    return tasks

@@ -64,7 +64,7 @@ def run_http(base_url: str, stream: Sequence[Trial], report: Sequence[Trial], or
         run.stream.append(result)
         clicked = clicks.clicks(result.page, trial.query, rng)
         events = clicks.ubi_events(body["impression_id"], result.page, clicked, trial.query, f"sim-{seed}-{i}",
-                                   f"sim-{seed}")
+                                   f"sim-{seed}-{i}")  # each simulated user a client of its own
         if events:
             post(f"{base}/feedback", events)
     for i, trial in enumerate(tqdm(report, desc="http (report)", unit="query", disable=not progress, mininterval=2.0)):

@@ -27,5 +27,5 @@ def generate_traffic(searcher: Any, loop: FeedbackLoop, entities: list[dict], se
         clicked = clicks.clicks(result.ids, query, rng)
         if clicked:
             events += loop.ingest(clicks.ubi_events(result.impression_id, result.ids, clicked, query,
-                                                    f"traffic-{seed}-{i}", f"sim-{seed}")).accepted
+                                                    f"traffic-{seed}-{i}", f"sim-{seed}-{i}")).accepted
     return events

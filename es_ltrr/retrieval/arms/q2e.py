@@ -10,6 +10,21 @@ The memory clause follows how the cluster stores the memory (`common.schema.Memo
 from ...common.analysis import q2e_key
 from .base import Arm, ArmInput
 
+#: The `boost` of the template's rank_feature clause (`templates/q2e.mustache`).
+RANK_FEATURE_BOOST = 10.0
+#: A (query, entity) pair the Q2E memory confirmed (enough distinct clients, a dominant
+#: share: `feedback/evidence.py`) is stored at `CONFIRMED_VALUE` + its learned value; every
+#: other value is at most 1. So a confirmed entity scores at least
+#: `RANK_FEATURE_BOOST × CONFIRMED_VALUE` in this arm — far above any text match — and the
+#: page puts it first (`ranking/memory.py`).
+CONFIRMED_VALUE = 100.0
+
+
+def confirmed(arm_score: float) -> bool:
+    """Whether a q2e arm hit's score says its pair is confirmed (the stored value is kept with
+    9 significant bits on a cluster, so the bound allows for rounding)."""
+    return arm_score >= 0.99 * RANK_FEATURE_BOOST * CONFIRMED_VALUE
+
 
 def q2e_params(inp: ArmInput) -> dict | None:
     key = q2e_key(inp.text)
