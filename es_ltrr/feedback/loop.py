@@ -249,6 +249,23 @@ class FeedbackLoop:
                 self._snapshot = (frozen, self._closed_seq)
             return self.verdict
 
+    def ranker_changed(self, ranker: str) -> None:
+        """The page ranker changed (a model activated or rolled back): what the learned depths
+        earned was valued under the previous ranker — a model can lift a candidate found at
+        depth 50 that fusion left below the page — so, with a guard, the static allocation
+        serves until the learned policy is shown no worse under the new one. (Measured: the
+        first guard check after a model was activated found the policy learned under fusion
+        0.10 page gain per search worse than the static allocation.)"""
+        if self.guard_tolerance is None or not hasattr(self.policy, "trusted_"):
+            return
+        with self._lock:
+            self.verdict = Verdict(False, reason=f"the ranker changed to {ranker}: the static allocation serves "
+                                   "until the learned policy is shown no worse under it")
+            self.policy.trusted_ = False  # type: ignore[attr-defined]
+            self._snapshot = None  # the next check starts a fresh comparison, on searches served from now
+            self._save_state()
+        log.warning("policy guard: %s", self.verdict.reason)
+
     def _judge(self, snapshot: Policy, since: int) -> None:
         pairs = list(self.store.engaged_impressions(since, self._closed_seq))
         arms = [arm for arm in ARMS if any(arm in i.decision.allocations for i, _ in pairs)]

@@ -76,7 +76,7 @@ def build_app(settings: Settings, say: Callable[[str], None], fold_interval_s: f
                              reformulation_window_s=settings.reformulation_window_s)
     atexit.register(loop.save)
     atexit.register(loop.learn_memory)
-    follow_model = ModelFollower(settings, searcher, loop.store)
+    follow_model = ModelFollower(settings, searcher, loop.store, on_change=loop.ranker_changed)
     start_folding(loop, fold_interval_s, memory_interval_s, also=follow_model)
     searcher.warm()  # the first request must not pay the model load
     return create_app(searcher, loop, access, Admin(settings, searcher, loop, follow_model))
@@ -108,9 +108,12 @@ class ModelFollower:
     pages is above one half with 95 % confidence, the model is rolled back (to the one active
     before it, or fusion) and the log says why."""
 
-    def __init__(self, settings: Settings, searcher: Searcher, store: FeedbackStore | None = None):
+    def __init__(self, settings: Settings, searcher: Searcher, store: FeedbackStore | None = None,
+                 on_change: Callable[[str], None] | None = None):
         self.settings, self.searcher, self.data = settings, searcher, DataDir(settings.data_dir)
         self.store = store
+        #: Told the new ranker's label when it changes (the policy guard: `FeedbackLoop.ranker_changed`).
+        self.on_change = on_change
         self.current = self._active()
         self._lock = threading.Lock()  # the fold thread and an admin request may both call it
         if store is not None:  # this process serves: the model it starts with is watched too
@@ -141,6 +144,8 @@ class ModelFollower:
         self.searcher.ranker_fault = None  # the old ranker's: the next search says how this one does
         self.current = active
         log.warning("active model is now %s: ranking with %s", active or "none", ranker.kind)
+        if self.on_change is not None:
+            self.on_change(label(ranker))
 
     def _guard(self) -> None:
         """Roll the serving model back once interleaving shows fusion ranks better."""

@@ -113,6 +113,8 @@ def test_activate_and_roll_back_a_model(client, data_dir):
     assert resp.get_json() == {"active": "m1", "previous": None, "ranker": "xgboost"}
     assert data.active_model().name == "m1"
     assert _search(client).get_json()["ranker"].startswith("xgboost")  # at once, no restart
+    guard = client.get("/admin/state", headers=_auth(ADMIN)).get_json()["guard"]
+    assert not guard["trusted"] and "ranker changed to xgboost:m1" in guard["reason"]  # the policy proves itself again
     resp = client.post("/admin/models/rollback", headers=_auth(ADMIN))
     assert resp.status_code == 200 and resp.get_json() == {"active": None, "ranker": "rrf"}
     assert data.active_model() is None and _search(client).get_json()["ranker"] == "rrf"

@@ -66,6 +66,28 @@ def test_an_unproven_policy_serves_the_static_allocation_until_the_guard_decides
     assert resumed.trusted_ is verdict.trusted
 
 
+def test_a_new_ranker_withdraws_the_trust_until_shown_again(small_searcher, tmp_path):
+    """What the learned depths earned was valued under the ranker of the time: when the page
+    ranker changes, the static allocation serves (and the state says why) until the guard's
+    next comparison, on searches served from then on."""
+    policy = ThompsonPolicy(seed=4, burn_in=0)
+    saved = {}
+    loop = FeedbackLoop(FeedbackStore(tmp_path / "log.sqlite3"), policy, guard_tolerance=0.02, save=saved.update,
+                        verdict=Verdict(True, reason="shown no worse"))
+    assert policy.trusted_ is True
+    searcher = replace(small_searcher, policy=policy)
+    assert not searcher.search(SearchRequest("rock")).decision.forced
+    loop.ranker_changed("xgboost:m1")
+    assert policy.trusted_ is False and "ranker changed to xgboost:m1" in loop.verdict.reason
+    assert saved["guard"]["trusted"] is False
+    decision = searcher.search(SearchRequest("rock")).decision
+    assert all(r.startswith("guard:") for r in decision.forced.values())
+    assert loop.check_guard().searches == 0  # a fresh snapshot: only searches from now on judge it
+    unguarded = FeedbackLoop(FeedbackStore(tmp_path / "other.sqlite3"), ThompsonPolicy(seed=4, burn_in=0))
+    unguarded.ranker_changed("rrf")
+    assert unguarded.policy.trusted_ is True  # without a guard the learned choice always serves
+
+
 def test_without_a_guard_the_learned_choice_serves_after_burn_in(small_searcher):
     policy = ThompsonPolicy(seed=4, burn_in=0)
     decision = replace(small_searcher, policy=policy).search(SearchRequest("rock")).decision
