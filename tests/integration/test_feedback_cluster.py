@@ -128,7 +128,6 @@ def test_replicas_on_two_machines_share_the_log_through_ubi(cluster_searcher, tm
     assert b.store.counts()["duplicates_ignored"] == 0
 
 
-@pytest.mark.skip_on_gap("q2e", "apply")
 def test_reformulations_by_agreement_lead_the_page_through_the_alias(cluster_searcher, tmp_path):
     """Issue 22 on the node: one client going "hello" → the song teaches nothing; four clients
     reformulating "mother monster" → the song put it at rank 1 of the page (through the alias,
