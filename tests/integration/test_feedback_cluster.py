@@ -17,6 +17,8 @@ from es_ltrr.retrieval.policy import StaticPolicy
 from es_ltrr.serving.contract import parse_search_request
 from es_ltrr.understanding import understand
 
+from ..sessions import engage
+
 pytestmark = pytest.mark.cluster
 
 QUERY = "memorys maroonn fiv"
@@ -150,16 +152,7 @@ def test_reformulations_by_agreement_lead_the_page_through_the_alias(cluster_sea
     searcher.clock = tick
 
     def search(query, client=None, session=None, play=None, skip=None, plays=1):
-        body = {"query": query, **({"client_id": client} if client else {}), **({"session_id": session} if session else {})}
-        result = searcher.search(parse_search_request(body))
-        loop.log_search(result)
-        events = [{"query_id": result.impression_id, "action_name": "play", "object_id": play,
-                   "event_id": f"{result.impression_id}-{n}"} for n in range(plays if play else 0)]
-        if skip:
-            events.append({"query_id": result.impression_id, "action_name": "skip", "object_id": skip})
-        for start in range(0, len(events), 500):
-            assert not loop.ingest(events[start:start + 500]).errors
-        return result
+        return engage(searcher, loop, query, client, session, play, skip, plays)
 
     target = search("memories maroon 5").ids[0]
     for n in range(3):

@@ -17,6 +17,8 @@ from es_ltrr.retrieval.arms.q2e import CONFIRMED_VALUE, RANK_FEATURE_BOOST
 from es_ltrr.retrieval.policy import StaticPolicy
 from es_ltrr.serving.contract import parse_search_request
 
+from ..sessions import engage
+
 ENTITIES = ["a", "b", "c"]
 searches = st.builds(
     KeySearch,
@@ -105,17 +107,7 @@ def world(small_searcher, tmp_path):
     searcher.clock = tick
 
     def search(query, client=None, session=None, play=None, skip=None, plays=1):
-        body = {"query": query, **({"client_id": client} if client else {}),
-                **({"session_id": session} if session else {})}
-        result = searcher.search(parse_search_request(body))
-        loop.log_search(result)
-        events = [{"query_id": result.impression_id, "action_name": "play", "object_id": play,
-                   "event_id": f"{result.impression_id}-{n}"} for n in range(plays if play else 0)]
-        if skip:
-            events.append({"query_id": result.impression_id, "action_name": "skip", "object_id": skip})
-        for start in range(0, len(events), 500):
-            loop.ingest(events[start:start + 500])
-        return result.ids
+        return engage(searcher, loop, query, client, session, play, skip, plays).ids
 
     def learn():
         loop.learn_memory()

@@ -205,8 +205,7 @@ class ContextualPolicy(Policy):
     def _learn_costs(self, record: ServedSearch) -> None:
         """The unique candidates each depth beyond an arm's floor added in `record`: the cost
         side of every choice, measured whatever the policy learns about value."""
-        for arm in self.arms:
-            a = self.arms.index(arm)
+        for a, arm in enumerate(self.arms):
             for depth, added in new_candidates(record, arm, self.depths, self.floors).items():
                 if depth > self.floors[arm]:
                     j = self.depths.index(depth)
