@@ -14,7 +14,7 @@ import pytest
 
 from es_ltrr.ops.apply import installed_components
 from es_ltrr.retrieval.engines import ClusterEngine, ClusterError, DocumentMissing, EngineError
-from es_ltrr.retrieval.engines.cluster import ElasticsearchEngine, OpenSearchEngine
+from es_ltrr.retrieval.engines.clients import ElasticsearchEngine, OpenSearchEngine
 
 pytestmark = pytest.mark.cluster
 

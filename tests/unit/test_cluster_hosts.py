@@ -14,7 +14,8 @@ import pytest
 
 from es_ltrr.common.redact import redact_url, split_urls, url_passwords
 from es_ltrr.common.settings import Settings
-from es_ltrr.retrieval.engines.cluster import ClusterError, ElasticsearchEngine, OpenSearchEngine, hosts_of
+from es_ltrr.retrieval.engines.clients import ElasticsearchEngine, OpenSearchEngine, hosts_of
+from es_ltrr.retrieval.engines.cluster import ClusterError
 
 from ..servers import free_port
 

@@ -103,7 +103,7 @@ class Topology:
 def topologies(settings: Settings) -> list[Topology]:
     """One host: that cluster as it is (`shards`/`replicas` of the settings, default 1 and 0).
     Several: 1 node (the first host's) and every data node (one shard each, 1 replica)."""
-    from ...retrieval.engines.cluster import hosts_of
+    from ...retrieval.engines.clients import hosts_of
     from ...retrieval.engines.factory import cluster_engine
 
     hosts = hosts_of(settings.cluster_url or "")

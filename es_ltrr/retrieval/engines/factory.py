@@ -9,7 +9,8 @@ from ...common.datadir import DataDir
 from ...common.redact import redact_url
 from ...common.settings import Settings
 from .base import Engine
-from .cluster import CONNECTIONS, ClusterEngine, ElasticsearchEngine, OpenSearchEngine, detect_flavor
+from .clients import ElasticsearchEngine, OpenSearchEngine, detect_flavor
+from .cluster import CONNECTIONS, ClusterEngine
 from .embedded import EmbeddedEngine
 
 #: `search_type` values (None: the node's default, query_then_fetch).
