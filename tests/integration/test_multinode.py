@@ -211,6 +211,7 @@ def _copies(engine, index: str) -> list[dict]:
 def test_apply_spreads_three_shards_and_their_replicas_over_the_nodes(indexed3, settings3):
     engine, said = indexed3
     assert any(line.startswith("create") and "3 shards, 1 replica" in line for line in said), said
+    _green(settings3, 60)  # the replicas recover from their primaries after the index is built
     rows = _copies(engine, settings3.index)
     assert sorted((r["shard"], r["prirep"]) for r in rows) == [(s, p) for s in "012" for p in "pr"]
     assert all(r["state"] == "STARTED" for r in rows)

@@ -98,6 +98,10 @@ def test_cli_ope_from_a_real_feedback_log(small_searcher, small_catalog, entitie
     missing = runner.invoke(main, [*base, "ope", "--from-log"])
     assert missing.exit_code == 2 and "no feedback log" in missing.output
     policy = UniformPolicy(seed=5, floors={a: 2 for a in ARMS})
+    # it measures what each depth adds as it serves: measured first, so the log is served by
+    # (nearly) the policy the target resumes, not by its first guesses
+    warm = FeedbackLoop(FeedbackStore(tmp_path / "warm.sqlite3"), policy)
+    generate_traffic(replace(small_searcher, policy=policy), warm, entities, 150, progress=False)
     loop = FeedbackLoop(FeedbackStore(tmp_path / "d" / "logs" / "feedback.sqlite3"), policy)
     generate_traffic(replace(small_searcher, policy=policy), loop, entities, 150, progress=False)
     # as serve leaves it: the state with the added candidates it measured, which the target resumes
