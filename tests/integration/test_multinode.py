@@ -84,17 +84,21 @@ def _get(url: str, timeout: float = 10) -> dict | list:
         return json.loads(response.read())
 
 
-def _green(settings: Settings, timeout_s: float) -> None:
-    """Wait until the cluster is green (the clients take a `timeout` parameter as their own)."""
+def _green(settings: Settings, timeout_s: float, settled: bool = False) -> None:
+    """Wait until the cluster is green (the clients take a `timeout` parameter as their own).
+
+    `settled` also waits until no copy is initializing or relocating: green allows the
+    rebalancer to move a started copy, which `_cat/shards` shows as RELOCATING."""
+    wait = "&wait_for_no_relocating_shards=true&wait_for_no_initializing_shards=true" if settled else ""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for url in settings.cluster_url.split(","):  # the first that answers: one may be down
             try:
                 left = max(int(deadline - time.monotonic()), 1)
-                health = _get(f"{url}/_cluster/health?wait_for_status=green&timeout={left}s", timeout=left + 10)
+                health = _get(f"{url}/_cluster/health?wait_for_status=green{wait}&timeout={left}s", timeout=left + 10)
             except OSError:
                 continue
-            if health["status"] == "green":
+            if health["status"] == "green" and not health.get("timed_out"):
                 return
         time.sleep(0.5)
     raise AssertionError(f"the cluster is not green after {timeout_s} s")
@@ -211,7 +215,7 @@ def _copies(engine, index: str) -> list[dict]:
 def test_apply_spreads_three_shards_and_their_replicas_over_the_nodes(indexed3, settings3):
     engine, said = indexed3
     assert any(line.startswith("create") and "3 shards, 1 replica" in line for line in said), said
-    _green(settings3, 60)  # the replicas recover from their primaries after the index is built
+    _green(settings3, 120, settled=True)  # replicas recover after the index is built; the rebalancer may move them
     rows = _copies(engine, settings3.index)
     assert sorted((r["shard"], r["prirep"]) for r in rows) == [(s, p) for s in "012" for p in "pr"]
     assert all(r["state"] == "STARTED" for r in rows)

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from es_ltrr.catalog import load_catalog
 from es_ltrr.cli import main
 from es_ltrr.common.datadir import DataDir
+from es_ltrr.common.settings import Settings
 from es_ltrr.evaluation.ope_simulated import OpeConfig, run_ope, table
 from es_ltrr.evaluation.simulation.traffic import generate_traffic
 from es_ltrr.feedback import FeedbackLoop
@@ -86,10 +87,16 @@ def test_cli_ope_prints_the_json_contract(cli):
         assert refused.exit_code == 2 and "error:" in refused.output, (bad, refused.output)
 
 
-def test_cli_ope_from_a_real_feedback_log(small_searcher, small_catalog, entities, tmp_path):
+def test_cli_ope_from_a_real_feedback_log(small_catalog, entities, tmp_path):
     """Searches served by a uniform policy, logged with their clicks: the uniform policy as its
     own target gets weights near 1 (ESS near the log size) and SNIPS near the log's own value."""
+    from es_ltrr.serving.wiring import build_searcher
+
     runner = CliRunner()
+    # its own searcher: the session's shared one carries the click memory other tests taught it,
+    # so what each depth adds drifts while the log is written (ESS 87 of 150 in a full run)
+    settings = Settings.load(env={}, catalog=small_catalog, data_dir=tmp_path / "s", embed=False)
+    searcher = build_searcher(settings, say=lambda _: None)
     # floors of 2: on a catalog slice of 1,000 entities every relevant one sits in some arm's
     # top 10, and a policy's depth would have nothing left to find
     config = tmp_path / "policy.toml"
@@ -101,9 +108,9 @@ def test_cli_ope_from_a_real_feedback_log(small_searcher, small_catalog, entitie
     # it measures what each depth adds as it serves: measured first, so the log is served by
     # (nearly) the policy the target resumes, not by its first guesses
     warm = FeedbackLoop(FeedbackStore(tmp_path / "warm.sqlite3"), policy)
-    generate_traffic(replace(small_searcher, policy=policy), warm, entities, 150, progress=False)
+    generate_traffic(replace(searcher, policy=policy), warm, entities, 150, progress=False)
     loop = FeedbackLoop(FeedbackStore(tmp_path / "d" / "logs" / "feedback.sqlite3"), policy)
-    generate_traffic(replace(small_searcher, policy=policy), loop, entities, 150, progress=False)
+    generate_traffic(replace(searcher, policy=policy), loop, entities, 150, progress=False)
     # as serve leaves it: the state with the added candidates it measured, which the target resumes
     DataDir(tmp_path / "d").save_policy_state(policy.state())
     out = runner.invoke(main, [*base, "ope", "--from-log", "--targets", "static,uniform", "--json"])
