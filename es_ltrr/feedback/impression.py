@@ -102,7 +102,8 @@ class Impression:
         d = doc["decision"]
         decision = Decision(d["allocations"], d["propensities"], d["policy"],
                             {a: {int(k): v for k, v in dist.items()} for a, dist in d["depths"].items()}, d["forced"])
-        arms = tuple(ArmResult(**{**r, "ids": tuple(r["ids"])}) for r in doc["arm_results"])
+        arms = tuple(ArmResult(**{**r, "ids": tuple(r["ids"]), "scores": tuple(r.get("scores", ()))})
+                     for r in doc["arm_results"])
         variants = doc.get("variants")
         return cls(doc["id"], doc["served_at"], doc["query"], doc["normalized"], context, decision, arms,
                    tuple(doc["page"]), doc["understanding"], doc["timings_ms"], doc.get("challenger", ""),

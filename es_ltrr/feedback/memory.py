@@ -22,6 +22,10 @@ rebuilds it for every entity on the embedded engine, ~3.4 s at 62k entities. The
 read from the index the first time a pair is learned and kept in the log (`q2e_priors`), so
 learning never loses it.
 
+Every value written is also kept in the log with its time (`q2e_writes`), so training reads
+the memory as each logged page saw it (`FeedbackStore.memory_at`), not with the clicks the
+page itself earned already folded in.
+
 Each relearned key is recomputed whole — every entity it holds evidence for and every
 entity learned on it before — since one entity's votes move the others' shares. Values are
 a function of the log (and the clock), so every replica folding the same events writes the
@@ -73,6 +77,7 @@ class Q2EMemory:
             return 0
         sources = self.engine.get(sorted(learned))
         updates = {}
+        writes: list[tuple[str, str, float, float | None]] = []
         for entity, keys_of in learned.items():
             source = sources.get(entity)
             if source is None:
@@ -84,13 +89,20 @@ class Q2EMemory:
                 pair = evidence.pairs.get(entity)
                 moved = pair is not None and pair.moves(self.rules)
                 votes = pair.votes if moved else 0.0
-                if not self.store.has_prior(key, entity) and (not moved or (key not in q2e and votes <= 0)):
+                first = not self.store.has_prior(key, entity)
+                if first and (not moved or (key not in q2e and votes <= 0)):
                     continue  # one client moves nothing; no key is added for an entity users only skipped
-                current = q2e.get(key, self.floor)
-                prior = self.store.q2e_prior(key, entity, current if current <= 1.0 else self.floor)
+                before = q2e.get(key)
+                prior = self.store.q2e_prior(key, entity, before if before is not None and before <= 1.0 else self.floor)
                 value = max(MIN_VALUE, (self.strength * prior + votes) / (self.strength + evidence.searches))
                 q2e[key] = round(CONFIRMED_VALUE + value if moved and pair.confirmed else value, 6)
+                if first:  # what the pair held before the memory first wrote it (the catalog's, or nothing)
+                    writes.append((key, entity, 0.0, before))
+                if q2e[key] != before:
+                    writes.append((key, entity, now, q2e[key]))
                 changed = True
             if changed:
                 updates[entity] = {"q2e": q2e}
-        return self.engine.update(updates) if updates else 0
+        written = self.engine.update(updates) if updates else 0
+        self.store.add_memory_writes(writes)  # after the index took them: a page served before saw the old values
+        return written

@@ -58,6 +58,13 @@ CREATE TABLE IF NOT EXISTS q2e_priors (
     prior REAL NOT NULL,
     PRIMARY KEY (key, entity)
 );
+CREATE TABLE IF NOT EXISTS q2e_writes (
+    key TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    written_at REAL NOT NULL,
+    value REAL
+);
+CREATE INDEX IF NOT EXISTS q2e_writes_pair ON q2e_writes (key, entity, written_at);
 """
 
 
@@ -214,6 +221,28 @@ class FeedbackStore:
                                             (key, entity)).fetchone()[0]
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot write the feedback log {self.path}: {exc}") from exc
+
+    def add_memory_writes(self, writes: Sequence[tuple[str, str, float, float | None]]) -> None:
+        """Record (key, entity, written_at, value) rows of the memory's writes — value None: the
+        pair held no value then — so training reads the memory as a page saw it (`memory_at`)."""
+        if not writes:
+            return
+        with self._lock:
+            try:
+                with self._events:
+                    self._events.executemany("INSERT INTO q2e_writes VALUES (?, ?, ?, ?)", writes)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write the feedback log {self.path}: {exc}") from exc
+
+    def memory_at(self, key: str, entities: Sequence[str], when: float) -> dict[str, float | None]:
+        """The memory's value of (key, entity) as it stood at `when` (None: no value), for the
+        entities it ever wrote on `key`; the others still hold what the catalog gave them."""
+        if not entities:
+            return {}
+        marks = ",".join("?" * len(entities))
+        rows = self._read(f"SELECT entity, value FROM q2e_writes WHERE key = ? AND entity IN ({marks})"
+                          " AND written_at < ? ORDER BY written_at, rowid", (key, *entities, when))
+        return dict(rows)
 
     def learned_entities(self, key: str) -> list[str]:
         """The entities the memory learned `key` for before (their priors are kept)."""

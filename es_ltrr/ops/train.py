@@ -31,11 +31,12 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from tqdm import tqdm
 
 from ..catalog import load_catalog
+from ..common.analysis import q2e_key
 from ..common.datadir import DataDir
 from ..common.extras import MissingExtra
 from ..common.settings import Settings
@@ -52,6 +53,7 @@ from ..ranking.ltr.featureset import FeatureSet
 from ..ranking.ltr.plugin import LtrPlugin
 from ..ranking.ltr.training import (
     LoggedPage,
+    MemoryAt,
     QueryExamples,
     collect_clicks,
     collect_judged,
@@ -178,19 +180,26 @@ def training_examples(settings: Settings, searcher: Searcher, options: TrainOpti
         where = f"the cluster's UBI indices ({len(sessions)} queries)"
         return (*_from_feedback(pages, sessions, options, fused, every_arm, as_served, featureset, logger, bar), where, 0)
     store, generated = _log(settings, searcher, options, plugin, say)
-    pages = [LoggedPage(imp.query, imp.id, dict(imp.decision.allocations), imp.page, weights)
+    pages = [LoggedPage(imp.query, imp.id, dict(imp.decision.allocations), imp.page, weights, imp.served_at,
+                        imp.arm_results)
              for imp, weights in store.engaged_impressions()]
     where = f"{store.path.name} ({len(pages)} impressions)"
+
+    def memory_at(page: LoggedPage, ids: Sequence[str]) -> Mapping[str, float | None]:
+        key = q2e_key(page.query)
+        return store.memory_at(key, ids, page.served_at) if key and page.served_at is not None else {}
+
     return (*_from_feedback(pages, list(store.sessions()), options, fused, every_arm, as_served, featureset, logger,
-                            bar), where, generated)
+                            bar, memory_at), where, generated)
 
 
 def _from_feedback(pages: list[LoggedPage], sessions: list, options: TrainOptions, fused: Searcher,
                    every_arm: Callable, as_served: Callable, featureset: FeatureSet, logger: FeatureLogger,
-                   bar: Callable) -> tuple[list[QueryExamples], str]:
+                   bar: Callable, memory_at: MemoryAt | None = None) -> tuple[list[QueryExamples], str]:
     if options.labels == "clicks":
         with bar(len(pages), "pages") as progress:
-            return collect_clicks(pages, as_served, fused.engine, featureset, logger, progress.update), "clicks"
+            return collect_clicks(pages, as_served, fused.engine, featureset, logger, progress.update,
+                                  memory_at), "clicks"
     judged = judgments_from_sessions(sessions, options.min_showings)
     with bar(len(judged), "judged queries") as progress:
         # a pair nobody was shown is unknown, not bad: unjudged candidates are left out

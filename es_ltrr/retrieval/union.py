@@ -31,7 +31,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class ArmResult:
-    """What one arm returned: its ranked ids (logged in full) or its error."""
+    """What one arm returned: its ranked ids and their scores (logged in full, so training
+    rebuilds the candidates a page was ranked on: `logged_candidates`) or its error."""
 
     arm: str
     requested: int
@@ -39,6 +40,8 @@ class ArmResult:
     took_ms: float = 0.0
     error: str | None = None
     timed_out: bool = False  # the engine stopped this arm at its time budget: hits are partial
+    #: The hits' scores, aligned with `ids` (empty in a result logged before they were kept).
+    scores: tuple[float, ...] = ()
 
 
 def find_arm_result(results: Sequence[ArmResult], arm: str) -> ArmResult | None:
@@ -68,6 +71,16 @@ def union(responses: Mapping[str, Mapping[str, Any]], requested: Mapping[str, in
             cand.provenance.append(Provenance(arm, rank, float(hit.get("_score") or 0.0)))
         results.append(
             ArmResult(arm, requested.get(arm, 0), tuple(h["_id"] for h in hits), float(response.get("took", 0)),
-                      timed_out=bool(response.get("timed_out")))
+                      timed_out=bool(response.get("timed_out")), scores=tuple(float(h.get("_score") or 0.0) for h in hits))
         )
     return list(by_id.values()), results
+
+
+def logged_candidates(results: Sequence[ArmResult]) -> list[Candidate] | None:
+    """The candidates `union` built from these arm results — ids and provenance, in the same
+    order (sources are not logged) — or None when a result was logged without its scores."""
+    if any(r.error is None and len(r.scores) != len(r.ids) for r in results):
+        return None
+    hits = {r.arm: {"hits": {"hits": [{"_id": i, "_score": s} for i, s in zip(r.ids, r.scores)]}}
+            for r in results if r.error is None}
+    return union(hits, {r.arm: r.requested for r in results})[0]

@@ -273,3 +273,50 @@ def test_the_log_reads_reformulations_as_the_rule_says(tmp_path_factory, steps):
                 if later and later[0][4] != key and later[0][5]:
                     expected = {later[0][5]: 1.0}
             assert search.reformulated == expected
+
+
+# -- training reads the memory as each page saw it ----------------------------------------------
+
+
+def test_training_features_are_those_the_page_was_served_with(small_searcher, tmp_path):
+    """Clients play the 3rd hit of a query; the memory learns the pair. Training on those pages
+    must see the memory as it was when each was served — not the value their own plays wrote
+    since, which would "predict" the very click — and the candidates the log kept."""
+    from es_ltrr.common.analysis import q2e_key
+    from es_ltrr.ranking.ltr import default_featureset
+    from es_ltrr.ranking.ltr.feature_log import feature_logger
+    from es_ltrr.ranking.ltr.training import MEMORY_FEATURE, LoggedPage, collect_clicks
+    from es_ltrr.retrieval.union import logged_candidates
+    from es_ltrr.search.request import SearchRequest
+
+    searcher = replace(small_searcher, engine=copy.copy(small_searcher.engine), policy=StaticPolicy(),
+                       seed_of=lambda _: 7)
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    loop = FeedbackLoop(store, searcher.policy, memory=Q2EMemory(searcher.engine, store))
+    query = "memories maroon 5"
+    target = engage(searcher, loop, query).ids[2]
+    served = [engage(searcher, loop, query, client=f"c{n}", session=f"s{n}", play=target) for n in range(4)]
+    assert loop.learn_memory() > 0
+    learned = searcher.engine.get([target])[target]["q2e"][q2e_key(query)]
+    engage(searcher, loop, query, client="c9", session="s9", play=target)  # served with the learned value
+
+    for result in served:  # the log keeps what each arm returned, scores included
+        logged = logged_candidates(store.impression(result.impression_id).arm_results)
+        assert [(c.id, c.provenance) for c in logged] == [(c.id, c.provenance) for c in result.candidates]
+
+    featureset = default_featureset()
+    column = featureset.names.index(MEMORY_FEATURE)
+    pages = [LoggedPage(imp.query, imp.id, imp.decision.allocations, imp.page, weights, imp.served_at,
+                        imp.arm_results) for imp, weights in store.engaged_impressions()]
+
+    def memory_of_target(memory_at) -> list[float]:
+        examples = collect_clicks(pages, lambda page: searcher.search(SearchRequest(page.query, k=10)),
+                                  searcher.engine, featureset, feature_logger(None, featureset), memory_at=memory_at)
+        return [float(e.features[e.ids.index(target), column]) for e in examples]
+
+    leaky = memory_of_target(None)
+    assert leaky == pytest.approx([learned] * 5, rel=0.01)  # today's index: the plays' own value
+    as_served = memory_of_target(lambda page, ids: store.memory_at(q2e_key(page.query), ids, page.served_at))
+    assert len(as_served) == 5 and as_served[-1] == pytest.approx(learned, rel=0.01)
+    for value in as_served[:-1]:  # served before the memory learned: the catalog's value, or none
+        assert value != pytest.approx(learned, rel=0.01)

@@ -7,10 +7,16 @@ Two sources of labels, compared in docs/training.md:
   what the user did (2 a play or like, 1 a click, 0 nothing). LambdaMART learns from them
   with XGBoost's `lambdarank_unbiased`: it estimates from the data how much attention each
   position gets and corrects the gradients for it (unbiased LambdaMART, Hu et al. 2019), so
-  a click deep on the page counts for more than one at the top. Each page's
-  candidates are searched again with the arms and depths it was served with (and its
-  impression id: the explore arm's order replays), so the features are those the page was
-  ranked on.
+  a click deep on the page counts for more than one at the top. Features are those the
+  page was ranked on, not what the page's own clicks taught since: its candidates are
+  rebuilt from the arms' ranked ids and scores the log kept (`logged_candidates`), so
+  retrieval's features (each arm's rank and score, fusion, arms found) are as served; the
+  document features are logged on the index, with the Q2E memory's value as it stood when
+  the page was served (`FeedbackStore.memory_at`). Without that, a click teaches the memory
+  and the memory feature then "predicts" the very click (a model trained on a cluster's
+  slice put 79 % of its gain on `q2e_memory` and lost to fusion by half). A page logged
+  before arm scores were kept is searched again with the arms and depths it was served
+  with (and its impression id: the explore arm's order replays).
 * **Judgments** (`collect_judged`): graded (query, entity) pairs — a position-based click
   model's grades of the log (`clickmodel.py`), or a RankLib file. Each judged query's
   candidates are rebuilt with every arm at its default depth. Candidates the judgments do
@@ -36,6 +42,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ...common.plots import pyplot, save
+from ...retrieval.engines.embedded.lucene import quantize_feature
+from ...retrieval.union import ArmResult, logged_candidates
 from .feature_log import FeatureLogger
 from .featureset import FeatureSet, feature_params
 from .model import LtrModel, _xgboost
@@ -75,21 +83,33 @@ def click_label(weight: float) -> int:
 @dataclass(frozen=True)
 class LoggedPage:
     """One served page as the feedback log keeps it: what was searched, with which arms and
-    depths, the entities shown in order, and what users did with them (entity → weight)."""
+    depths, the entities shown in order, and what users did with them (entity → weight);
+    when it was served and what each arm returned (none from a source without impressions)."""
 
     query: str
     impression_id: str
     allocations: Mapping[str, int]
     page: Sequence[str]
     engagement: Mapping[str, float]
+    served_at: float | None = None
+    arm_results: Sequence[ArmResult] = ()
+
+
+#: The memory's value of (query, entities) when a page was served: `FeedbackStore.memory_at`.
+MemoryAt = Callable[[LoggedPage, Sequence[str]], Mapping[str, "float | None"]]
+#: The document feature that reads the Q2E memory (`featuresets/music.json`).
+MEMORY_FEATURE = "q2e_memory"
 
 
 def collect_clicks(pages: Iterable[LoggedPage], search: Callable[[LoggedPage], Any], engine: Any,
                    featureset: FeatureSet, logger: FeatureLogger,
-                   progress: Callable[[int], None] | None = None) -> list[QueryExamples]:
+                   progress: Callable[[int], None] | None = None,
+                   memory_at: MemoryAt | None = None) -> list[QueryExamples]:
     """One group per page that earned engagement: its entities in display order, labelled by
-    `click_label`. `search(page)` runs the page's query again as it was served (its arms and
-    depths); an entity no longer among the candidates (the index changed) is left out."""
+    `click_label`, with the features it was ranked on (module docstring). `search(page)` runs
+    the page's query again as it was served (its arms and depths): its understanding and
+    vector, and its candidates when the log has none; an entity no longer in the index is
+    left out."""
     out = []
     for page in pages:
         if progress:
@@ -97,15 +117,33 @@ def collect_clicks(pages: Iterable[LoggedPage], search: Callable[[LoggedPage], A
         if not any(w > 0 for w in page.engagement.values()):
             continue  # no click, no pair to learn from
         result = search(page)
-        found = {c.id for c in result.candidates}
+        candidates = logged_candidates(page.arm_results) if page.arm_results else None
+        candidates = list(result.candidates) if candidates is None else candidates
+        found = {c.id for c in candidates}
         shown = [i for i in dict.fromkeys(page.page) if i in found]
         if len(shown) < 2:
             continue
-        params = feature_params(page.query, result.understanding, list(result.candidates), result.vector,
+        params = feature_params(page.query, result.understanding, candidates, result.vector,
                                 engine.flavor, engine.capabilities.memory)
+        features = logger.log(engine, featureset, params, shown)
+        if memory_at is not None and MEMORY_FEATURE in featureset.names:
+            features = _memory_as_served(features, featureset.names.index(MEMORY_FEATURE), shown,
+                                         memory_at(page, shown))
         labels = np.array([click_label(page.engagement.get(i, 0.0)) for i in shown], dtype=float)
-        out.append(QueryExamples(page.query, shown, logger.log(engine, featureset, params, shown), labels,
-                                 split_of(page.query), result.understanding.intent))
+        out.append(QueryExamples(page.query, shown, features, labels, split_of(page.query),
+                                 result.understanding.intent))
+    return out
+
+
+def _memory_as_served(features: np.ndarray, column: int, ids: Sequence[str],
+                      values: Mapping[str, float | None]) -> np.ndarray:
+    """`features` with the memory column of `ids` set to the values the page was served with
+    (NaN: no value, the feature did not match), stored as the index stores a rank feature."""
+    out = features.copy()
+    for row, entity in enumerate(ids):
+        if entity in values:
+            value = values[entity]
+            out[row, column] = np.nan if value is None else float(quantize_feature(np.array([value]))[0])
     return out
 
 
