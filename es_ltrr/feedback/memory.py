@@ -61,8 +61,18 @@ class Q2EMemory:
     def learn(self, pairs: Iterable[tuple[str, str]], now: float | None = None) -> int:
         """Recompute and write the q2e values of the keys of (query text, entity id) pairs;
         how many entities were written."""
+        return self._learn_keys({k for k in (q2e_key(query) for query, _ in pairs) if k}, now, record=True)
+
+    def restore(self, now: float | None = None) -> int:
+        """Write every key the memory ever learned again, from the log: an index that does not
+        keep the memory's writes (the embedded engine's, loaded from disk by a new process)
+        then holds what the serving process held (values decay to `now`). Not recorded in
+        `q2e_writes`: nothing new was learned."""
+        return self._learn_keys(set(self.store.memory_keys()), now, record=False)
+
+    def _learn_keys(self, wanted: set[str], now: float | None, record: bool) -> int:
         now = time.time() if now is None else now
-        keys = sorted({k for k in (q2e_key(query) for query, _ in pairs) if k})
+        keys = sorted(wanted)
         learned: dict[str, set[str]] = {}  # entity → the keys to write for it
         evidence_of = {}
         for key in keys:
@@ -104,5 +114,6 @@ class Q2EMemory:
             if changed:
                 updates[entity] = {"q2e": q2e}
         written = self.engine.update(updates) if updates else 0
-        self.store.add_memory_writes(writes)  # after the index took them: a page served before saw the old values
+        if record:  # after the index took them: a page served before saw the old values
+            self.store.add_memory_writes(writes)
         return written

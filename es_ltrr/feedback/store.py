@@ -244,6 +244,10 @@ class FeedbackStore:
                           " AND written_at < ? ORDER BY written_at, rowid", (key, *entities, when))
         return dict(rows)
 
+    def memory_keys(self) -> list[str]:
+        """Every key the memory learned a pair on (its priors are kept)."""
+        return [row[0] for row in self._read("SELECT DISTINCT key FROM q2e_priors ORDER BY key", ())]
+
     def learned_entities(self, key: str) -> list[str]:
         """The entities the memory learned `key` for before (their priors are kept)."""
         return [row[0] for row in self._read("SELECT entity FROM q2e_priors WHERE key = ?", (key,))]

@@ -50,6 +50,8 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
     else:
         data.check(MUSIC, settings.catalog)
         engine = make_engine(settings)
+        if not settings.cluster_url:
+            restore_memory(settings, engine, say)
     fusion = RRFRanker(settings.rrf_weights)
     ranker = ranker_for(settings, data, engine, fusion)
     challenger, share = challenger_for(settings, data, engine, ranker, fusion, guard=False)
@@ -66,6 +68,26 @@ def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_
         flavor=engine.flavor,
         memory=engine.capabilities.memory,
     )
+
+
+def restore_memory(settings: Settings, engine: Engine, say: Callable[[str], None] = print) -> int:
+    """The Q2E memory the data dir's feedback log taught, written into an embedded index loaded
+    from disk (a cluster's index keeps it; the embedded one is rebuilt from the catalog): so a
+    restarted server, `evaluate` and `train` see the memory the serving process had."""
+    from ..feedback import FeedbackStore, Q2EMemory
+    from ..feedback.evidence import MemoryRules
+
+    log = DataDir(settings.data_dir).feedback_log
+    if not log.is_file():
+        return 0
+    store = FeedbackStore(log)
+    try:
+        written = Q2EMemory(engine, store, rules=MemoryRules(window_s=settings.reformulation_window_s)).restore()
+    finally:
+        store.close()
+    if written:
+        say(f"Q2E memory: {written:,} entities' values restored from {log}")
+    return written
 
 
 def query_tables(settings: Settings, say: Callable[[str], None] = print) -> tuple[Gazetteer, CatalogStats]:

@@ -320,3 +320,30 @@ def test_training_features_are_those_the_page_was_served_with(small_searcher, tm
     assert len(as_served) == 5 and as_served[-1] == pytest.approx(learned, rel=0.01)
     for value in as_served[:-1]:  # served before the memory learned: the catalog's value, or none
         assert value != pytest.approx(learned, rel=0.01)
+
+
+def test_a_new_process_on_the_embedded_engine_sees_the_memory_the_server_learned(small_catalog, tmp_path):
+    """The embedded index on disk is the catalog's; what the memory learned lives in the log.
+    A restarted server, `evaluate` and `train` each load the index anew: `build_searcher`
+    writes the log's memory back, so they serve the pages the server did."""
+    from es_ltrr.common.analysis import q2e_key
+    from es_ltrr.common.datadir import DataDir
+    from es_ltrr.common.settings import Settings
+    from es_ltrr.serving.wiring import build_searcher
+
+    settings = Settings.load(env={}, catalog=small_catalog, data_dir=tmp_path / "d", embed=False)
+    server = build_searcher(settings, say=lambda _: None)
+    loop = FeedbackLoop.open(DataDir(settings.data_dir), server.policy, engine=server.engine)
+    query = "memories maroon 5"
+    target = engage(server, loop, query).ids[2]
+    for n in range(4):
+        engage(server, loop, query, client=f"c{n}", session=f"s{n}", play=target)
+    assert loop.learn_memory() > 0
+    learned = _q2e(server, target)[q2e_key(query)]
+    loop.store.close()
+
+    said: list[str] = []
+    restarted = build_searcher(settings, say=said.append)
+    assert _q2e(restarted, target)[q2e_key(query)] == pytest.approx(learned, rel=1e-6)
+    assert restarted.search(parse_search_request({"query": query})).ids[0] == target  # confirmed: first
+    assert any("restored" in line for line in said), said
