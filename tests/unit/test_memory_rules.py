@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -347,3 +348,25 @@ def test_a_new_process_on_the_embedded_engine_sees_the_memory_the_server_learned
     assert _q2e(restarted, target)[q2e_key(query)] == pytest.approx(learned, rel=1e-6)
     assert restarted.search(parse_search_request({"query": query})).ids[0] == target  # confirmed: first
     assert any("restored" in line for line in said), said
+
+
+def test_an_entity_the_index_no_longer_holds_is_left_out_of_training(small_searcher):
+    """A logged page can name an entity deleted from the catalog since: no feature matches it,
+    so it is not a row of NaNs to learn from."""
+    from es_ltrr.feedback.impression import Impression
+    from es_ltrr.ranking.ltr import default_featureset
+    from es_ltrr.ranking.ltr.feature_log import feature_logger
+    from es_ltrr.ranking.ltr.training import LoggedPage, collect_clicks
+    from es_ltrr.search.request import SearchRequest
+
+    searcher = replace(small_searcher, policy=StaticPolicy(), seed_of=lambda _: 7)
+    imp = Impression.of(searcher.search(SearchRequest("memories maroon 5", k=10)))
+    lexical = next(r for r in imp.arm_results if r.arm == "lexical")
+    gone = replace(lexical, ids=("deleted-entity", *lexical.ids), scores=(99.0, *lexical.scores))
+    arms = [gone if r.arm == "lexical" else r for r in imp.arm_results]
+    page = ("deleted-entity", *imp.page)
+    logged = LoggedPage(imp.query, imp.id, imp.decision.allocations, page, {page[1]: 1.0}, imp.served_at, arms)
+    featureset = default_featureset()
+    [group] = collect_clicks([logged], lambda p: searcher.search(SearchRequest(p.query, k=10)), searcher.engine,
+                             featureset, feature_logger(None, featureset))
+    assert group.ids == list(imp.page) and not np.isnan(group.features).all(axis=1).any()

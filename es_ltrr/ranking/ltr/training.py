@@ -108,8 +108,8 @@ def collect_clicks(pages: Iterable[LoggedPage], search: Callable[[LoggedPage], A
     """One group per page that earned engagement: its entities in display order, labelled by
     `click_label`, with the features it was ranked on (module docstring). `search(page)` runs
     the page's query again as it was served (its arms and depths): its understanding and
-    vector, and its candidates when the log has none; an entity no longer in the index is
-    left out."""
+    vector, and its candidates when the log has none; an entity no longer in the index (no
+    feature matches it) is left out."""
     out = []
     for page in pages:
         if progress:
@@ -126,6 +126,11 @@ def collect_clicks(pages: Iterable[LoggedPage], search: Callable[[LoggedPage], A
         params = feature_params(page.query, result.understanding, candidates, result.vector,
                                 engine.flavor, engine.capabilities.memory)
         features = logger.log(engine, featureset, params, shown)
+        indexed = ~np.isnan(features).all(axis=1)  # an entity in the index matches some feature
+        if not indexed.all():
+            shown, features = [i for i, kept in zip(shown, indexed) if kept], features[indexed]
+            if len(shown) < 2:
+                continue
         if memory_at is not None and MEMORY_FEATURE in featureset.names:
             features = _memory_as_served(features, featureset.names.index(MEMORY_FEATURE), shown,
                                          memory_at(page, shown))
