@@ -145,6 +145,7 @@ def main(ctx: click.Context) -> None:
 
 def searcher_for(obj: Ctx, settings: Settings | None = None):
     from ..common.datadir import DataDir
+    from ..feedback.store import StoreError
     from ..retrieval.engines import EngineError
     from ..serving.wiring import build_searcher
 
@@ -153,5 +154,5 @@ def searcher_for(obj: Ctx, settings: Settings | None = None):
         fail(f"catalog not found: {settings.catalog}")
     try:
         return build_searcher(settings, say=say)
-    except (FileNotFoundError, ValueError, EngineError) as exc:
+    except (FileNotFoundError, ValueError, EngineError, StoreError) as exc:  # StoreError: restoring the memory
         fail(str(exc))
