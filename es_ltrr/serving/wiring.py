@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 def build_searcher(settings: Settings, say: Callable[[str], None] = print, auto_index: bool = True) -> Searcher:
     """A ready Searcher.
 
-    On the embedded engine a missing index is built first (when `auto_index`); a cluster is
-    never indexed implicitly — `es-ltrr apply` and `es-ltrr index` do that explicitly.
+    On the embedded engine a missing index is built first (when `auto_index`), and one loaded
+    from disk gets the feedback log's Q2E memory back (`restore_memory`); a cluster is never
+    indexed implicitly — `es-ltrr apply` and `es-ltrr index` do that explicitly.
     """
     encoder = Encoder.for_settings(settings, say) if settings.embed else None
     data = DataDir(settings.data_dir)
